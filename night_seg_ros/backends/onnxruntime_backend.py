@@ -1,0 +1,54 @@
+"""ONNX Runtime backend: runs the bundle's model.onnx on CUDA when the CUDA provider works, else on the CPU.
+
+Needs onnxruntime (or onnxruntime-gpu) only; no torch.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from night_seg_ros.backends.base import Backend, BackendError
+from night_seg_ros.bundle import Bundle
+from night_seg_ros.export import INPUT_NAME, OUTPUT_NAMES
+
+
+class OnnxRuntimeBackend(Backend):
+    """InferenceSession over model.onnx; `device` is 'auto', 'cpu', 'cuda' or 'cuda:N'."""
+
+    name = 'onnxruntime'
+
+    def __init__(self, bundle: Bundle, device: str = 'auto', num_threads: int = 0) -> None:
+        """Open the session; num_threads > 0 sets intra-op threads (0 = ONNX Runtime's default)."""
+        super().__init__(bundle.input.height, bundle.input.width)
+        import onnxruntime
+
+        available = onnxruntime.get_available_providers()
+        wants_cuda = device.startswith('cuda') or (device == 'auto' and 'CUDAExecutionProvider' in available)
+        if wants_cuda and 'CUDAExecutionProvider' not in available:
+            raise BackendError(f'device {device!r} needs onnxruntime-gpu (CUDAExecutionProvider); this onnxruntime '
+                               f'has {", ".join(available)}. Use device:=cpu or install onnxruntime-gpu')
+        providers: list = ['CPUExecutionProvider']
+        if wants_cuda:
+            device_id = int(device.partition(':')[2] or 0)
+            providers.insert(0, ('CUDAExecutionProvider', {'device_id': device_id}))
+        options = onnxruntime.SessionOptions()
+        if num_threads > 0:
+            options.intra_op_num_threads = num_threads
+        self.session = onnxruntime.InferenceSession(str(bundle.require_onnx()), options, providers=providers)
+        self.device = 'cuda' if self.session.get_providers()[0] == 'CUDAExecutionProvider' else 'cpu'
+        self._check_graph(bundle)
+
+    def _check_graph(self, bundle: Bundle) -> None:
+        inputs = {node.name: node for node in self.session.get_inputs()}
+        outputs = {node.name for node in self.session.get_outputs()}
+        expected_shape = [1, self.height, self.width, 3]
+        if INPUT_NAME not in inputs or inputs[INPUT_NAME].shape != expected_shape \
+                or inputs[INPUT_NAME].type != 'tensor(uint8)' or not set(OUTPUT_NAMES) <= outputs:
+            found = {name: (node.type, node.shape) for name, node in inputs.items()}
+            raise BackendError(f'{bundle.onnx_path} does not match model.json: expected input {INPUT_NAME!r} uint8 '
+                               f'{expected_shape} and outputs {OUTPUT_NAMES}; found inputs {found}, outputs '
+                               f'{sorted(outputs)}. Re-export with: night-seg export {bundle.path}')
+
+    def infer(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """uint8 (H, W, 3) RGB -> labels uint8 (H, W), confidence float32 (H, W)."""
+        labels, confidence = self.session.run(list(OUTPUT_NAMES), {INPUT_NAME: self.check_input(rgb)[None]})
+        return labels[0], confidence[0]

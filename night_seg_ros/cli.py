@@ -1,0 +1,103 @@
+"""`night-seg`: the runtime tools as subcommands.
+
+  night-seg export BUNDLE               torch -> BUNDLE/model.onnx, checked against torch (exit 1 below 99.9 %)
+  night-seg export --hf SOURCE --out DIR   a bundle (with its ONNX) from a Hugging Face SegFormer checkpoint
+  night-seg init DIR                    an untrained bundle (random weights) to check plumbing without a model
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from night_seg_ros.bundle import BundleError, read_bundle
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'{text!r} is not an integer') from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f'{value} must be >= 1')
+    return value
+
+
+def _add_size_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument('--height', type=positive_int, default=512, help='model input height in pixels (512)')
+    parser.add_argument('--width', type=positive_int, default=1024, help='model input width in pixels (1024)')
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(prog='night-seg', description='night_seg_ros runtime tools')
+    commands = parser.add_subparsers(dest='command', required=True, metavar='COMMAND')
+
+    export = commands.add_parser('export', help='export a bundle to ONNX and check it against torch',
+                                 description='Export BUNDLE to BUNDLE/model.onnx (or make a bundle from a Hugging '
+                                             'Face SegFormer with --hf), then compare ONNX Runtime with torch.')
+    export.add_argument('bundle', nargs='?', help='bundle directory to export')
+    export.add_argument('--hf', metavar='SOURCE', help='Hugging Face SegFormer: hub id or save_pretrained directory')
+    export.add_argument('--out', metavar='DIR', help='bundle directory to write (with --hf)')
+    export.add_argument('--opset', type=positive_int, default=17, help='ONNX opset, >= 17 (17)')
+    export.add_argument('--samples', type=positive_int, default=4, help='random images for the parity check (4)')
+    _add_size_arguments(export)
+
+    init = commands.add_parser('init', help='write an untrained bundle (random weights) to test plumbing',
+                               description='Write a bundle of a randomly initialised SegFormer for the 19 Cityscapes '
+                                           'classes. Its labels mean nothing; provenance says "untrained".')
+    init.add_argument('out', help='bundle directory to write')
+    init.add_argument('--variant', default='b0', choices=('b0', 'b1', 'b2', 'b3', 'b4', 'b5'),
+                      help='SegFormer size (b0)')
+    init.add_argument('--seed', type=int, default=0, help='random seed (0)')
+    init.add_argument('--onnx', action='store_true', help='also export model.onnx')
+    _add_size_arguments(init)
+    return parser
+
+
+def _export(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from night_seg_ros.export import export_and_check
+
+    if args.hf:
+        if args.bundle or not args.out:
+            parser.error('export --hf SOURCE needs --out DIR and no BUNDLE argument')
+        from night_seg_ros.hub import bundle_from_hf
+
+        bundle = bundle_from_hf(args.hf, args.out, args.height, args.width)
+    elif args.bundle:
+        bundle = read_bundle(args.bundle)
+    else:
+        parser.error('export needs a BUNDLE directory, or --hf SOURCE --out DIR')
+    report = export_and_check(bundle, samples=args.samples, opset=args.opset)
+    print(f'wrote {bundle.onnx_path}')
+    print(report)
+    return 0 if report.passed else 1
+
+
+def _init(args: argparse.Namespace) -> int:
+    from night_seg_ros.model import create_untrained_bundle
+
+    bundle = create_untrained_bundle(args.out, args.variant, args.height, args.width, args.seed)
+    print(f'wrote untrained {args.variant} bundle {bundle.path} ({args.width}x{args.height} input)')
+    if args.onnx:
+        from night_seg_ros.export import export_onnx
+
+        print(f'wrote {export_onnx(bundle)}')
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `night-seg`; returns the exit code (1 with a one-line error on a bad bundle or input)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == 'export':
+            return _export(args, parser)
+        return _init(args)
+    except (BundleError, ValueError) as error:
+        print(f'night-seg {args.command}: error: {error}', file=sys.stderr)
+        return 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,311 @@
+"""Conversion between ROS 2 image messages and numpy arrays.
+
+Decoding turns a ``sensor_msgs/Image`` or ``sensor_msgs/CompressedImage`` into an
+``H x W x 3`` ``uint8`` RGB array; encoding turns an array into a ``sensor_msgs/Image``.
+Everything is done with numpy views and OpenCV; there are no per-pixel Python loops.
+
+Any unsupported or malformed message makes the decoders raise :class:`ImageDecodeError`
+(a ``ValueError``) and nothing else; its message names the problem and what is allowed.
+16-bit data is reduced to 8 bits by keeping the high byte (``value >> 8``).
+
+This module does not need ``rclpy``; it only imports the ``sensor_msgs`` message classes.
+"""
+
+import sys
+from array import array as _byte_array
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from sensor_msgs.msg import CompressedImage, Image
+
+MAX_SIDE = 16384
+"""Largest accepted width or height, in pixels."""
+
+MAX_PIXELS = 100_000_000
+"""Largest accepted ``width * height``."""
+
+_JPEG_MAGIC = b'\xff\xd8\xff'
+_PNG_MAGIC = b'\x89PNG\r\n\x1a\n'
+# JPEG start-of-frame markers carry the image size; 0xC4, 0xC8 and 0xCC are other segments.
+_JPEG_SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+# JPEG markers that stand alone, without a length field.
+_JPEG_STANDALONE_MARKERS = frozenset(range(0xD0, 0xD9)) | {0x01}
+_JPEG_START_OF_SCAN = 0xDA
+
+
+class ImageDecodeError(ValueError):
+    """An image message is unsupported or malformed; the message says why and what is allowed."""
+
+
+# A decoder takes the pixel rows (H x W*bytes_per_pixel uint8, padding already cut off) and
+# whether 16-bit data is big-endian, and returns a new C-contiguous H x W x 3 uint8 RGB array.
+_Decoder = Callable[[np.ndarray, bool], np.ndarray]
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """How the bytes of one raw encoding are laid out and how to turn them into RGB."""
+
+    bytes_per_pixel: int
+    decode: _Decoder
+    even_width: bool = False
+
+
+def _channels(count: int, rgb_order: tuple[int, int, int]) -> _Decoder:
+    """Return a decoder for interleaved 8-bit channels; ``rgb_order`` indexes R, G, B."""
+
+    def decode(rows: np.ndarray, _big_endian: bool) -> np.ndarray:
+        return np.take(rows.reshape(rows.shape[0], -1, count), rgb_order, axis=2)
+
+    return decode
+
+
+def _gray(bytes_per_pixel: int) -> _Decoder:
+    """Return a decoder for 8- or 16-bit grey; 16-bit keeps the high byte of each sample."""
+
+    def decode(rows: np.ndarray, big_endian: bool) -> np.ndarray:
+        high = 0 if big_endian else bytes_per_pixel - 1
+        return np.repeat(rows[:, high::bytes_per_pixel, np.newaxis], 3, axis=2)
+
+    return decode
+
+
+def _opencv(code: int, channels: int) -> _Decoder:
+    """Return a decoder that runs ``cv2.cvtColor`` with ``code`` on ``channels``-channel pixels."""
+
+    def decode(rows: np.ndarray, _big_endian: bool) -> np.ndarray:
+        pixels = np.ascontiguousarray(rows).reshape(rows.shape[0], -1, channels)
+        return cv2.cvtColor(pixels, code)
+
+    return decode
+
+
+_RGB8 = _Layout(3, _channels(3, (0, 1, 2)))
+_BGR8 = _Layout(3, _channels(3, (2, 1, 0)))
+_BGRA8 = _Layout(4, _channels(4, (2, 1, 0)))
+_MONO8 = _Layout(1, _gray(1))
+_MONO16 = _Layout(2, _gray(2))
+_UYVY = _Layout(2, _opencv(cv2.COLOR_YUV2RGB_UYVY, 2), even_width=True)
+_YUYV = _Layout(2, _opencv(cv2.COLOR_YUV2RGB_YUY2, 2), even_width=True)
+
+# OpenCV names a Bayer pattern after the second row's second and third pixels, so the ROS
+# pattern ``rggb`` (first row R G, second row G B) is OpenCV's ``BG``.
+_LAYOUTS: dict[str, _Layout] = {
+    'rgb8': _RGB8,
+    'bgr8': _BGR8,
+    'rgba8': _Layout(4, _channels(4, (0, 1, 2))),
+    'bgra8': _BGRA8,
+    'mono8': _MONO8,
+    'mono16': _MONO16,
+    '8UC1': _MONO8,
+    '8UC3': _BGR8,
+    '8UC4': _BGRA8,
+    '16UC1': _MONO16,
+    'yuv422': _UYVY,
+    'uyvy': _UYVY,
+    'yuv422_yuy2': _YUYV,
+    'yuyv': _YUYV,
+    'bayer_rggb8': _Layout(1, _opencv(cv2.COLOR_BayerBG2RGB, 1)),
+    'bayer_bggr8': _Layout(1, _opencv(cv2.COLOR_BayerRG2RGB, 1)),
+    'bayer_gbrg8': _Layout(1, _opencv(cv2.COLOR_BayerGR2RGB, 1)),
+    'bayer_grbg8': _Layout(1, _opencv(cv2.COLOR_BayerGB2RGB, 1)),
+}
+
+SUPPORTED_ENCODINGS: tuple[str, ...] = tuple(_LAYOUTS)
+"""Every ``sensor_msgs/Image`` encoding accepted by :func:`image_to_rgb`."""
+
+# numpy_to_image encodings: (dtype, channels or None for a 2-D array).
+_OUTPUT_FORMATS: dict[str, tuple[np.dtype, int | None]] = {
+    'mono8': (np.dtype(np.uint8), None),
+    'rgb8': (np.dtype(np.uint8), 3),
+    'bgr8': (np.dtype(np.uint8), 3),
+    '32FC1': (np.dtype(np.float32), None),
+}
+
+
+def _as_bytes(data: object) -> np.ndarray:
+    """Return message ``data`` as a 1-D uint8 array, a view where ``data`` has a buffer."""
+    try:
+        memoryview(data)
+    except TypeError:
+        try:
+            return np.asarray(data, dtype=np.uint8).reshape(-1)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise ImageDecodeError(
+                f'data must be bytes or a sequence of ints 0..255, got {type(data).__name__}: {exc}') from exc
+    return np.frombuffer(data, dtype=np.uint8)
+
+
+def _check_size(width: int, height: int) -> None:
+    """Raise ImageDecodeError unless ``width`` x ``height`` is non-empty and within the limits."""
+    if width <= 0 or height <= 0:
+        raise ImageDecodeError(f'image is empty: width {width} / height {height}; both must be positive')
+    if width > MAX_SIDE or height > MAX_SIDE or width * height > MAX_PIXELS:
+        raise ImageDecodeError(
+            f'image size {width} x {height} exceeds the limit: each side <= {MAX_SIDE} '
+            f'and at most {MAX_PIXELS} pixels')
+
+
+def image_to_rgb(msg: Image) -> np.ndarray:
+    """Decode a raw image message to RGB.
+
+    ``msg`` is a ``sensor_msgs/Image`` or any object with ``height``, ``width``, ``encoding``,
+    ``is_bigendian``, ``step`` and ``data`` (``bytes``, ``bytearray``, ``array.array('B')`` or a
+    sequence of ints). Rows may be padded (``step`` larger than a row); ``data`` must hold at
+    least ``step * height`` bytes and anything after that is ignored. 16-bit encodings honour
+    ``is_bigendian`` and keep the high byte. ``8UCn`` follow the OpenCV convention (BGR order),
+    ``yuv422`` is UYVY and ``yuv422_yuy2`` is YUYV; both need an even width.
+
+    Returns a new C-contiguous ``height x width x 3`` uint8 RGB array that does not share
+    memory with ``msg.data``. Raises ImageDecodeError for an unsupported or malformed message.
+    """
+    width, height, step = msg.width, msg.height, msg.step
+    _check_size(width, height)
+    layout = _LAYOUTS.get(msg.encoding)
+    if layout is None:
+        raise ImageDecodeError(
+            f'unsupported encoding {msg.encoding!r}; supported: {", ".join(SUPPORTED_ENCODINGS)}')
+    if layout.even_width and width % 2:
+        raise ImageDecodeError(f'encoding {msg.encoding!r} needs an even width, got width {width}')
+    row_bytes = width * layout.bytes_per_pixel
+    if step < row_bytes:
+        raise ImageDecodeError(
+            f'step {step} is smaller than one row: width {width} x {layout.bytes_per_pixel} bytes per pixel '
+            f'= {row_bytes}')
+    data = _as_bytes(msg.data)
+    if data.size < step * height:
+        raise ImageDecodeError(
+            f'data has {data.size} bytes, expected at least step*height = {step * height} '
+            f'(step {step}, height {height})')
+    rows = data[:step * height].reshape(height, step)[:, :row_bytes]
+    try:
+        return layout.decode(rows, bool(msg.is_bigendian))
+    except cv2.error as exc:
+        raise ImageDecodeError(f'cannot decode {msg.encoding!r} image: {exc}') from exc
+
+
+def _jpeg_size(data: np.ndarray) -> tuple[int, int] | None:
+    """Return (width, height) from a JPEG's start-of-frame header, or None if it is not found."""
+    pos = 2
+    while pos + 4 <= data.size:
+        if data[pos] != 0xFF:
+            return None
+        marker = int(data[pos + 1])
+        if marker == 0xFF:
+            pos += 1
+        elif marker in _JPEG_STANDALONE_MARKERS:
+            pos += 2
+        elif marker in _JPEG_SOF_MARKERS:
+            if pos + 9 > data.size:
+                return None
+            height = int(data[pos + 5]) << 8 | int(data[pos + 6])
+            width = int(data[pos + 7]) << 8 | int(data[pos + 8])
+            return width, height
+        elif marker == _JPEG_START_OF_SCAN:
+            return None
+        else:
+            pos += 2 + (int(data[pos + 2]) << 8 | int(data[pos + 3]))
+    return None
+
+
+def _png_size(data: np.ndarray) -> tuple[int, int] | None:
+    """Return (width, height) from a PNG's IHDR chunk, or None if the header is incomplete."""
+    if data.size < 24 or data[12:16].tobytes() != b'IHDR':
+        return None
+    return int.from_bytes(data[16:20].tobytes(), 'big'), int.from_bytes(data[20:24].tobytes(), 'big')
+
+
+def compressed_to_rgb(msg: CompressedImage) -> np.ndarray:
+    """Decode a compressed image message (JPEG or PNG) to RGB.
+
+    ``msg`` is a ``sensor_msgs/CompressedImage`` or any object with ``format`` and ``data``.
+    The codec is detected from the magic bytes; ``format`` is only used to refuse
+    ``compressedDepth`` messages. Grey, BGR and BGRA images of 8 or 16 bits are accepted;
+    16-bit samples keep their high byte. The size limits of :func:`image_to_rgb` apply and are
+    checked from the header before decoding.
+
+    Returns a new C-contiguous ``H x W x 3`` uint8 RGB array. Raises ImageDecodeError for
+    empty, corrupt, truncated or unsupported data.
+    """
+    if 'compresseddepth' in str(msg.format).lower():
+        raise ImageDecodeError(
+            f'compressedDepth format {msg.format!r} is not supported; supported: JPEG and PNG images')
+    data = _as_bytes(msg.data)
+    if data.size == 0:
+        raise ImageDecodeError('compressed image data is empty; expected JPEG or PNG bytes')
+    head = data[:8].tobytes()
+    if head.startswith(_JPEG_MAGIC):
+        kind, size = 'JPEG', _jpeg_size(data)
+    elif head == _PNG_MAGIC:
+        kind, size = 'PNG', _png_size(data)
+    else:
+        raise ImageDecodeError(
+            f'unrecognised compressed data (starts with {head.hex()}); supported: JPEG and PNG')
+    if size is not None:
+        _check_size(*size)
+    try:
+        decoded = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    except cv2.error as exc:
+        raise ImageDecodeError(f'corrupt or truncated {kind}: {exc}') from exc
+    if decoded is None:
+        raise ImageDecodeError(f'corrupt or truncated {kind}: OpenCV could not decode {data.size} bytes')
+    _check_size(decoded.shape[1], decoded.shape[0])
+    return _decoded_to_rgb(decoded, kind)
+
+
+def _decoded_to_rgb(decoded: np.ndarray, kind: str) -> np.ndarray:
+    """Turn an ``cv2.imdecode`` result (H x W [x 1|3|4], uint8 or uint16, BGR order) into RGB uint8."""
+    if decoded.dtype == np.uint16:
+        decoded = (decoded >> 8).astype(np.uint8)
+    elif decoded.dtype != np.uint8:
+        raise ImageDecodeError(f'unsupported {kind} sample type {decoded.dtype}; supported: 8 and 16 bits')
+    channels = 1 if decoded.ndim == 2 else decoded.shape[2]
+    codes = {1: cv2.COLOR_GRAY2RGB, 3: cv2.COLOR_BGR2RGB, 4: cv2.COLOR_BGRA2RGB}
+    if channels not in codes:
+        raise ImageDecodeError(f'unsupported {kind} with {channels} channels; supported: 1, 3 or 4')
+    return cv2.cvtColor(decoded, codes[channels])
+
+
+def numpy_to_image(array: np.ndarray, encoding: str, header: object) -> Image:
+    """Wrap an array in a new ``sensor_msgs/Image``.
+
+    Accepted encodings and arrays: ``mono8`` (H x W uint8), ``rgb8`` and ``bgr8``
+    (H x W x 3 uint8, channels already in that order) and ``32FC1`` (H x W float32, native byte
+    order). The message gets ``header`` (the same object, unchanged), the array's size,
+    ``is_bigendian`` of this machine, ``step = width * bytes per pixel`` and a copy of the
+    pixels as ``array.array('B')`` (one memcpy, which keeps large images fast).
+
+    Raises a plain ValueError (not ImageDecodeError) naming the mismatch when the encoding is
+    unknown or the array's dtype or shape does not fit it or it is empty, and TypeError when
+    ``array`` is not an ndarray.
+    """
+    if encoding not in _OUTPUT_FORMATS:
+        raise ValueError(f'unsupported output encoding {encoding!r}; supported: {", ".join(_OUTPUT_FORMATS)}')
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f'expected a numpy array, got {type(array).__name__}')
+    dtype, channels = _OUTPUT_FORMATS[encoding]
+    if array.dtype != dtype:
+        raise ValueError(f'encoding {encoding!r} needs dtype {dtype}, got {array.dtype}')
+    if channels is None:
+        shape_ok, expected_shape = array.ndim == 2, 'H x W'
+    else:
+        shape_ok, expected_shape = array.ndim == 3 and array.shape[2] == channels, f'H x W x {channels}'
+    if not shape_ok:
+        raise ValueError(f'encoding {encoding!r} needs shape {expected_shape}, got {array.shape}')
+    height, width = array.shape[:2]
+    if height == 0 or width == 0:
+        raise ValueError(f'cannot encode an empty array of shape {array.shape}')
+    data = _byte_array('B')
+    data.frombytes(np.ascontiguousarray(array).reshape(-1).view(np.uint8).data)
+    msg = Image(
+        header=header,
+        height=height,
+        width=width,
+        encoding=encoding,
+        is_bigendian=int(sys.byteorder == 'big'),
+        step=width * (channels or 1) * dtype.itemsize,
+    )
+    msg.data = data  # the setter keeps an array.array as is; Image(data=...) would copy it element by element
+    return msg

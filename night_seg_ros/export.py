@@ -1,0 +1,113 @@
+"""torch -> ONNX export of a bundle's network, with a parity check of ONNX Runtime against torch.
+
+The graph has one input `image` (uint8, 1 x H x W x 3, RGB, the bundle's input size) and two outputs `labels`
+(uint8, 1 x H x W) and `confidence` (float32, 1 x H x W): normalisation, layout change, upsampling and argmax are in
+the graph. Opset >= 17 keeps LayerNormalization one op (FP16 overflows when it is decomposed).
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from night_seg_ros.bundle import Bundle, atomic_write_bytes
+
+MIN_OPSET = 17
+INPUT_NAME = 'image'
+OUTPUT_NAMES = ('labels', 'confidence')
+MIN_LABEL_AGREEMENT = 0.999
+
+
+@dataclass(frozen=True)
+class ParityReport:
+    """ONNX Runtime vs torch on the same images: fraction of equal labels, largest confidence difference."""
+
+    images: int
+    label_agreement: float
+    max_confidence_diff: float
+
+    @property
+    def passed(self) -> bool:
+        """Whether label agreement reaches MIN_LABEL_AGREEMENT."""
+        return self.label_agreement >= MIN_LABEL_AGREEMENT
+
+    def __str__(self) -> str:
+        """One line for the console."""
+        verdict = 'ok' if self.passed else f'FAILED (need >= {MIN_LABEL_AGREEMENT:.1%})'
+        return (f'parity on {self.images} images: label agreement {self.label_agreement:.4%}, '
+                f'max confidence difference {self.max_confidence_diff:.2e} -> {verdict}')
+
+
+def sample_images(count: int, height: int, width: int, seed: int = 0) -> np.ndarray:
+    """Smooth random RGB images, uint8 (count, height, width, 3): coarse noise upsampled, plus fine noise.
+
+    Closer to camera statistics than white noise (large regions, edges), so the network's argmax is exercised the way
+    real frames exercise it.
+    """
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    images = np.empty((count, height, width, 3), np.uint8)
+    for index in range(count):
+        coarse = rng.uniform(0, 255, (max(2, height // 32), max(2, width // 32), 3)).astype(np.float32)
+        smooth = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC)
+        images[index] = np.clip(smooth + rng.normal(0, 8, smooth.shape), 0, 255).astype(np.uint8)
+    return images
+
+
+def export_onnx(bundle: Bundle, opset: int = MIN_OPSET) -> Path:
+    """Export the bundle's network to `bundle/model.onnx` (written atomically) and check it with onnx.checker."""
+    import io
+
+    import onnx
+    import torch
+
+    from night_seg_ros.model import load_model
+
+    if opset < MIN_OPSET:
+        raise ValueError(f'opset {opset} is too old; allowed: >= {MIN_OPSET} (LayerNormalization)')
+    model = load_model(bundle)
+    example = torch.zeros((1, bundle.input.height, bundle.input.width, 3), dtype=torch.uint8)
+    buffer = io.BytesIO()
+    with warnings.catch_warnings(), torch.inference_mode():
+        warnings.simplefilter('ignore', category=torch.jit.TracerWarning)
+        warnings.simplefilter('ignore', category=DeprecationWarning)
+        torch.onnx.export(model, (example,), buffer, input_names=[INPUT_NAME], output_names=list(OUTPUT_NAMES),
+                          opset_version=opset, dynamo=False, do_constant_folding=True)
+    graph = onnx.load_from_string(buffer.getvalue())
+    graph.doc_string = f'night_seg_ros bundle {bundle.path.name}: uint8 NHWC RGB -> labels, confidence'
+    onnx.checker.check_model(graph, full_check=True)
+    atomic_write_bytes(bundle.onnx_path, graph.SerializeToString())
+    return bundle.onnx_path
+
+
+def check_parity(bundle: Bundle, images: np.ndarray) -> ParityReport:
+    """Run torch and ONNX Runtime (CPU) on `images` (uint8 N x H x W x 3 RGB) and compare their outputs."""
+    import onnxruntime
+    import torch
+
+    from night_seg_ros.model import load_model
+
+    model = load_model(bundle)
+    session = onnxruntime.InferenceSession(str(bundle.require_onnx()), providers=['CPUExecutionProvider'])
+    equal = total = 0
+    max_diff = 0.0
+    for image in images:
+        batch = image[None]  # (1, H, W, 3)
+        with torch.inference_mode():
+            torch_labels, torch_conf = (t.numpy() for t in model(torch.from_numpy(batch)))
+        onnx_labels, onnx_conf = session.run(list(OUTPUT_NAMES), {INPUT_NAME: batch})
+        equal += int((torch_labels == onnx_labels).sum())
+        total += torch_labels.size
+        max_diff = max(max_diff, float(np.abs(torch_conf - onnx_conf).max()))
+    return ParityReport(images=len(images), label_agreement=equal / total, max_confidence_diff=max_diff)
+
+
+def export_and_check(bundle: Bundle, samples: int = 4, opset: int = MIN_OPSET, seed: int = 0) -> ParityReport:
+    """Export the bundle to ONNX, then check parity with torch on `samples` smooth random images."""
+    if samples < 1:
+        raise ValueError(f'samples must be >= 1; got {samples}')
+    export_onnx(bundle, opset)
+    return check_parity(bundle, sample_images(samples, bundle.input.height, bundle.input.width, seed))

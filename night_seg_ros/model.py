@@ -1,0 +1,160 @@
+"""The deployed network: SegFormer (MiT-B0..B5, from a `transformers` config) wrapped with its pre- and post-processing.
+
+`SegmentationModel` takes uint8 NHWC RGB images and returns uint8 labels and float32 confidence at the input size, so
+the exported ONNX graph (and a TensorRT engine built from it) does normalisation, layout change, upsampling and argmax
+on the GPU. Needs torch and transformers; the bundle metadata side lives in `bundle.py` and needs neither.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from night_seg_ros.bundle import (
+    WEIGHTS_FILE,
+    Bundle,
+    BundleError,
+    InputSpec,
+    atomic_write_bytes,
+    bundle_metadata,
+    read_bundle,
+    untrained_provenance,
+    write_metadata,
+)
+from night_seg_ros.classes import CITYSCAPES_CLASSES, CITYSCAPES_PALETTE, IGNORE_INDEX
+
+SEGFORMER_VARIANTS: dict[str, dict[str, Any]] = {
+    'b0': {'hidden_sizes': [32, 64, 160, 256], 'depths': [2, 2, 2, 2], 'decoder_hidden_size': 256},
+    'b1': {'hidden_sizes': [64, 128, 320, 512], 'depths': [2, 2, 2, 2], 'decoder_hidden_size': 256},
+    'b2': {'hidden_sizes': [64, 128, 320, 512], 'depths': [3, 4, 6, 3], 'decoder_hidden_size': 768},
+    'b3': {'hidden_sizes': [64, 128, 320, 512], 'depths': [3, 4, 18, 3], 'decoder_hidden_size': 768},
+    'b4': {'hidden_sizes': [64, 128, 320, 512], 'depths': [3, 8, 27, 3], 'decoder_hidden_size': 768},
+    'b5': {'hidden_sizes': [64, 128, 320, 512], 'depths': [3, 6, 40, 3], 'decoder_hidden_size': 768},
+}
+"""MiT encoder sizes of the published SegFormer variants (Xie et al., 2021); every other setting is shared."""
+
+_SHARED_SEGFORMER = {'num_attention_heads': [1, 2, 5, 8], 'sr_ratios': [8, 4, 2, 1], 'patch_sizes': [7, 3, 3, 3],
+                     'strides': [4, 2, 2, 2], 'mlp_ratios': [4, 4, 4, 4]}
+_CONFIG_KEYS = ('num_channels', 'num_encoder_blocks', 'depths', 'sr_ratios', 'hidden_sizes', 'patch_sizes', 'strides',
+                'num_attention_heads', 'mlp_ratios', 'hidden_act', 'hidden_dropout_prob',
+                'attention_probs_dropout_prob', 'classifier_dropout_prob', 'initializer_range', 'drop_path_rate',
+                'layer_norm_eps', 'decoder_hidden_size', 'num_labels')
+
+
+def segformer_arch(variant: str = 'b0', num_labels: int = len(CITYSCAPES_CLASSES)) -> dict[str, Any]:
+    """The bundle `arch` entry of a SegFormer variant ('b0'..'b5') predicting `num_labels` classes."""
+    if variant not in SEGFORMER_VARIANTS:
+        raise ValueError(f'unknown SegFormer variant {variant!r}; allowed: {", ".join(SEGFORMER_VARIANTS)}')
+    from transformers import SegformerConfig
+
+    config = SegformerConfig(**_SHARED_SEGFORMER, **SEGFORMER_VARIANTS[variant], num_labels=num_labels)
+    return arch_from_config(config, variant)
+
+
+def arch_from_config(config: Any, variant: str | None = None) -> dict[str, Any]:
+    """The bundle `arch` entry of a transformers `SegformerConfig` (only the keys that shape the network)."""
+    return {'name': 'segformer', 'variant': variant, 'config': {key: getattr(config, key) for key in _CONFIG_KEYS}}
+
+
+def build_network(arch: dict[str, Any]) -> nn.Module:
+    """A randomly initialised `SegformerForSemanticSegmentation` as described by a bundle's `arch` entry."""
+    if arch.get('name') != 'segformer':
+        raise BundleError(f'unsupported arch {arch.get("name")!r}; supported: segformer')
+    from transformers import SegformerConfig, SegformerForSemanticSegmentation
+
+    return SegformerForSemanticSegmentation(SegformerConfig(**arch['config']))
+
+
+class SegmentationModel(nn.Module):
+    """SegFormer plus pre- and post-processing: uint8 NHWC RGB in, labels and confidence out.
+
+    forward(image): image is uint8 (N, H, W, 3) RGB. Returns labels uint8 (N, H, W) class ids and confidence
+    float32 (N, H, W), the maximum softmax probability per pixel, both at the input's H x W.
+    """
+
+    def __init__(self, network: nn.Module, input_spec: InputSpec) -> None:
+        super().__init__()
+        self.network = network
+        self.input_spec = input_spec
+        self.register_buffer('mean', torch.tensor(input_spec.mean, dtype=torch.float32).view(1, 3, 1, 1),
+                             persistent=False)
+        self.register_buffer('inv_std', 1.0 / torch.tensor(input_spec.std, dtype=torch.float32).view(1, 3, 1, 1),
+                             persistent=False)
+
+    def normalize(self, image: torch.Tensor) -> torch.Tensor:
+        """uint8 (N, H, W, 3) RGB -> float32 (N, 3, H, W) normalised with the bundle's mean and std (0-255 units)."""
+        pixels = image.permute(0, 3, 1, 2).float()  # (N, 3, H, W)
+        return (pixels - self.mean) * self.inv_std
+
+    def logits(self, normalized: torch.Tensor) -> torch.Tensor:
+        """float (N, 3, H, W) normalised images -> float (N, C, H, W) class logits upsampled to the input size."""
+        coarse = self.network(pixel_values=normalized).logits  # (N, C, H/4, W/4)
+        return F.interpolate(coarse, size=normalized.shape[-2:], mode='bilinear', align_corners=False)
+
+    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """uint8 (N, H, W, 3) RGB -> labels uint8 (N, H, W), confidence float32 (N, H, W)."""
+        probabilities = torch.softmax(self.logits(self.normalize(image)).float(), dim=1)  # (N, C, H, W)
+        confidence, labels = probabilities.max(dim=1)  # (N, H, W) each
+        return labels.to(torch.uint8), confidence
+
+
+def load_model(bundle: Bundle | str | os.PathLike, device: str | torch.device = 'cpu') -> SegmentationModel:
+    """Build the network of a bundle and load its weights; raise BundleError on missing or mismatched tensors."""
+    from safetensors.torch import load_file
+
+    if not isinstance(bundle, Bundle):
+        bundle = read_bundle(bundle)
+    network = build_network(bundle.arch)
+    if network.config.num_labels != bundle.num_classes:
+        raise BundleError(f'{bundle.path}: arch.config.num_labels is {network.config.num_labels} but "classes" has '
+                          f'{bundle.num_classes} names')
+    state = load_file(str(bundle.weights_path))
+    expected = network.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    wrong_shape = [f'{key} {tuple(state[key].shape)} (network wants {tuple(expected[key].shape)})'
+                   for key in sorted(set(state) & set(expected)) if state[key].shape != expected[key].shape]
+    problems = []
+    for label, keys in (('missing tensors', missing), ('unexpected tensors', unexpected),
+                        ('shape mismatch', wrong_shape)):
+        if keys:
+            problems.append(f'{label}: {", ".join(keys[:5])}' + (f' (+{len(keys) - 5} more)' if len(keys) > 5 else ''))
+    if problems:
+        raise BundleError(f'{bundle.weights_path} does not fit arch {bundle.arch.get("variant") or "segformer"}: '
+                          + '; '.join(problems))
+    network.load_state_dict(state)
+    return SegmentationModel(network, bundle.input).to(device).eval()
+
+
+def save_bundle(model: SegmentationModel, path: str | os.PathLike, arch: dict[str, Any],
+                classes: tuple[str, ...] | list[str], palette: tuple | list, provenance: dict[str, Any],
+                ignore_index: int = IGNORE_INDEX) -> Bundle:
+    """Write model.json and weights.safetensors (atomically) into bundle directory `path`; return the read-back bundle.
+
+    An existing model.onnx is removed: it was exported from other weights.
+    """
+    from safetensors.torch import save
+
+    path = Path(path)
+    meta = bundle_metadata(arch, classes, palette, model.input_spec, ignore_index, provenance)
+    state = {key: tensor.detach().cpu().contiguous() for key, tensor in model.network.state_dict().items()}
+    atomic_write_bytes(path / WEIGHTS_FILE, save(state))
+    write_metadata(path, meta)
+    (path / 'model.onnx').unlink(missing_ok=True)
+    return read_bundle(path)
+
+
+def create_untrained_bundle(path: str | os.PathLike, variant: str = 'b0', height: int = 512, width: int = 1024,
+                            seed: int = 0) -> Bundle:
+    """Write a bundle of a randomly initialised SegFormer for the 19 Cityscapes classes (provenance: untrained).
+
+    Its outputs carry no meaning; it exists to check plumbing (export, backends, the node) without a trained model.
+    """
+    torch.manual_seed(seed)
+    arch = segformer_arch(variant)
+    model = SegmentationModel(build_network(arch), InputSpec(height=height, width=width))
+    return save_bundle(model, path, arch, CITYSCAPES_CLASSES, CITYSCAPES_PALETTE, untrained_provenance())

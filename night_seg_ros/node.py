@@ -1,0 +1,246 @@
+"""seg_node: camera images in; labels, color, overlay, confidence and diagnostics out.
+
+The node is glue: it declares parameters (from `parameters.PARAMETERS`), QoS, the subscription and publishers, and
+hands frames to one worker thread (latest frame wins) that runs decode -> `SegmentationPipeline` -> publish. Every
+output carries the input's header unchanged; an output nobody subscribes to is not computed.
+"""
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from typing import Any
+
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import CompressedImage, Image
+
+try:
+    from rclpy.event_handler import SubscriptionEventCallbacks
+except ImportError:  # Humble
+    from rclpy.qos_event import SubscriptionEventCallbacks
+
+from night_seg_ros import codec
+from night_seg_ros.backends import Backend, BackendError, create_backend
+from night_seg_ros.bundle import BundleError, read_bundle
+from night_seg_ros.dds import use_large_image_profile
+from night_seg_ros.latest_frame import FrameWorker, LatestFrameSlot
+from night_seg_ros.parameters import PARAMETERS, validate
+from night_seg_ros.pipeline import FrameOutputs, OutputRequest, SegmentationPipeline
+from night_seg_ros.stats import FrameStats
+
+OUTPUT_TOPICS = ('labels', 'color', 'overlay', 'confidence')
+OUTPUT_ENCODINGS = {'labels': 'mono8', 'color': 'rgb8', 'overlay': 'bgr8'}
+WARN_THROTTLE_S = 5.0
+
+
+class StartupError(RuntimeError):
+    """The node cannot start (bad parameter, missing or broken model, unusable backend); the message says why."""
+
+
+def reliability_policy(name: str) -> ReliabilityPolicy:
+    """QoS reliability for a parameter value other than 'auto' (which the node resolves from the graph)."""
+    if name == 'best_available' and not hasattr(ReliabilityPolicy, 'BEST_AVAILABLE'):
+        raise StartupError('parameter input_reliability is best_available, which this ROS 2 distribution (Humble) '
+                           'does not offer; allowed here: auto, reliable, best_effort')
+    return {'best_available': getattr(ReliabilityPolicy, 'BEST_AVAILABLE', None),
+            'reliable': ReliabilityPolicy.RELIABLE, 'best_effort': ReliabilityPolicy.BEST_EFFORT}[name]
+
+
+class SegmentationNode(Node):
+    """Semantic segmentation of a camera stream; see the README for topics and parameters."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        """Declare and validate parameters, load the model and backend, then start subscriptions and the worker."""
+        super().__init__('seg_node', **kwargs)
+        self.params = self._declare_parameters()
+        self.backend, self.bundle_path = self._load_backend()
+        bundle = read_bundle(self.bundle_path)
+        self.pipeline = SegmentationPipeline(
+            self.backend, (bundle.input.height, bundle.input.width), bundle.palette,
+            self.params['confidence_threshold'], self.params['overlay_alpha'], self.params['confidence_encoding'])
+        self.stats = FrameStats()
+        self._confidence_encoding = self.params['confidence_encoding']
+
+        depth = self.params['qos_depth']
+        output_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth,
+                                reliability=reliability_policy(self.params['output_reliability']),
+                                durability=DurabilityPolicy.VOLATILE)
+        self.output_publishers = {topic: self.create_publisher(Image, topic, output_qos) for topic in OUTPUT_TOPICS}
+        self.diagnostics_publisher = self.create_publisher(DiagnosticArray, 'diagnostics', 10)
+
+        self.slot: LatestFrameSlot[tuple[Any, float]] = LatestFrameSlot()
+        self.worker = FrameWorker(self.slot, self._process, self._on_worker_error, name='seg-worker')
+        self.worker.start()
+        compressed = self.params['input_transport'] == 'compressed'
+        self._decode = codec.compressed_to_rgb if compressed else codec.image_to_rgb
+        self._input_type, self._input_topic = (CompressedImage, 'image/compressed') if compressed else (Image, 'image')
+        self.subscription = None
+        self._rematch_timer = None
+        self._subscribe(ReliabilityPolicy.RELIABLE if self.params['input_reliability'] == 'auto'
+                        else reliability_policy(self.params['input_reliability']))
+        self.diagnostics_timer = self.create_timer(self.params['diagnostics_period'], self._publish_diagnostics)
+        self.get_logger().info(
+            f'ready: model {self.bundle_path}, backend {self.backend.describe()}, input '
+            f'{self.subscription.topic_name} ({self.params["input_transport"]}, {self.params["input_reliability"]}), '
+            f'model input {bundle.input.width}x{bundle.input.height}')
+
+    def _declare_parameters(self) -> dict[str, Any]:
+        """Declare every parameter once (typed, described) and return their validated values."""
+        values = {}
+        for spec in PARAMETERS:
+            descriptor = ParameterDescriptor(description=spec.description, dynamic_typing=True,
+                                             additional_constraints=f'allowed: {spec.allowed()}')
+            value = self.declare_parameter(spec.name, spec.default, descriptor).value
+            if isinstance(spec.default, float) and isinstance(value, int) and not isinstance(value, bool):
+                value = float(value)
+            values[spec.name] = value
+        problems = validate(values)
+        if problems:
+            raise StartupError('invalid parameters: ' + '; '.join(problems))
+        return values
+
+    def _load_backend(self) -> tuple[Backend, Any]:
+        model = self.params['model']
+        if not model:
+            raise StartupError('parameter model is empty; set it to a bundle directory or a Hugging Face hub id, '
+                               'e.g. --ros-args -p model:=/path/to/bundle')
+        try:
+            from night_seg_ros.hub import HUB_ID, resolve_model
+
+            if HUB_ID.match(model):
+                path = resolve_model(model, self.params['model_cache_dir'])
+            else:
+                path = model
+            bundle = read_bundle(path)
+            backend = create_backend(self.params['backend'], bundle, self.params['device'], self.params['precision'],
+                                     self.params['num_threads'])
+            backend.warmup()
+        except (BundleError, BackendError, OSError) as error:
+            raise StartupError(str(error)) from error
+        return backend, bundle.path
+
+    def _subscribe(self, reliability: ReliabilityPolicy) -> None:
+        """(Re)create the input subscription with `reliability`."""
+        if self.subscription is not None:
+            self.destroy_subscription(self.subscription)
+        qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=self.params['qos_depth'], reliability=reliability,
+                         durability=DurabilityPolicy.VOLATILE)
+        events = SubscriptionEventCallbacks(incompatible_qos=self._on_incompatible_qos)
+        self.subscription = self.create_subscription(self._input_type, self._input_topic, self._on_image, qos,
+                                                     event_callbacks=events)
+
+    def _on_incompatible_qos(self, _event: Any) -> None:
+        """A publisher's QoS does not match the input subscription: with input_reliability auto, re-match soon."""
+        if self.params['input_reliability'] != 'auto':
+            self.get_logger().warning(
+                f'a publisher on {self.subscription.topic_name} is incompatible with input_reliability '
+                f'{self.params["input_reliability"]}; use input_reliability:=auto or match the camera',
+                throttle_duration_sec=WARN_THROTTLE_S)
+        elif self._rematch_timer is None:
+            self._rematch_timer = self.create_timer(0.05, self._rematch_input_reliability)
+
+    def _rematch_input_reliability(self) -> None:
+        """input_reliability auto: best effort when any publisher on the input topic is best effort, else reliable."""
+        self.destroy_timer(self._rematch_timer)
+        self._rematch_timer = None
+        publishers = self.get_publishers_info_by_topic(self.subscription.topic_name)
+        best_effort = any(info.qos_profile.reliability == ReliabilityPolicy.BEST_EFFORT for info in publishers)
+        wanted = ReliabilityPolicy.BEST_EFFORT if best_effort else ReliabilityPolicy.RELIABLE
+        if wanted != self.subscription.qos_profile.reliability:
+            self.get_logger().info(f'input_reliability auto: subscribing to {self.subscription.topic_name} '
+                                   f'{wanted.name.lower()} to match its publishers')
+            self._subscribe(wanted)
+
+    def _on_image(self, msg: Any) -> None:
+        """Subscription callback: keep only the newest message (latest frame wins)."""
+        self.stats.count('received')
+        if self.slot.put((msg, time.monotonic())):
+            self.stats.count('dropped')
+
+    def _wanted(self) -> OutputRequest:
+        counts = {topic: self.output_publishers[topic].get_subscription_count() > 0 for topic in OUTPUT_TOPICS}
+        return OutputRequest(**counts)
+
+    def _process(self, item: tuple[Any, float]) -> None:
+        """Worker: decode, infer, render and publish one frame."""
+        msg, arrived = item
+        request = self._wanted()
+        if not request.any():
+            self.stats.count('skipped_no_subscribers')
+            return
+        try:
+            rgb = self._decode(msg)
+        except codec.ImageDecodeError as error:
+            self.stats.count('bad_input')
+            self.get_logger().warning(f'skipping input frame: {error}', throttle_duration_sec=WARN_THROTTLE_S)
+            return
+        outputs = self.pipeline.process(rgb, request)
+        self._publish(outputs, msg.header)
+        self.stats.count('processed')
+        now = self.get_clock().now().nanoseconds
+        stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+        processing = time.monotonic() - arrived
+        latency = (now - stamp) / 1e9 if stamp > 0 else processing
+        self.stats.record(latency, processing, outputs.infer_seconds)
+
+    def _publish(self, outputs: FrameOutputs, header: Any) -> None:
+        encodings = dict(OUTPUT_ENCODINGS, confidence=self._confidence_encoding)
+        for topic in OUTPUT_TOPICS:
+            array = getattr(outputs, topic)
+            if array is not None:
+                self.output_publishers[topic].publish(codec.numpy_to_image(array, encodings[topic], header))
+
+    def _on_worker_error(self, error: BaseException) -> None:
+        self.stats.count('errors')
+        self.get_logger().error(f'frame failed: {type(error).__name__}: {error}',
+                                throttle_duration_sec=WARN_THROTTLE_S)
+
+    def _publish_diagnostics(self) -> None:
+        summary = self.stats.summary()
+        status = DiagnosticStatus(name=f'{self.get_name()}: segmentation', hardware_id=self.backend.describe())
+        problems = summary['window_bad_input'] + summary['window_errors']
+        status.level = DiagnosticStatus.WARN if problems else DiagnosticStatus.OK
+        status.message = (f'{summary["window_bad_input"]} bad input, {summary["window_errors"]} errors in the last '
+                          'period' if problems else 'ok')
+        details = dict(summary, backend=self.backend.describe(), model=str(self.bundle_path))
+        status.values = [KeyValue(key=key, value=f'{value:.2f}' if isinstance(value, float) else str(value))
+                         for key, value in details.items()]
+        array = DiagnosticArray(status=[status])
+        array.header.stamp = self.get_clock().now().to_msg()
+        self.diagnostics_publisher.publish(array)
+
+    def stop(self) -> None:
+        """Stop the worker before the node is destroyed (it publishes with the node's publishers)."""
+        self.worker.stop()
+
+
+def main(args: list[str] | None = None) -> int:
+    """Entry point of `seg_node`: run until Ctrl-C; exit 1 with a one-line error when the node cannot start."""
+    use_large_image_profile()
+    rclpy.init(args=args)
+    node = None
+    code = 0
+    try:
+        node = SegmentationNode()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except StartupError as error:
+        rclpy.logging.get_logger('seg_node').fatal(f'cannot start: {error}')
+        code = 1
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not interrupt the clean-up
+        if node is not None:
+            node.stop()
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return code
+
+
+if __name__ == '__main__':
+    sys.exit(main())

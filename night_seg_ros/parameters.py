@@ -1,0 +1,99 @@
+"""The node's parameters as data: name, type, default, allowed values and description, declared once from here.
+
+The node declares exactly these, config/seg.yaml sets every one, the README table lists every one (a test keeps the
+three in step), and `validate` refuses bad values at start-up naming the parameter and what is allowed.
+Importable without rclpy.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from night_seg_ros.backends import BACKEND_NAMES, PRECISIONS
+from night_seg_ros.pipeline import CONFIDENCE_ENCODINGS
+
+DEVICE_PATTERN = re.compile(r'^(auto|cpu|cuda(:\d+)?)$')
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One node parameter. `choices` for enumerations; `minimum`/`maximum` (inclusive) for numbers."""
+
+    name: str
+    default: Any
+    description: str
+    choices: tuple[str, ...] | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+
+    @property
+    def type_name(self) -> str:
+        """ROS parameter type as written in docs: string, integer, double, bool."""
+        return {str: 'string', int: 'integer', float: 'double', bool: 'bool'}[type(self.default)]
+
+    def allowed(self) -> str:
+        """Human-readable allowed values."""
+        if self.choices:
+            return ', '.join(self.choices)
+        if self.minimum is not None or self.maximum is not None:
+            low = '' if self.minimum is None else f'{self.minimum:g}'
+            high = '' if self.maximum is None else f'{self.maximum:g}'
+            return f'{low} .. {high}'.strip()
+        if self.name == 'device':
+            return 'auto, cpu, cuda, cuda:N'
+        return 'any'
+
+
+PARAMETERS: tuple[ParamSpec, ...] = (
+    ParamSpec('model', '', 'Model bundle directory, or a Hugging Face SegFormer hub id (converted once into '
+              'model_cache_dir; needs internet, torch and transformers). Empty: no model, the node refuses to start.'),
+    ParamSpec('model_cache_dir', '~/.cache/night_seg_ros/models', 'Where bundles converted from hub ids are kept.'),
+    ParamSpec('backend', 'auto', 'Inference backend; auto tries tensorrt, then onnxruntime, then torch.',
+              choices=BACKEND_NAMES),
+    ParamSpec('device', 'auto', 'Inference device; auto uses CUDA when the backend can, else the CPU.'),
+    ParamSpec('precision', 'fp16', 'Arithmetic on the GPU (torch autocast, TensorRT); CPUs always run fp32. int8 is '
+              'TensorRT only.', choices=PRECISIONS),
+    ParamSpec('num_threads', 0, 'CPU threads for inference (onnxruntime intra-op, torch); 0 = library default.',
+              minimum=0, maximum=256),
+    ParamSpec('input_transport', 'raw', 'raw subscribes to image (sensor_msgs/Image); compressed to image/compressed '
+              '(sensor_msgs/CompressedImage, jpeg or png).', choices=('raw', 'compressed')),
+    ParamSpec('input_reliability', 'auto', 'Input QoS reliability. auto matches the camera: reliable, switched to '
+              'best effort when a best-effort publisher appears (any distro). best_available (Jazzy and later) is '
+              'resolved once, against the publishers present when the node starts.',
+              choices=('auto', 'best_available', 'reliable', 'best_effort')),
+    ParamSpec('output_reliability', 'reliable', 'QoS reliability of the image outputs (reliable also serves '
+              'best-effort subscribers).', choices=('reliable', 'best_effort')),
+    ParamSpec('qos_depth', 1, 'History depth of the input subscription and of the outputs (keep last).',
+              minimum=1, maximum=100),
+    ParamSpec('confidence_threshold', 0.0, 'Pixels whose confidence (max softmax probability) is below this are '
+              'labelled 255 (unknown) and not coloured in the overlay; 0 keeps every pixel.', minimum=0.0, maximum=1.0),
+    ParamSpec('overlay_alpha', 0.5, 'Weight of the palette in the overlay (0 = camera only, 1 = palette only).',
+              minimum=0.0, maximum=1.0),
+    ParamSpec('confidence_encoding', 'mono8', 'Encoding of the confidence image: mono8 (0-255) or 32FC1 (0-1).',
+              choices=CONFIDENCE_ENCODINGS),
+    ParamSpec('engine_cache_dir', '', 'Folder for TensorRT engines; empty = the bundle\'s engines/ folder.'),
+    ParamSpec('diagnostics_period', 1.0, 'Seconds between diagnostics messages (also the window of the rates).',
+              minimum=0.1, maximum=60.0),
+)
+
+PARAMETERS_BY_NAME = {spec.name: spec for spec in PARAMETERS}
+
+
+def validate(values: dict[str, Any]) -> list[str]:
+    """Check parameter values against PARAMETERS; return one message per bad value (empty when all are good)."""
+    problems = []
+    for spec in PARAMETERS:
+        value = values.get(spec.name, spec.default)
+        if not isinstance(value, type(spec.default)) or isinstance(value, bool) != isinstance(spec.default, bool):
+            problems.append(f'parameter {spec.name!r} must be a {spec.type_name}; got {value!r}')
+        elif spec.choices is not None and value not in spec.choices:
+            problems.append(f'parameter {spec.name!r} is {value!r}; allowed: {spec.allowed()}')
+        elif (spec.minimum is not None and value < spec.minimum) or (spec.maximum is not None and value > spec.maximum):
+            problems.append(f'parameter {spec.name!r} is {value!r}; allowed: {spec.allowed()}')
+        elif spec.name == 'device' and not DEVICE_PATTERN.match(value):
+            problems.append(f'parameter {spec.name!r} is {value!r}; allowed: {spec.allowed()}')
+    unknown = sorted(set(values) - set(PARAMETERS_BY_NAME))
+    if unknown:
+        problems.append(f'unknown parameters {unknown}; known: {", ".join(PARAMETERS_BY_NAME)}')
+    return problems

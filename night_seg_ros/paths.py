@@ -1,0 +1,31 @@
+"""Where the package's shared files (config/, launch/) are: a colcon install, a pip install or a source checkout."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+PACKAGE = 'night_seg_ros'
+
+
+def share_candidates() -> list[Path]:
+    """Folders that may hold config/ and launch/, most specific first."""
+    candidates = []
+    try:
+        from ament_index_python.packages import get_package_share_directory
+
+        candidates.append(Path(get_package_share_directory(PACKAGE)))
+    except (ImportError, LookupError, ValueError, OSError):  # not installed with colcon, or no ROS environment
+        pass
+    candidates.append(Path(__file__).resolve().parent.parent)  # source checkout / editable install
+    candidates.append(Path(sys.prefix) / 'share' / PACKAGE)  # pip install: setup.py data_files
+    return candidates
+
+
+def share_file(relative: str) -> Path:
+    """Path of a shared file such as 'config/seg.yaml'; raises FileNotFoundError naming the places looked in."""
+    for base in share_candidates():
+        candidate = base / relative
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError(f'{relative} of {PACKAGE} not found in: '
+                            + ', '.join(str(base) for base in share_candidates()))

@@ -1,0 +1,48 @@
+"""ament_python package night_seg_ros: installable with colcon (ROS 2) and with pip (a virtualenv)."""
+from glob import glob
+
+from setuptools import find_packages, setup
+
+PACKAGE = 'night_seg_ros'
+
+EXTRAS = {
+    # What the node needs on any machine (ROS 2 itself comes from apt or the ROS PyPI wheels).
+    'runtime': ['numpy>=1.22', 'opencv-python-headless>=4.5', 'pyyaml>=5.4'],
+    # ONNX Runtime backend and the export parity check; no torch needed on a vehicle using it.
+    'onnx': ['onnx>=1.14', 'onnxruntime>=1.16'],
+    # torch backend, export and the Hugging Face SegFormer import.
+    'torch': ['torch>=2.1', 'transformers>=4.40', 'safetensors>=0.4', 'onnxscript>=0.1'],
+    # ROS 2 Kilted from PyPI, for machines without a ROS 2 installation.
+    'ros-pypi': [
+        'ros-kilted-rclpy[fastrtps]', 'ros-kilted-sensor-msgs',
+        'ros-kilted-std-msgs', 'ros-kilted-diagnostic-msgs',
+    ],
+    'test': ['pytest>=7', 'ruff>=0.4', 'colcon-common-extensions'],
+}
+EXTRAS['all'] = sorted({req for name in ('runtime', 'onnx', 'torch') for req in EXTRAS[name]})
+
+setup(
+    name=PACKAGE,
+    version='0.1.0',
+    packages=find_packages(exclude=['test', 'test.*']),
+    data_files=[
+        ('share/ament_index/resource_index/packages', ['resource/' + PACKAGE]),
+        ('share/' + PACKAGE, ['package.xml']),
+        ('share/' + PACKAGE + '/launch', glob('launch/*.py')),
+        ('share/' + PACKAGE + '/config', glob('config/*.yaml') + glob('config/*.rviz') + glob('config/*.xml')),
+    ],
+    install_requires=['setuptools'],
+    extras_require=EXTRAS,
+    python_requires='>=3.10',
+    zip_safe=True,
+    maintainer='night_seg_ros developers',
+    maintainer_email='dev@night-seg.invalid',
+    description='Night-robust semantic segmentation node for ROS 2 with torch, ONNX Runtime and TensorRT backends.',
+    license='Apache-2.0',
+    entry_points={
+        'console_scripts': [
+            'seg_node = night_seg_ros.node:main',
+            'night-seg = night_seg_ros.cli:main',
+        ],
+    },
+)
