@@ -13,6 +13,7 @@ neither torch nor transformers. Every defect found is named in one `BundleError`
 from __future__ import annotations
 
 import json
+import math
 import os
 import struct
 import subprocess
@@ -127,7 +128,7 @@ def untrained_provenance() -> dict[str, Any]:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _is_positive_int(value: Any) -> bool:
@@ -216,8 +217,15 @@ def check_safetensors(path: Path) -> dict[str, Any]:
         raise BundleError(f'{path}: not a readable safetensors file ({error})') from error
     if not isinstance(header, dict):
         raise BundleError(f'{path}: safetensors header is not a JSON object')
-    data_end = max((entry['data_offsets'][1] for key, entry in header.items()
-                    if key != '__metadata__' and isinstance(entry, dict) and 'data_offsets' in entry), default=0)
+    data_end = 0
+    for key, entry in header.items():
+        if key == '__metadata__':
+            continue
+        offsets = entry.get('data_offsets') if isinstance(entry, dict) else None
+        if not (isinstance(offsets, list) and len(offsets) == 2
+                and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in offsets)):
+            raise BundleError(f'{path}: tensor {key!r} has no valid data_offsets in the safetensors header')
+        data_end = max(data_end, offsets[1])
     if 8 + header_len + data_end > size:
         raise BundleError(f'{path}: truncated safetensors file: tensors need {8 + header_len + data_end} bytes, '
                           f'file has {size}')

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from night_seg_ros.bundle import Bundle, BundleError, InputSpec, code_version
+from night_seg_ros.bundle import MODEL_JSON, ONNX_FILE, Bundle, BundleError, InputSpec, code_version, read_bundle
 from night_seg_ros.classes import CITYSCAPES_CLASSES, CITYSCAPES_PALETTE, generated_palette
 
 HUB_ID = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$')
@@ -25,9 +25,13 @@ def _image_stats(source: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
     if not config_path.is_file():
         return spec.mean, spec.std
     config = json.loads(config_path.read_text())
-    scale = 255.0 if config.get('do_rescale', True) else 1.0
-    mean = tuple(float(v) * scale for v in config.get('image_mean', [m / 255.0 for m in spec.mean]))
-    std = tuple(float(v) * scale for v in config.get('image_std', [s / 255.0 for s in spec.std]))
+    # The processor computes (pixel * rescale_factor - image_mean) / image_std; in 0-255 units that is
+    # (pixel - image_mean / rescale_factor) / (image_std / rescale_factor).
+    scale = 1.0 / float(config.get('rescale_factor', 1 / 255)) if config.get('do_rescale', True) else 1.0
+    if not config.get('do_normalize', True):
+        return (0.0, 0.0, 0.0), (scale, scale, scale)
+    mean = tuple(float(v) * scale for v in config['image_mean']) if 'image_mean' in config else spec.mean
+    std = tuple(float(v) * scale for v in config['image_std']) if 'image_std' in config else spec.std
     return mean, std
 
 
@@ -79,9 +83,11 @@ def resolve_model(spec: str, cache_dir: str | os.PathLike) -> Path:
     path = Path(spec).expanduser()
     if path.is_dir() or not HUB_ID.match(spec):
         return path
-    target = Path(cache_dir).expanduser() / spec.replace('/', '--')
-    if not (target / 'model.json').is_file():
-        from night_seg_ros.export import export_onnx
+    from night_seg_ros.export import export_onnx
 
+    target = Path(cache_dir).expanduser() / spec.replace('/', '--')
+    if not (target / MODEL_JSON).is_file():
         export_onnx(bundle_from_hf(spec, target))
+    elif not (target / ONNX_FILE).is_file():  # an earlier conversion stopped before its export
+        export_onnx(read_bundle(target))
     return target

@@ -15,12 +15,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from night_seg_ros.bundle import (
+    ONNX_FILE,
     WEIGHTS_FILE,
     Bundle,
     BundleError,
     InputSpec,
     atomic_write_bytes,
     bundle_metadata,
+    parse_metadata,
     read_bundle,
     untrained_provenance,
     write_metadata,
@@ -141,10 +143,11 @@ def save_bundle(model: SegmentationModel, path: str | os.PathLike, arch: dict[st
 
     path = Path(path)
     meta = bundle_metadata(arch, classes, palette, model.input_spec, ignore_index, provenance)
+    parse_metadata(meta, path)  # refuse bad metadata before anything on disk changes
     state = {key: tensor.detach().cpu().contiguous() for key, tensor in model.network.state_dict().items()}
+    (path / ONNX_FILE).unlink(missing_ok=True)
     atomic_write_bytes(path / WEIGHTS_FILE, save(state))
     write_metadata(path, meta)
-    (path / 'model.onnx').unlink(missing_ok=True)
     return read_bundle(path)
 
 

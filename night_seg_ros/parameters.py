@@ -6,14 +6,11 @@ Importable without rclpy.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
-from night_seg_ros.backends import BACKEND_NAMES, PRECISIONS
+from night_seg_ros.backends import BACKEND_NAMES, DEVICE_PATTERN, DEVICES, PRECISIONS
 from night_seg_ros.pipeline import CONFIDENCE_ENCODINGS
-
-DEVICE_PATTERN = re.compile(r'^(auto|cpu|cuda(:\d+)?)$')
 
 
 @dataclass(frozen=True)
@@ -41,7 +38,7 @@ class ParamSpec:
             high = '' if self.maximum is None else f'{self.maximum:g}'
             return f'{low} .. {high}'.strip()
         if self.name == 'device':
-            return 'auto, cpu, cuda, cuda:N'
+            return DEVICES
         return 'any'
 
 
@@ -72,7 +69,6 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               minimum=0.0, maximum=1.0),
     ParamSpec('confidence_encoding', 'mono8', 'Encoding of the confidence image: mono8 (0-255) or 32FC1 (0-1).',
               choices=CONFIDENCE_ENCODINGS),
-    ParamSpec('engine_cache_dir', '', 'Folder for TensorRT engines; empty = the bundle\'s engines/ folder.'),
     ParamSpec('diagnostics_period', 1.0, 'Seconds between diagnostics messages (also the window of the rates).',
               minimum=0.1, maximum=60.0),
 )
@@ -86,7 +82,7 @@ def validate(values: dict[str, Any]) -> list[str]:
     for spec in PARAMETERS:
         value = values.get(spec.name, spec.default)
         if not isinstance(value, type(spec.default)) or isinstance(value, bool) != isinstance(spec.default, bool):
-            problems.append(f'parameter {spec.name!r} must be a {spec.type_name}; got {value!r}')
+            problems.append(f'parameter {spec.name!r} must be of type {spec.type_name}; got {value!r}')
         elif spec.choices is not None and value not in spec.choices:
             problems.append(f'parameter {spec.name!r} is {value!r}; allowed: {spec.allowed()}')
         elif (spec.minimum is not None and value < spec.minimum) or (spec.maximum is not None and value > spec.maximum):

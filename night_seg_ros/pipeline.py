@@ -92,14 +92,16 @@ class SegmentationPipeline:
         height, width = rgb.shape[:2]
         size = (width, height)
         labels, confidence, out.infer_seconds = self.infer(rgb)
+        full_labels = None
         if request.labels or request.overlay:
-            out.labels = cv2.resize(labels, size, interpolation=cv2.INTER_NEAREST_EXACT)
+            full_labels = cv2.resize(labels, size, interpolation=cv2.INTER_NEAREST_EXACT)
+            out.labels = full_labels if request.labels else None
         if request.color:
             out.color = cv2.resize(colorize(labels, self.lut_rgb), size, interpolation=cv2.INTER_NEAREST_EXACT)
         if request.overlay:
             camera_bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
-            out.overlay = blend(camera_bgr, colorize(out.labels, self.lut_bgr), self.overlay_alpha,
-                                out.labels if self.confidence_threshold > 0.0 else None)
+            out.overlay = blend(camera_bgr, colorize(full_labels, self.lut_bgr), self.overlay_alpha,
+                                full_labels if self.confidence_threshold > 0.0 else None)
         if request.confidence:
             if self.confidence_encoding == 'mono8':
                 confidence = np.rint(confidence * 255.0).astype(np.uint8)

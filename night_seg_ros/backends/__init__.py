@@ -7,17 +7,20 @@ when none works.
 from __future__ import annotations
 
 import importlib.util
+import re
 
 from night_seg_ros.backends.base import Backend, BackendError
 from night_seg_ros.bundle import Bundle
 
 BACKEND_NAMES = ('auto', 'tensorrt', 'onnxruntime', 'torch')
 PRECISIONS = ('fp32', 'fp16', 'int8')
+DEVICE_PATTERN = re.compile(r'^(auto|cpu|cuda(:\d+)?)$')
+DEVICES = 'auto, cpu, cuda, cuda:N'
 TENSORRT_MISSING = ('the tensorrt backend is not available in this version of night_seg_ros (the engine builder and '
                     'TensorRT runtime are still to come); use backend:=onnxruntime (onnxruntime-gpu runs on CUDA) or '
                     'backend:=torch')
 
-__all__ = ['BACKEND_NAMES', 'PRECISIONS', 'Backend', 'BackendError', 'create_backend']
+__all__ = ['BACKEND_NAMES', 'DEVICES', 'DEVICE_PATTERN', 'PRECISIONS', 'Backend', 'BackendError', 'create_backend']
 
 
 def _create(name: str, bundle: Bundle, device: str, precision: str, num_threads: int) -> Backend:
@@ -34,9 +37,7 @@ def _create(name: str, bundle: Bundle, device: str, precision: str, num_threads:
         from night_seg_ros.backends.torch_backend import TorchBackend
 
         return TorchBackend(bundle, device, precision, num_threads)
-    if name == 'tensorrt':
-        raise BackendError(TENSORRT_MISSING)
-    raise BackendError(f'unknown backend {name!r}; allowed: {", ".join(BACKEND_NAMES)}')
+    raise BackendError(TENSORRT_MISSING)
 
 
 def create_backend(name: str, bundle: Bundle, device: str = 'auto', precision: str = 'fp16',
@@ -46,6 +47,10 @@ def create_backend(name: str, bundle: Bundle, device: str = 'auto', precision: s
     device: 'auto', 'cpu', 'cuda' or 'cuda:N'. precision: 'fp32', 'fp16' (used on CUDA) or 'int8' (TensorRT only).
     num_threads: CPU threads for inference, 0 for the library's default. Raises BackendError saying why not.
     """
+    if name not in BACKEND_NAMES:
+        raise BackendError(f'unknown backend {name!r}; allowed: {", ".join(BACKEND_NAMES)}')
+    if not DEVICE_PATTERN.match(device):
+        raise BackendError(f'unknown device {device!r}; allowed: {DEVICES}')
     if precision not in PRECISIONS:
         raise BackendError(f'unknown precision {precision!r}; allowed: {", ".join(PRECISIONS)}')
     if precision == 'int8' and name != 'tensorrt':

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Create .venv with everything the package, its tests and its benchmarks need on a machine without ROS 2:
+# torch 2.13.0 (CPU), the ROS 2 Kilted wheels from PyPI, ONNX Runtime, transformers, and this package (editable).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+if [[ ! -x .venv/bin/python ]]; then
+  "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --upgrade pip
+# torch first and pinned: a later unpinned requirement must not pull a CUDA build.
+.venv/bin/python -m pip install --quiet 'torch==2.13.0'
+.venv/bin/python -m pip install --quiet -e '.[all,ros-pypi,test]'
+.venv/bin/python -c 'import rclpy, torch, onnxruntime, transformers; print("setup ok: torch", torch.__version__)'

@@ -1,0 +1,26 @@
+"""Shared fixtures: DDS isolation for the whole session and one tiny untrained bundle with its ONNX."""
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import pytest
+
+# Isolate DDS before anything imports rclpy: a random domain, discovery on this host only, and the shipped
+# large-image Fast DDS profile for the test's own participants (as a camera driver would use it).
+os.environ['ROS_DOMAIN_ID'] = str(random.SystemRandom().randint(1, 101))
+os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
+
+TINY_HEIGHT, TINY_WIDTH = 64, 128
+
+
+@pytest.fixture(scope='session')
+def tiny_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An untrained SegFormer-B0 bundle at a 64x128 input, exported to ONNX (shared by the whole session)."""
+    from night_seg_ros.export import export_onnx
+    from night_seg_ros.model import create_untrained_bundle
+
+    bundle = create_untrained_bundle(tmp_path_factory.mktemp('tiny_bundle'), height=TINY_HEIGHT, width=TINY_WIDTH)
+    export_onnx(bundle)
+    return bundle.path
