@@ -53,13 +53,9 @@ class _Layout:
     even_width: bool = False
 
 
-def _channels(count: int, rgb_order: tuple[int, int, int]) -> _Decoder:
-    """Return a decoder for interleaved 8-bit channels; ``rgb_order`` indexes R, G, B."""
-
-    def decode(rows: np.ndarray, _big_endian: bool) -> np.ndarray:
-        return np.take(rows.reshape(rows.shape[0], -1, count), rgb_order, axis=2)
-
-    return decode
+def _rgb_copy(rows: np.ndarray, _big_endian: bool) -> np.ndarray:
+    """Decoder for rgb8: the pixels themselves, copied out of the message."""
+    return np.array(rows.reshape(rows.shape[0], -1, 3), order='C')
 
 
 def _gray(bytes_per_pixel: int) -> _Decoder:
@@ -67,7 +63,7 @@ def _gray(bytes_per_pixel: int) -> _Decoder:
 
     def decode(rows: np.ndarray, big_endian: bool) -> np.ndarray:
         high = 0 if big_endian else bytes_per_pixel - 1
-        return np.repeat(rows[:, high::bytes_per_pixel, np.newaxis], 3, axis=2)
+        return cv2.cvtColor(np.ascontiguousarray(rows[:, high::bytes_per_pixel]), cv2.COLOR_GRAY2RGB)
 
     return decode
 
@@ -82,9 +78,8 @@ def _opencv(code: int, channels: int) -> _Decoder:
     return decode
 
 
-_RGB8 = _Layout(3, _channels(3, (0, 1, 2)))
-_BGR8 = _Layout(3, _channels(3, (2, 1, 0)))
-_BGRA8 = _Layout(4, _channels(4, (2, 1, 0)))
+_BGR8 = _Layout(3, _opencv(cv2.COLOR_BGR2RGB, 3))
+_BGRA8 = _Layout(4, _opencv(cv2.COLOR_BGRA2RGB, 4))
 _MONO8 = _Layout(1, _gray(1))
 _MONO16 = _Layout(2, _gray(2))
 _UYVY = _Layout(2, _opencv(cv2.COLOR_YUV2RGB_UYVY, 2), even_width=True)
@@ -93,9 +88,9 @@ _YUYV = _Layout(2, _opencv(cv2.COLOR_YUV2RGB_YUY2, 2), even_width=True)
 # OpenCV names a Bayer pattern after the second row's second and third pixels, so the ROS
 # pattern ``rggb`` (first row R G, second row G B) is OpenCV's ``BG``.
 _LAYOUTS: dict[str, _Layout] = {
-    'rgb8': _RGB8,
+    'rgb8': _Layout(3, _rgb_copy),
     'bgr8': _BGR8,
-    'rgba8': _Layout(4, _channels(4, (0, 1, 2))),
+    'rgba8': _Layout(4, _opencv(cv2.COLOR_RGBA2RGB, 4)),
     'bgra8': _BGRA8,
     'mono8': _MONO8,
     'mono16': _MONO16,
@@ -309,3 +304,23 @@ def numpy_to_image(array: np.ndarray, encoding: str, header: object) -> Image:
     )
     msg.data = data  # the setter keeps an array.array as is; Image(data=...) would copy it element by element
     return msg
+
+
+def image_buffer(height: int, width: int, encoding: str) -> tuple[Image, np.ndarray]:
+    """A new ``sensor_msgs/Image`` of ``height`` x ``width`` pixels and a writable numpy view of its ``data``.
+
+    Encodings as for `numpy_to_image`. The view is (H, W) or (H, W, 3) of the encoding's dtype and shares memory
+    with ``msg.data``: render into it, set the header and publish, with no copy. rclpy copies the message when
+    ``publish`` is called, so the same message and view may be filled again for the next frame.
+    """
+    if encoding not in _OUTPUT_FORMATS:
+        raise ValueError(f'unsupported output encoding {encoding!r}; supported: {", ".join(_OUTPUT_FORMATS)}')
+    dtype, channels = _OUTPUT_FORMATS[encoding]
+    _check_size(width, height)
+    step = width * (channels or 1) * dtype.itemsize
+    msg = Image(height=height, width=width, encoding=encoding, is_bigendian=int(sys.byteorder == 'big'), step=step)
+    data = _byte_array('B')
+    data.frombytes(bytes(step * height))
+    msg.data = data
+    shape = (height, width) if channels is None else (height, width, channels)
+    return msg, np.frombuffer(msg.data, dtype=dtype).reshape(shape)

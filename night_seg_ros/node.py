@@ -30,11 +30,10 @@ from night_seg_ros.bundle import BundleError, read_bundle
 from night_seg_ros.dds import use_large_image_profile
 from night_seg_ros.latest_frame import FrameWorker, LatestFrameSlot
 from night_seg_ros.parameters import PARAMETERS, validate
-from night_seg_ros.pipeline import FrameOutputs, OutputRequest, SegmentationPipeline
+from night_seg_ros.pipeline import OUTPUTS as OUTPUT_TOPICS
+from night_seg_ros.pipeline import OutputRequest, SegmentationPipeline
 from night_seg_ros.stats import FrameStats
 
-OUTPUT_TOPICS = ('labels', 'color', 'overlay', 'confidence')
-OUTPUT_ENCODINGS = {'labels': 'mono8', 'color': 'rgb8', 'overlay': 'bgr8'}
 WARN_THROTTLE_S = 5.0
 
 
@@ -64,7 +63,7 @@ class SegmentationNode(Node):
             self.backend, (bundle.input.height, bundle.input.width), bundle.palette,
             self.params['confidence_threshold'], self.params['overlay_alpha'], self.params['confidence_encoding'])
         self.stats = FrameStats()
-        self._confidence_encoding = self.params['confidence_encoding']
+        self._buffers: dict[str, tuple[Image, Any]] = {}
 
         depth = self.params['qos_depth']
         output_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth,
@@ -167,7 +166,7 @@ class SegmentationNode(Node):
         return OutputRequest(**counts)
 
     def _process(self, item: tuple[Any, float]) -> None:
-        """Worker: decode, infer, render and publish one frame."""
+        """Worker: decode, infer, then render and publish each wanted output in turn (labels first)."""
         msg, arrived = item
         request = self._wanted()
         if not request.any():
@@ -179,21 +178,30 @@ class SegmentationNode(Node):
             self.stats.count('bad_input')
             self.get_logger().warning(f'skipping input frame: {error}', throttle_duration_sec=WARN_THROTTLE_S)
             return
-        outputs = self.pipeline.process(rgb, request)
-        self._publish(outputs, msg.header)
+        inference = self.pipeline.infer(rgb)
+        for topic in request.names():
+            out_msg, buffer = self._output_buffer(topic, rgb.shape[0], rgb.shape[1])
+            self.pipeline.render(topic, rgb, inference, dst=buffer)
+            out_msg.header = msg.header
+            self.output_publishers[topic].publish(out_msg)
         self.stats.count('processed')
         now = self.get_clock().now().nanoseconds
         stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
         processing = time.monotonic() - arrived
         latency = (now - stamp) / 1e9 if stamp > 0 else processing
-        self.stats.record(latency, processing, outputs.infer_seconds)
+        self.stats.record(latency, processing, inference.seconds)
 
-    def _publish(self, outputs: FrameOutputs, header: Any) -> None:
-        encodings = dict(OUTPUT_ENCODINGS, confidence=self._confidence_encoding)
-        for topic in OUTPUT_TOPICS:
-            array = getattr(outputs, topic)
-            if array is not None:
-                self.output_publishers[topic].publish(codec.numpy_to_image(array, encodings[topic], header))
+    def _output_buffer(self, topic: str, height: int, width: int) -> tuple[Image, Any]:
+        """The reusable output message of `topic` at height x width and a numpy view of its data.
+
+        rclpy copies a message when it is published, so rendering straight into the same buffer every frame saves
+        an allocation and a copy of each output image.
+        """
+        cached = self._buffers.get(topic)
+        if cached is None or (cached[0].height, cached[0].width) != (height, width):
+            cached = codec.image_buffer(height, width, self.pipeline.output_encoding(topic))
+            self._buffers[topic] = cached
+        return cached
 
     def _on_worker_error(self, error: BaseException) -> None:
         self.stats.count('errors')

@@ -1,7 +1,9 @@
 """One camera frame through the model: resize -> backend.infer -> threshold -> outputs at the camera's resolution.
 
 Shared by the node and the offline tools so both produce the same pixels. Work is done at the model's resolution and
-only the requested outputs are upsampled (nearest-neighbour for ids and colours, bilinear for confidence).
+only the requested outputs are upsampled (nearest-neighbour for ids and colours, bilinear for confidence). Each
+output is rendered on its own (`render`), optionally straight into a caller's buffer (a message's data), so a caller
+can publish one output while the next is still to be drawn.
 """
 from __future__ import annotations
 
@@ -17,6 +19,8 @@ from night_seg_ros.classes import IGNORE_INDEX
 from night_seg_ros.render import blend, colorize, palette_lut
 
 CONFIDENCE_ENCODINGS = ('mono8', '32FC1')
+OUTPUTS = ('labels', 'color', 'overlay', 'confidence')
+"""Output names in the order they are rendered and published."""
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,23 @@ class OutputRequest:
     def any(self) -> bool:
         """Whether any output is wanted at all."""
         return self.labels or self.color or self.overlay or self.confidence
+
+    def names(self) -> list[str]:
+        """The requested output names, in OUTPUTS order."""
+        return [name for name in OUTPUTS if getattr(self, name)]
+
+
+@dataclass(frozen=True)
+class Inference:
+    """The model's answer at its own input size (h, w).
+
+    labels: uint8 (h, w) class ids, IGNORE_INDEX where confidence < threshold. confidence: float32 (h, w) 0-1.
+    seconds: wall time of backend.infer alone.
+    """
+
+    labels: np.ndarray
+    confidence: np.ndarray
+    seconds: float
 
 
 @dataclass
@@ -70,11 +91,12 @@ class SegmentationPipeline:
         self.overlay_alpha = overlay_alpha
         self.confidence_encoding = confidence_encoding
 
-    def infer(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-        """uint8 (H, W, 3) RGB camera frame -> labels uint8 and confidence float32 at the model's size, infer seconds.
+    def output_encoding(self, name: str) -> str:
+        """The sensor_msgs/Image encoding of output `name`."""
+        return {'labels': 'mono8', 'color': 'rgb8', 'overlay': 'bgr8', 'confidence': self.confidence_encoding}[name]
 
-        Labels below the confidence threshold are already IGNORE_INDEX.
-        """
+    def infer(self, rgb: np.ndarray) -> Inference:
+        """uint8 (H, W, 3) RGB camera frame -> the model's labels and confidence at its input size."""
         if rgb.shape[:2] != (self.input_height, self.input_width):
             rgb = cv2.resize(rgb, (self.input_width, self.input_height), interpolation=cv2.INTER_LINEAR)
         start = time.perf_counter()
@@ -82,28 +104,42 @@ class SegmentationPipeline:
         seconds = time.perf_counter() - start
         if self.confidence_threshold > 0.0:
             labels = np.where(confidence < self.confidence_threshold, np.uint8(IGNORE_INDEX), labels)
-        return labels, confidence, seconds
+        return Inference(labels, confidence, seconds)
+
+    def render(self, name: str, rgb: np.ndarray, inference: Inference, dst: np.ndarray | None = None) -> np.ndarray:
+        """Output `name` (one of OUTPUTS) of camera frame `rgb` (uint8 (H, W, 3) RGB) at H x W.
+
+        `dst`, when given, is the array to write (shape and dtype of the output, e.g. a message buffer from
+        `codec.image_buffer`); it is returned. See FrameOutputs for each output's shape and dtype.
+        """
+        height, width = rgb.shape[:2]
+        size = (width, height)
+        if name == 'labels':
+            return cv2.resize(inference.labels, size, dst=dst, interpolation=cv2.INTER_NEAREST_EXACT)
+        if name == 'color':
+            small = colorize(inference.labels, self.lut_rgb)
+            return cv2.resize(small, size, dst=dst, interpolation=cv2.INTER_NEAREST_EXACT)
+        if name == 'overlay':
+            color = cv2.resize(colorize(inference.labels, self.lut_bgr), size, interpolation=cv2.INTER_NEAREST_EXACT)
+            camera = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+            unknown = None
+            if self.confidence_threshold > 0.0:
+                unknown = cv2.resize(inference.labels, size, interpolation=cv2.INTER_NEAREST_EXACT)
+            return blend(camera, color, self.overlay_alpha, unknown, dst=dst)
+        if name == 'confidence':
+            confidence = inference.confidence
+            if self.confidence_encoding == 'mono8':
+                confidence = np.rint(confidence * 255.0).astype(np.uint8)
+            return cv2.resize(confidence, size, dst=dst, interpolation=cv2.INTER_LINEAR)
+        raise ValueError(f'unknown output {name!r}; allowed: {", ".join(OUTPUTS)}')
 
     def process(self, rgb: np.ndarray, request: OutputRequest = OutputRequest()) -> FrameOutputs:
         """uint8 (H, W, 3) RGB camera frame -> the requested FrameOutputs at the same H x W."""
         out = FrameOutputs()
         if not request.any():
             return out
-        height, width = rgb.shape[:2]
-        size = (width, height)
-        labels, confidence, out.infer_seconds = self.infer(rgb)
-        full_labels = None
-        if request.labels or request.overlay:
-            full_labels = cv2.resize(labels, size, interpolation=cv2.INTER_NEAREST_EXACT)
-            out.labels = full_labels if request.labels else None
-        if request.color:
-            out.color = cv2.resize(colorize(labels, self.lut_rgb), size, interpolation=cv2.INTER_NEAREST_EXACT)
-        if request.overlay:
-            camera_bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
-            out.overlay = blend(camera_bgr, colorize(full_labels, self.lut_bgr), self.overlay_alpha,
-                                full_labels if self.confidence_threshold > 0.0 else None)
-        if request.confidence:
-            if self.confidence_encoding == 'mono8':
-                confidence = np.rint(confidence * 255.0).astype(np.uint8)
-            out.confidence = cv2.resize(confidence, size, interpolation=cv2.INTER_LINEAR)
+        inference = self.infer(rgb)
+        out.infer_seconds = inference.seconds
+        for name in request.names():
+            setattr(out, name, self.render(name, rgb, inference))
         return out

@@ -173,3 +173,27 @@ def test_confidence_threshold_only_affects_low_confidence_pixels(backend: OnnxRu
 def test_bad_confidence_encoding_is_refused(backend: OnnxRuntimeBackend) -> None:
     with pytest.raises(ValueError, match=r"confidence_encoding 'mono16'; allowed: mono8, 32FC1"):
         SegmentationPipeline(backend, MODEL_SIZE, CITYSCAPES_PALETTE, confidence_encoding='mono16')
+
+
+@pytest.mark.parametrize('threshold', [0.0, 0.06])
+def test_render_into_message_buffers_equals_process(backend: OnnxRuntimeBackend, camera: np.ndarray,
+                                                    threshold: float) -> None:
+    from night_seg_ros.codec import image_buffer
+
+    pipeline = SegmentationPipeline(backend, (backend.height, backend.width), CITYSCAPES_PALETTE,
+                                    confidence_threshold=threshold)
+    expected = pipeline.process(camera)
+    inference = pipeline.infer(camera)
+    for name in ('labels', 'color', 'overlay', 'confidence'):
+        msg, view = image_buffer(camera.shape[0], camera.shape[1], pipeline.output_encoding(name))
+        returned = pipeline.render(name, camera, inference, dst=view)
+        assert np.shares_memory(returned, view)
+        stored = np.frombuffer(msg.data, view.dtype).reshape(view.shape)
+        np.testing.assert_array_equal(stored, getattr(expected, name))
+        assert msg.step * msg.height == len(msg.data) and msg.encoding == pipeline.output_encoding(name)
+
+
+def test_render_refuses_unknown_output(backend: OnnxRuntimeBackend, camera: np.ndarray) -> None:
+    pipeline = SegmentationPipeline(backend, (backend.height, backend.width), CITYSCAPES_PALETTE)
+    with pytest.raises(ValueError, match="unknown output 'depth'; allowed: labels, color, overlay, confidence"):
+        pipeline.render('depth', camera, pipeline.infer(camera))

@@ -31,6 +31,9 @@ class OnnxRuntimeBackend(Backend):
             device_id = int(device.partition(':')[2] or 0)
             providers.insert(0, ('CUDAExecutionProvider', {'device_id': device_id}))
         options = onnxruntime.SessionOptions()
+        # Idle intra-op threads sleep instead of spinning: spinning threads would hold every core right after
+        # inference, when the node decodes, renders and publishes on the same CPU.
+        options.add_session_config_entry('session.intra_op.allow_spinning', '0')
         if num_threads > 0:
             options.intra_op_num_threads = num_threads
         self.session = onnxruntime.InferenceSession(str(bundle.require_onnx()), options, providers=providers)
