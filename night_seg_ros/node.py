@@ -26,7 +26,7 @@ except ImportError:  # Humble
 
 from night_seg_ros import codec
 from night_seg_ros.backends import Backend, BackendError, create_backend
-from night_seg_ros.bundle import BundleError, read_bundle
+from night_seg_ros.bundle import Bundle, BundleError, read_bundle
 from night_seg_ros.dds import use_large_image_profile
 from night_seg_ros.latest_frame import FrameWorker, LatestFrameSlot
 from night_seg_ros.parameters import PARAMETERS, validate
@@ -57,8 +57,8 @@ class SegmentationNode(Node):
         """Declare and validate parameters, load the model and backend, then start subscriptions and the worker."""
         super().__init__('seg_node', **kwargs)
         self.params = self._declare_parameters()
-        self.backend, self.bundle_path = self._load_backend()
-        bundle = read_bundle(self.bundle_path)
+        self.backend, bundle = self._load_backend()
+        self.bundle_path = bundle.path
         self.pipeline = SegmentationPipeline(
             self.backend, (bundle.input.height, bundle.input.width), bundle.palette,
             self.params['confidence_threshold'], self.params['overlay_alpha'], self.params['confidence_encoding'])
@@ -103,25 +103,25 @@ class SegmentationNode(Node):
             raise StartupError('invalid parameters: ' + '; '.join(problems))
         return values
 
-    def _load_backend(self) -> tuple[Backend, Any]:
+    def _load_backend(self) -> tuple[Backend, Bundle]:
+        """Resolve the model parameter to a bundle, create the backend and warm it up."""
         model = self.params['model']
         if not model:
             raise StartupError('parameter model is empty; set it to a bundle directory or a Hugging Face hub id, '
                                'e.g. --ros-args -p model:=/path/to/bundle')
-        try:
-            from night_seg_ros.hub import HUB_ID, resolve_model
+        from night_seg_ros.hub import resolve_model
 
-            if HUB_ID.match(model):
-                path = resolve_model(model, self.params['model_cache_dir'])
-            else:
-                path = model
-            bundle = read_bundle(path)
+        try:
+            bundle = read_bundle(resolve_model(model, self.params['model_cache_dir']))
             backend = create_backend(self.params['backend'], bundle, self.params['device'], self.params['precision'],
                                      self.params['num_threads'])
             backend.warmup()
+        except ImportError as error:  # only a hub id needs torch and transformers before the backend is chosen
+            raise StartupError(f'cannot convert model {model!r}: {error}; a hub id needs torch and transformers'
+                               ) from error
         except (BundleError, BackendError, OSError) as error:
             raise StartupError(str(error)) from error
-        return backend, bundle.path
+        return backend, bundle
 
     def _subscribe(self, reliability: ReliabilityPolicy) -> None:
         """(Re)create the input subscription with `reliability`."""
