@@ -292,16 +292,18 @@ def numpy_to_image(array: np.ndarray, encoding: str, header: object) -> Image:
     height, width = array.shape[:2]
     if height == 0 or width == 0:
         raise ValueError(f'cannot encode an empty array of shape {array.shape}')
+    msg = _image_message(height, width, encoding, np.ascontiguousarray(array).reshape(-1).view(np.uint8).data)
+    msg.header = header
+    return msg
+
+
+def _image_message(height: int, width: int, encoding: str, pixels: bytes | memoryview) -> Image:
+    """An Image of an output encoding whose data is a copy of `pixels` (step * height bytes) as array.array('B')."""
+    dtype, channels = _OUTPUT_FORMATS[encoding]
+    msg = Image(height=height, width=width, encoding=encoding, is_bigendian=int(sys.byteorder == 'big'),
+                step=width * (channels or 1) * dtype.itemsize)
     data = _byte_array('B')
-    data.frombytes(np.ascontiguousarray(array).reshape(-1).view(np.uint8).data)
-    msg = Image(
-        header=header,
-        height=height,
-        width=width,
-        encoding=encoding,
-        is_bigendian=int(sys.byteorder == 'big'),
-        step=width * (channels or 1) * dtype.itemsize,
-    )
+    data.frombytes(pixels)
     msg.data = data  # the setter keeps an array.array as is; Image(data=...) would copy it element by element
     return msg
 
@@ -317,10 +319,6 @@ def image_buffer(height: int, width: int, encoding: str) -> tuple[Image, np.ndar
         raise ValueError(f'unsupported output encoding {encoding!r}; supported: {", ".join(_OUTPUT_FORMATS)}')
     dtype, channels = _OUTPUT_FORMATS[encoding]
     _check_size(width, height)
-    step = width * (channels or 1) * dtype.itemsize
-    msg = Image(height=height, width=width, encoding=encoding, is_bigendian=int(sys.byteorder == 'big'), step=step)
-    data = _byte_array('B')
-    data.frombytes(bytes(step * height))
-    msg.data = data
+    msg = _image_message(height, width, encoding, bytes(width * (channels or 1) * dtype.itemsize * height))
     shape = (height, width) if channels is None else (height, width, channels)
     return msg, np.frombuffer(msg.data, dtype=dtype).reshape(shape)
