@@ -276,11 +276,9 @@ def numpy_to_image(array: np.ndarray, encoding: str, header: object) -> Image:
     unknown or the array's dtype or shape does not fit it or it is empty, and TypeError when
     ``array`` is not an ndarray.
     """
-    if encoding not in _OUTPUT_FORMATS:
-        raise ValueError(f'unsupported output encoding {encoding!r}; supported: {", ".join(_OUTPUT_FORMATS)}')
+    dtype, channels = _output_format(encoding)
     if not isinstance(array, np.ndarray):
         raise TypeError(f'expected a numpy array, got {type(array).__name__}')
-    dtype, channels = _OUTPUT_FORMATS[encoding]
     if array.dtype != dtype:
         raise ValueError(f'encoding {encoding!r} needs dtype {dtype}, got {array.dtype}')
     if channels is None:
@@ -297,13 +295,20 @@ def numpy_to_image(array: np.ndarray, encoding: str, header: object) -> Image:
     return msg
 
 
-def _image_message(height: int, width: int, encoding: str, pixels: bytes | memoryview) -> Image:
-    """An Image of an output encoding whose data is a copy of `pixels` (step * height bytes) as array.array('B')."""
+def _output_format(encoding: str) -> tuple[np.dtype, int | None]:
+    """(dtype, channels or None for one) of an output encoding; ValueError naming the supported ones otherwise."""
+    if encoding not in _OUTPUT_FORMATS:
+        raise ValueError(f'unsupported output encoding {encoding!r}; supported: {", ".join(_OUTPUT_FORMATS)}')
+    return _OUTPUT_FORMATS[encoding]
+
+
+def _image_message(height: int, width: int, encoding: str, pixels: bytes | memoryview | None) -> Image:
+    """An Image of an output encoding whose data (array.array('B')) is a copy of `pixels`, or zeros for None."""
     dtype, channels = _OUTPUT_FORMATS[encoding]
     msg = Image(height=height, width=width, encoding=encoding, is_bigendian=int(sys.byteorder == 'big'),
                 step=width * (channels or 1) * dtype.itemsize)
     data = _byte_array('B')
-    data.frombytes(pixels)
+    data.frombytes(bytes(msg.step * height) if pixels is None else pixels)
     msg.data = data  # the setter keeps an array.array as is; Image(data=...) would copy it element by element
     return msg
 
@@ -315,10 +320,8 @@ def image_buffer(height: int, width: int, encoding: str) -> tuple[Image, np.ndar
     with ``msg.data``: render into it, set the header and publish, with no copy. rclpy copies the message when
     ``publish`` is called, so the same message and view may be filled again for the next frame.
     """
-    if encoding not in _OUTPUT_FORMATS:
-        raise ValueError(f'unsupported output encoding {encoding!r}; supported: {", ".join(_OUTPUT_FORMATS)}')
-    dtype, channels = _OUTPUT_FORMATS[encoding]
+    dtype, channels = _output_format(encoding)
     _check_size(width, height)
-    msg = _image_message(height, width, encoding, bytes(width * (channels or 1) * dtype.itemsize * height))
+    msg = _image_message(height, width, encoding, None)
     shape = (height, width) if channels is None else (height, width, channels)
     return msg, np.frombuffer(msg.data, dtype=dtype).reshape(shape)

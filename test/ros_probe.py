@@ -121,9 +121,10 @@ class Probe:
         return True
 
     def wait_for_node(self, timeout: float = 20.0) -> None:
-        """Wait until seg_node's subscription and our output subscriptions are matched."""
-        assert self.spin_until(lambda: self.image_pub.get_subscription_count() + self.compressed_pub.
-                               get_subscription_count() > 0, timeout), 'seg_node never subscribed to the input'
+        """Wait until seg_node has subscribed to our image or compressed input publisher."""
+        publishers = (self.image_pub, self.compressed_pub)
+        assert self.spin_until(lambda: any(pub.get_subscription_count() for pub in publishers), timeout), \
+            'seg_node never subscribed to the input'
 
     def outputs_for(self, header: Header) -> dict[str, Image]:
         """The outputs received so far whose header stamp equals `header`'s."""
