@@ -17,14 +17,17 @@ EXTRAS = {
         'ros-kilted-rclpy[fastrtps]', 'ros-kilted-sensor-msgs',
         'ros-kilted-std-msgs', 'ros-kilted-diagnostic-msgs',
     ],
+    # Day-night training (`night-seg-train`): the torch extra plus logging and progress bars.
+    'training': ['tensorboard>=2.12', 'tqdm>=4.60'],
     'test': ['pytest>=7', 'ruff>=0.4', 'colcon-common-extensions'],
 }
-EXTRAS['all'] = sorted({req for name in ('runtime', 'onnx', 'torch') for req in EXTRAS[name]})
+EXTRAS['all'] = sorted({req for name in ('runtime', 'onnx', 'torch', 'training') for req in EXTRAS[name]})
 
 setup(
     name=PACKAGE,
     version='0.1.0',
     packages=find_packages(exclude=['test', 'test.*']),
+    package_data={'training': ['configs/*.yaml']},
     data_files=[
         ('share/ament_index/resource_index/packages', ['resource/' + PACKAGE]),
         ('share/' + PACKAGE, ['package.xml']),
@@ -43,6 +46,7 @@ setup(
         'console_scripts': [
             'seg_node = night_seg_ros.node:main',
             'night-seg = night_seg_ros.cli:main',
+            'night-seg-train = training.cli:main',
         ],
     },
 )

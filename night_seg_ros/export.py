@@ -9,10 +9,11 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from night_seg_ros.bundle import Bundle, atomic_write_bytes
+from night_seg_ros.bundle import Bundle, atomic_write_bytes, check_safetensors
 
 MIN_OPSET = 17
 INPUT_NAME = 'image'
@@ -58,7 +59,10 @@ def sample_images(count: int, height: int, width: int, seed: int = 0) -> np.ndar
 
 
 def export_onnx(bundle: Bundle, opset: int = MIN_OPSET) -> Path:
-    """Export the bundle's network to `bundle/model.onnx` (written atomically) and check it with onnx.checker."""
+    """Export the bundle's network to `bundle/model.onnx` (written atomically) and check it with onnx.checker.
+
+    A bundle whose weights are stored in float16 gets float16 initializers too (see `store_initializers_half`).
+    """
     import io
 
     import onnx
@@ -77,10 +81,36 @@ def export_onnx(bundle: Bundle, opset: int = MIN_OPSET) -> Path:
         torch.onnx.export(model, (example,), buffer, input_names=[INPUT_NAME], output_names=list(OUTPUT_NAMES),
                           opset_version=opset, dynamo=False, do_constant_folding=True)
     graph = onnx.load_from_string(buffer.getvalue())
+    if any(isinstance(entry, dict) and entry.get('dtype') == 'F16'
+           for entry in check_safetensors(bundle.weights_path).values()):
+        store_initializers_half(graph)
     graph.doc_string = f'night_seg_ros bundle {bundle.path.name}: uint8 NHWC RGB -> labels, confidence'
     onnx.checker.check_model(graph, full_check=True)
     atomic_write_bytes(bundle.onnx_path, graph.SerializeToString())
     return bundle.onnx_path
+
+
+def store_initializers_half(model: Any, min_elements: int = 16) -> None:
+    """Store the float32 initializers of an ONNX model (in place) as float16, each widened by a Cast at run time.
+
+    The graph still computes in float32; only the file halves. Runtimes fold the Casts into constants when they load
+    the model. Small initializers (fewer than `min_elements`, e.g. shapes and scalars) stay float32.
+    """
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = model.graph
+    casts = []
+    for index, initializer in enumerate(graph.initializer):
+        if initializer.data_type != TensorProto.FLOAT or np.prod(initializer.dims) < min_elements:
+            continue
+        name = initializer.name
+        values = numpy_helper.to_array(initializer).astype(np.float16)
+        graph.initializer[index].CopyFrom(numpy_helper.from_array(values, f'{name}__float16'))
+        casts.append(helper.make_node('Cast', [f'{name}__float16'], [name], to=TensorProto.FLOAT,
+                                      name=f'{name}__widen'))
+    nodes = casts + list(graph.node)  # the Casts first keeps the node list topologically sorted
+    del graph.node[:]
+    graph.node.extend(nodes)
 
 
 def check_parity(bundle: Bundle, images: np.ndarray) -> ParityReport:

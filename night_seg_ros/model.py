@@ -134,17 +134,23 @@ def load_model(bundle: Bundle | str | os.PathLike, device: str | torch.device = 
 
 def save_bundle(model: SegmentationModel, path: str | os.PathLike, arch: dict[str, Any],
                 classes: tuple[str, ...] | list[str], palette: tuple | list, provenance: dict[str, Any],
-                ignore_index: int = IGNORE_INDEX) -> Bundle:
+                ignore_index: int = IGNORE_INDEX, weights_dtype: str = 'float32') -> Bundle:
     """Write model.json and weights.safetensors (atomically) into bundle directory `path`; return the read-back bundle.
 
-    An existing model.onnx is removed: it was exported from other weights.
+    `weights_dtype` 'float16' stores floating-point tensors in half precision (half the size; `load_model` widens
+    them back to float32 and `export_onnx` keeps them half in the ONNX file). An existing model.onnx is removed: it
+    was exported from other weights.
     """
     from safetensors.torch import save
 
     path = Path(path)
     meta = bundle_metadata(arch, classes, palette, model.input_spec, ignore_index, provenance)
     parse_metadata(meta, path)  # refuse bad metadata before anything on disk changes
-    state = {key: tensor.detach().cpu().contiguous() for key, tensor in model.network.state_dict().items()}
+    dtypes = {'float32': torch.float32, 'float16': torch.float16}
+    if weights_dtype not in dtypes:
+        raise ValueError(f'weights_dtype {weights_dtype!r} is not supported; allowed: {", ".join(dtypes)}')
+    state = {key: (tensor.to(dtypes[weights_dtype]) if tensor.is_floating_point() else tensor).detach().cpu()
+             .contiguous() for key, tensor in model.network.state_dict().items()}
     (path / ONNX_FILE).unlink(missing_ok=True)
     atomic_write_bytes(path / WEIGHTS_FILE, save(state))
     write_metadata(path, meta)

@@ -190,3 +190,21 @@ def test_hf_source_that_is_neither_directory_nor_hub_id(tmp_path: Path) -> None:
     with pytest.raises(BundleError, match='neither a directory nor a Hugging Face hub id'):
         bundle_from_hf(str(tmp_path / 'missing'), tmp_path / 'bundle')
     assert not (tmp_path / 'bundle').exists()
+
+
+def test_half_precision_weights_halve_the_files_and_keep_parity(tiny_bundle: Path, tmp_path: Path) -> None:
+    from night_seg_ros.model import load_model, save_bundle
+
+    full = read_bundle(tiny_bundle)
+    model = load_model(full)
+    half = save_bundle(model, tmp_path / 'half', full.arch, full.classes, full.palette, full.provenance,
+                       weights_dtype='float16')
+    report = export_and_check(half)
+    assert report.passed, report
+    assert half.weights_path.stat().st_size < 0.6 * full.weights_path.stat().st_size
+    assert half.onnx_path.stat().st_size < 0.6 * full.onnx_path.stat().st_size
+    reloaded = load_model(half)  # widened back to float32 for torch
+    assert all(p.dtype == torch.float32 for p in reloaded.parameters())
+    with pytest.raises(ValueError, match='allowed: float32, float16'):
+        save_bundle(model, tmp_path / 'bad', full.arch, full.classes, full.palette, full.provenance,
+                    weights_dtype='int8')

@@ -1,0 +1,97 @@
+"""Strong augmentation and ClassMix: the changes of texture and illumination the student must be consistent under.
+
+All functions work on batches of float32 (N, 3, H, W) RGB images in [0, 1] and draw their randomness from an
+explicit `torch.Generator`, so a batch's augmentation is reproducible from its iteration number.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from night_seg_ros.classes import IGNORE_INDEX
+
+# RGB <-> YIQ: hue is a rotation of the (I, Q) chroma plane.
+_RGB_TO_YIQ = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
+_YIQ_TO_RGB = torch.linalg.inv(_RGB_TO_YIQ)
+
+
+def _uniform(generator: torch.Generator, count: int, low: float, high: float) -> torch.Tensor:
+    """(count,) floats uniform in [low, high)."""
+    return low + (high - low) * torch.rand(count, generator=generator)
+
+
+def rotate_hue(images: torch.Tensor, angle: torch.Tensor) -> torch.Tensor:
+    """Rotate hue by `angle` (N,) radians: float (N, 3, H, W) -> float (N, 3, H, W) (not clamped)."""
+    cos, sin = torch.cos(angle), torch.sin(angle)
+    one, zero = torch.ones_like(angle), torch.zeros_like(angle)
+    rotation = torch.stack([torch.stack([one, zero, zero], -1), torch.stack([zero, cos, -sin], -1),
+                            torch.stack([zero, sin, cos], -1)], -2)  # (N, 3, 3)
+    matrix = _YIQ_TO_RGB.to(images) @ rotation.to(images) @ _RGB_TO_YIQ.to(images)  # (N, 3, 3)
+    return torch.einsum('nij,njhw->nihw', matrix, images)
+
+
+def gaussian_blur(images: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+    """Separable Gaussian blur with a per-image `sigma` (N,) in pixels; sigma <= 0 leaves that image unchanged."""
+    out = images.clone()
+    for index in torch.nonzero(sigma > 0).flatten().tolist():
+        s = float(sigma[index])
+        radius = max(1, int(3 * s + 0.5))
+        x = torch.arange(-radius, radius + 1, dtype=images.dtype, device=images.device)
+        kernel = torch.exp(-0.5 * (x / s) ** 2)
+        kernel = kernel / kernel.sum()
+        image = images[index:index + 1]  # (1, 3, H, W)
+        image = F.conv2d(F.pad(image, (radius, radius, 0, 0), mode='replicate'),
+                         kernel.view(1, 1, 1, -1).expand(3, 1, 1, -1), groups=3)
+        image = F.conv2d(F.pad(image, (0, 0, radius, radius), mode='replicate'),
+                         kernel.view(1, 1, -1, 1).expand(3, 1, -1, 1), groups=3)
+        out[index] = image[0]
+    return out
+
+
+def strong_augment(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Photometric augmentation per image: brightness, contrast, saturation, hue, gamma, blur and sensor noise.
+
+    images: float32 (N, 3, H, W) RGB in [0, 1] -> float32 (N, 3, H, W) in [0, 1]. The ranges reach night-like
+    darkness (brightness down to 0.3, gamma up to 2.5) so day-trained features must survive low light.
+    """
+    n = images.shape[0]
+
+    def per_image(low: float, high: float) -> torch.Tensor:
+        return _uniform(generator, n, low, high).to(images).view(n, 1, 1, 1)
+
+    gray = (images * torch.tensor([0.299, 0.587, 0.114]).to(images).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    out = images * per_image(0.3, 1.4)  # brightness
+    out = (out - gray.mean((2, 3), keepdim=True)) * per_image(0.6, 1.4) + gray.mean((2, 3), keepdim=True)  # contrast
+    out = gray + (out - gray) * per_image(0.3, 1.5)  # saturation
+    out = rotate_hue(out, _uniform(generator, n, -0.3, 0.3).to(images)).clamp(0, 1)
+    out = out ** per_image(0.6, 2.5)  # gamma > 1 darkens
+    sigma = _uniform(generator, n, 0.0, 1.5) * (torch.rand(n, generator=generator) < 0.5)
+    out = gaussian_blur(out, sigma)
+    noise = torch.randn(out.shape, generator=generator).to(images)
+    out = out + noise * (per_image(0.0, 0.04) + per_image(0.0, 0.05) * out.clamp(min=0).sqrt())  # read + shot noise
+    return out.clamp(0, 1)
+
+
+def classmix_masks(labels: torch.Tensor, generator: torch.Generator,
+                   ignore_index: int = IGNORE_INDEX) -> torch.Tensor:
+    """DACS ClassMix: per image, pick half of the classes present in its label map (rounded up).
+
+    labels: int64 (N, H, W) class ids -> bool (N, H, W), True where the pixel's class was picked.
+    """
+    masks = torch.zeros_like(labels, dtype=torch.bool)
+    for index in range(labels.shape[0]):
+        classes = torch.unique(labels[index])
+        classes = classes[classes != ignore_index]
+        if classes.numel() == 0:
+            continue
+        chosen = classes[torch.randperm(classes.numel(), generator=generator)[:(classes.numel() + 1) // 2]
+                         .to(classes.device)]
+        masks[index] = torch.isin(labels[index], chosen)
+    return masks
+
+
+def mix(mask: torch.Tensor, inside: torch.Tensor, outside: torch.Tensor) -> torch.Tensor:
+    """`inside` where mask, `outside` elsewhere. mask bool (N, H, W); tensors (N, H, W) or (N, C, H, W)."""
+    if inside.dim() == 4:
+        mask = mask.unsqueeze(1)
+    return torch.where(mask, inside, outside)

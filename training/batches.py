@@ -1,0 +1,105 @@
+"""What each training iteration gets: sampled items, weak (geometric) augmentation, and torch tensors.
+
+A batch is a pure function of (seed, rank, iteration): the items it samples and every random choice of its
+augmentation come from `np.random.default_rng([seed, rank, iteration])`. So a resumed run sees exactly the batches
+the interrupted run would have seen, with no sampler state to save, and DDP ranks see different data.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+
+from night_seg_ros.classes import IGNORE_INDEX
+
+IMAGE_KEYS = ('image', 'reference')
+LABEL_KEYS = ('label',)
+
+
+def weak_augment(sample: dict[str, Any], rng: np.random.Generator, resize_height: int,
+                 scale_range: tuple[float, float], crop: tuple[int, int], flip: bool = True) -> dict[str, np.ndarray]:
+    """Resize, randomly scale, crop and flip every image and label of one sample with the same choices.
+
+    sample: 'image' uint8 (H, W, 3), optional 'reference' uint8 (H', W', 3) (first resized to H x W, since a day
+    reference is only coarsely aligned with its night image), optional 'label' uint8 (H, W).
+    Returns the same keys at `crop` = (height, width) pixels; padding is 0 for images and IGNORE_INDEX for labels.
+    """
+    height, width = sample['image'].shape[:2]
+    scale = resize_height / height * rng.uniform(*scale_range)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))  # cv2 order: (width, height)
+    crop_h, crop_w = crop
+    pad_h, pad_w = max(0, crop_h - size[1]), max(0, crop_w - size[0])
+    top = int(rng.integers(0, size[1] + pad_h - crop_h + 1))
+    left = int(rng.integers(0, size[0] + pad_w - crop_w + 1))
+    mirror = flip and rng.random() < 0.5
+    out = {}
+    for key in IMAGE_KEYS + LABEL_KEYS:
+        if key not in sample:
+            continue
+        is_label = key in LABEL_KEYS
+        array = cv2.resize(sample[key], size, interpolation=cv2.INTER_NEAREST if is_label else cv2.INTER_LINEAR)
+        if pad_h or pad_w:
+            array = cv2.copyMakeBorder(array, 0, pad_h, 0, pad_w, cv2.BORDER_CONSTANT,
+                                       value=IGNORE_INDEX if is_label else (0, 0, 0))
+        array = array[top:top + crop_h, left:left + crop_w]
+        out[key] = np.ascontiguousarray(array[:, ::-1] if mirror else array)
+    return out
+
+
+def to_tensors(samples: list[dict[str, np.ndarray]]) -> dict[str, torch.Tensor]:
+    """Stack augmented samples: images -> float32 (N, 3, H, W) in [0, 1] RGB; labels -> int64 (N, H, W)."""
+    batch = {}
+    for key in samples[0]:
+        stacked = torch.from_numpy(np.stack([sample[key] for sample in samples]))
+        if key in IMAGE_KEYS:
+            batch[key] = stacked.permute(0, 3, 1, 2).float().div_(255.0)  # (N, H, W, 3) -> (N, 3, H, W)
+        else:
+            batch[key] = stacked.long()
+    return batch
+
+
+class IterationBatches:
+    """Map-style dataset over iteration numbers: item `i` is the whole batch of iteration `i` for this rank.
+
+    Returns {'source': {'image', 'label'}} plus, when a target is given, {'target': {'image', 'reference'
+    (when `need_reference`), 'label' (when `need_target_label`)}}; tensors as in `to_tensors`.
+    """
+
+    def __init__(self, source: Any, target: Any | None, batch_size: int, seed: int, rank: int, resize_height: int,
+                 scale_range: tuple[float, float], crop: tuple[int, int], need_reference: bool = False,
+                 need_target_label: bool = False) -> None:
+        self.source = source
+        self.target = target
+        self.batch_size = batch_size
+        self.seed = seed
+        self.rank = rank
+        self.augment = dict(resize_height=resize_height, scale_range=scale_range, crop=crop)
+        self.target_keys = ('image',) + (('reference',) if need_reference else ()) + (
+            ('label',) if need_target_label else ())
+
+    def _draw(self, dataset: Any, keys: tuple[str, ...], rng: np.random.Generator) -> dict[str, torch.Tensor]:
+        indices = rng.integers(0, len(dataset), size=self.batch_size)
+        samples = []
+        for index in indices:
+            item = dataset[int(index)]
+            missing = [key for key in keys if key not in item]
+            if missing:
+                raise KeyError(f'{type(dataset).__name__} item {int(index)} has no {", ".join(missing)}; '
+                               f'this method needs {", ".join(keys)}')
+            samples.append(weak_augment({key: item[key] for key in keys}, rng, **self.augment))
+        return to_tensors(samples)
+
+    def __getitem__(self, iteration: int) -> dict[str, dict[str, torch.Tensor]]:
+        rng = np.random.default_rng([self.seed, self.rank, iteration])
+        batch = {'source': self._draw(self.source, ('image', 'label'), rng)}
+        if self.target is not None:
+            batch['target'] = self._draw(self.target, self.target_keys, rng)
+        return batch
+
+
+def iteration_loader(batches: IterationBatches, start: int, stop: int, workers: int) -> torch.utils.data.DataLoader:
+    """Batches of iterations start..stop-1 in order, prepared by `workers` background processes (0: inline)."""
+    return torch.utils.data.DataLoader(batches, sampler=range(start, stop), batch_size=None, num_workers=workers,
+                                       prefetch_factor=2 if workers else None, persistent_workers=False)

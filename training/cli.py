@@ -1,0 +1,148 @@
+"""`night-seg-train`: train, evaluate, and generate synthetic data.
+
+  night-seg-train train RECIPE [--set KEY=VALUE ...] [--run-dir DIR]   a run folder ending with a bundle
+  night-seg-train train --resume RUN_DIR [--set KEY=VALUE ...]         continue an interrupted run
+  night-seg-train eval BUNDLE --dataset NAME [--root DIR] [--split S]  mIoU, confusion matrix, gallery
+  night-seg-train synth OUT [--split S] [--count N]                    synthetic day/night streets on disk
+
+Multi-GPU or multi-node: `torchrun --nproc_per_node=N $(which night-seg-train) train RECIPE` (the same code path).
+RECIPE is a YAML file or the name of a shipped recipe in training/configs (e.g. synthetic_demo).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from night_seg_ros.cli import positive_int
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    from training.datasets import DATASET_NAMES
+
+    parser = argparse.ArgumentParser(prog='night-seg-train', description='day-night training for night_seg_ros',
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    commands = parser.add_subparsers(dest='command', required=True, metavar='COMMAND')
+
+    train = commands.add_parser('train', help='train a model from a recipe; the run ends with a bundle')
+    train.add_argument('recipe', nargs='?', help='recipe YAML or shipped recipe name (omit with --resume)')
+    train.add_argument('--set', dest='overrides', action='append', default=[], metavar='KEY=VALUE',
+                       help='override a config value, e.g. --set method.name=source_only --set optim.iterations=100')
+    train.add_argument('--run-dir', type=Path, help='run folder (default runs/<name>-<method>-<time>)')
+    train.add_argument('--resume', type=Path, metavar='RUN_DIR', help='continue the run in RUN_DIR from its checkpoint')
+    train.add_argument('--device', help='cpu or cuda (default: cuda when present)')
+    train.add_argument('--no-progress', action='store_true', help='no progress bars')
+
+    evaluate = commands.add_parser('eval', help='evaluate a bundle on a labelled dataset')
+    evaluate.add_argument('bundle', type=Path, help='bundle directory')
+    evaluate.add_argument('--dataset', required=True, choices=DATASET_NAMES, help='dataset reader')
+    evaluate.add_argument('--root', help='dataset root folder (synthetic_*: omit to generate on the fly)')
+    evaluate.add_argument('--split', default='val', help='split (val)')
+    evaluate.add_argument('--count', type=positive_int, default=100, help='synthetic images to generate (100)')
+    evaluate.add_argument('--seed', type=int, default=0, help='synthetic seed (0)')
+    evaluate.add_argument('--out', type=Path, help='folder for metrics.json, confusion.png, gallery.png')
+    evaluate.add_argument('--gallery', type=int, default=4, help='gallery rows (4)')
+    evaluate.add_argument('--device', default='cpu', help='cpu or cuda (cpu)')
+
+    synth = commands.add_parser('synth', help='write synthetic day/night street pairs in a Dark Zurich-like layout')
+    synth.add_argument('out', type=Path, help='dataset root to write')
+    synth.add_argument('--split', default='train', choices=('train', 'val', 'test'), help='split (train)')
+    synth.add_argument('--count', type=positive_int, default=100, help='day/night pairs (100)')
+    synth.add_argument('--height', type=positive_int, default=256, help='image height in pixels (256)')
+    synth.add_argument('--width', type=positive_int, default=512, help='image width in pixels (512)')
+    synth.add_argument('--seed', type=int, default=0, help='generator seed (0)')
+    return parser
+
+
+def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from training.config import load_config
+    from training.distributed import start_distributed, stop_distributed
+    from training.loop import TrainingInterrupted, train
+
+    if args.resume is not None:
+        if args.recipe:
+            parser.error('give a recipe or --resume RUN_DIR, not both')
+        saved = args.resume / 'config.yaml'
+        if not saved.is_file():
+            parser.error(f'--resume {args.resume}: no config.yaml there; is it a run folder?')
+        config = load_config(None, args.overrides, base=yaml.safe_load(saved.read_text()))
+        run_dir = args.resume
+    else:
+        if not args.recipe:
+            parser.error('train needs a recipe (e.g. synthetic_demo) or --resume RUN_DIR')
+        config = load_config(args.recipe, args.overrides)
+        run_dir = args.run_dir or Path('runs') / f'{config.name}-{config.method.name}-{time.strftime("%Y%m%d-%H%M%S")}'
+    dist_info = start_distributed(args.device)
+    try:
+        bundle = train(config, run_dir, dist_info, resume=args.resume is not None, progress=not args.no_progress)
+    except TrainingInterrupted as stop:
+        print(stop, file=sys.stderr)
+        return 130
+    finally:
+        stop_distributed()
+    if dist_info.is_main:
+        print(f'run folder: {run_dir}\nbundle: {bundle}\nTensorBoard: tensorboard --logdir {run_dir / "tb"}')
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from night_seg_ros.bundle import read_bundle
+    from night_seg_ros.model import load_model
+    from training.datasets import build_dataset
+    from training.evaluate import evaluate, format_table
+
+    bundle = read_bundle(args.bundle)
+    spec = {'name': args.dataset, 'split': args.split}
+    if args.root:
+        spec['root'] = args.root
+    elif args.dataset.startswith('synthetic'):
+        spec.update(count=args.count, seed=args.seed, height=bundle.input.height, width=bundle.input.width)
+    else:
+        print(f'eval: --root is required for {args.dataset}', file=sys.stderr)
+        return 2
+    model = load_model(bundle, args.device)
+    result = evaluate(model, build_dataset(spec), bundle.classes, bundle.palette, args.out, gallery=args.gallery,
+                      device=args.device)
+    print(format_table({args.dataset: result}, bundle.classes))
+    print(json.dumps({'miou': result['miou'], 'pixel_accuracy': result['pixel_accuracy'],
+                      'images': result['images']}))
+    if args.out:
+        print(f'wrote {args.out}/metrics.json, confusion.png, gallery.png')
+    return 0
+
+
+def _synth(args: argparse.Namespace) -> int:
+    from training.synth import write_dataset
+
+    root = write_dataset(args.out, args.split, args.count, args.height, args.width, args.seed)
+    print(f'wrote {args.count} synthetic day/night pairs ({args.split}, {args.width}x{args.height}) to {root}')
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `night-seg-train`; returns the exit code (0 ok, 1 error, 2 usage, 130 interrupted)."""
+    from night_seg_ros.bundle import BundleError
+    from training.checkpoint import CheckpointError
+    from training.config import ConfigError
+    from training.datasets import DatasetError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == 'train':
+            return _train(args, parser)
+        if args.command == 'eval':
+            return _eval(args)
+        return _synth(args)
+    except (ConfigError, DatasetError, BundleError, CheckpointError) as error:
+        print(f'night-seg-train {args.command}: {error}', file=sys.stderr)
+        return 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,292 @@
+"""Training configuration: one typed tree of dataclasses, read from a YAML recipe, overridden from the command line.
+
+A recipe names only what differs from the defaults below; unknown keys and values of the wrong type are refused with
+the key's dotted path and what is allowed. Every run writes its resolved config (`config.yaml`) to its run folder, and
+every checkpoint and bundle carries it.
+"""
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+METHODS = ('source_only', 'mean_teacher', 'full', 'oracle')
+"""The switch between the method and its baselines (DESIGN.md section 1):
+source_only   day supervision only;
+mean_teacher  + EMA teacher pseudo-labels on night, confidence weighting, strong augmentation, ClassMix;
+full          + cross attention over day/night pairs (similarity weighting, static-class transfer);
+oracle        day supervision + night ground truth (synthetic data only: an upper bound)."""
+
+RECIPES_DIR = Path(__file__).parent / 'configs'
+
+
+class ConfigError(ValueError):
+    """A recipe or override is invalid; the message names the key and what is allowed."""
+
+
+@dataclass
+class ModelConfig:
+    """The network: a SegFormer variant trained from scratch, or initialised from a Hugging Face checkpoint."""
+
+    variant: str = 'b0'
+    """SegFormer size b0..b5 (ignored when `init` is set: the checkpoint's config decides)."""
+    init: str | None = None
+    """Hugging Face hub id or `save_pretrained` directory to start from (e.g. nvidia/mit-b0); None: random init."""
+    input_height: int = 512
+    """Bundle input height in pixels: the size the deployed network sees (multiple of 32)."""
+    input_width: int = 1024
+    """Bundle input width in pixels (multiple of 32)."""
+    weights_dtype: str = 'float32'
+    """How the bundle stores weights: float32, or float16 (half the size on disk; inference still in float32)."""
+
+
+def _synthetic(name: str, split: str, count: int) -> dict[str, Any]:
+    """A dataset spec for synthetic streets generated on the fly at 256x512."""
+    return {'name': name, 'split': split, 'count': count, 'height': 256, 'width': 512, 'seed': 0}
+
+
+@dataclass
+class DataConfig:
+    """Where the images come from. Each entry is a dataset spec for `training.datasets.build_dataset`."""
+
+    source: dict[str, Any] = field(default_factory=lambda: _synthetic('synthetic_day', 'train', 2000))
+    """Labelled day images."""
+    target: dict[str, Any] = field(default_factory=lambda: _synthetic('synthetic_night', 'train', 2000))
+    """Unlabelled night images with their day references (labels used only by `oracle`)."""
+    val: dict[str, dict[str, Any]] = field(default_factory=lambda: {
+        'night': _synthetic('synthetic_night', 'val', 100), 'day': _synthetic('synthetic_day', 'val', 100)})
+    """Named evaluation sets (labelled); the first one is the headline metric."""
+    resize_height: int = 256
+    """Images are first resized to this height (keeping aspect ratio), then randomly scaled and cropped."""
+    scale_min: float = 0.75
+    """Smallest random scale factor applied after the resize."""
+    scale_max: float = 1.5
+    """Largest random scale factor applied after the resize."""
+    crop_height: int = 256
+    """Training crop height in pixels (multiple of 32)."""
+    crop_width: int = 256
+    """Training crop width in pixels (multiple of 32)."""
+    workers: int = 1
+    """Background processes preparing batches (0: in the training process)."""
+
+
+@dataclass
+class MethodConfig:
+    """The adaptation method and its hyper-parameters (DAFormer's values where the paper gives none)."""
+
+    name: str = 'full'
+    """One of METHODS."""
+    ema_alpha: float = 0.999
+    """Teacher = alpha * teacher + (1 - alpha) * student after each step (alpha ramps up from 0 early on)."""
+    pseudo_threshold: float = 0.968
+    """Per-image pseudo-label weight = fraction of pixels whose teacher confidence exceeds this."""
+    classmix: bool = True
+    """Paste half the classes of a day crop onto the night crop (DACS ClassMix)."""
+    unsup_weight: float = 1.0
+    """Weight of the night consistency loss against the day supervised loss."""
+    attention_stage: int = 3
+    """Encoder stage (1..4) whose teacher features the cross attention compares (3: 1/16 resolution)."""
+    attention_temperature: float = 0.07
+    """Softmax temperature over cosine similarities of night (query) and day (key) features."""
+    attention_position_sigma: float = 0.25
+    """Std of the Gaussian prior on the displacement between matched positions, as a fraction of the image side
+    (the pairs are only coarsely aligned); 0 disables the prior."""
+    transfer_weight: float = 1.0
+    """How strongly the transferred day prediction refines static-class night pseudo-labels (times similarity)."""
+    similarity_weighting: bool = True
+    """Weight the consistency loss per pixel by the night-day similarity (normalised to mean 1 per image)."""
+
+
+@dataclass
+class OptimConfig:
+    """AdamW with linear warm-up then polynomial decay (DAFormer's schedule)."""
+
+    lr: float = 6e-5
+    """Learning rate of the encoder; the decode head uses `head_lr_mult` times it."""
+    head_lr_mult: float = 10.0
+    weight_decay: float = 0.01
+    warmup_iterations: int = 150
+    poly_power: float = 1.0
+    batch_size: int = 2
+    """Day crops and night crops per step and per process (DDP multiplies by the number of processes)."""
+    iterations: int = 4000
+    amp: bool = True
+    """Mixed precision (bfloat16 autocast) on CUDA; ignored on CPU."""
+
+
+@dataclass
+class ScheduleConfig:
+    """When the loop logs, evaluates and checkpoints (in iterations)."""
+
+    log_every: int = 10
+    images_every: int = 250
+    eval_every: int = 1000
+    checkpoint_every: int = 250
+    eval_images: int = 4
+    """Gallery rows written per evaluation set."""
+
+
+@dataclass
+class TrainConfig:
+    """A whole training run."""
+
+    name: str = 'run'
+    seed: int = 0
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    method: MethodConfig = field(default_factory=MethodConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dict (YAML/JSON friendly)."""
+        return dataclasses.asdict(self)
+
+
+def _type_ok(value: Any, annotation: Any) -> bool:
+    """Whether `value` fits a field annotation (int is accepted where float is asked)."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return any(_type_ok(value, arg) for arg in typing.get_args(annotation))
+    if annotation is type(None):
+        return value is None
+    if annotation is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if annotation is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if origin is dict:
+        return isinstance(value, dict)
+    return isinstance(value, annotation)
+
+
+def _deep_update(current: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    """A copy of `current` with `values` merged in, recursing into nested dicts."""
+    merged = dict(current)
+    for key, value in values.items():
+        merged[key] = (_deep_update(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict)
+                       else value)
+    return merged
+
+
+def _merge(target: Any, values: dict[str, Any], where: str, deep: bool = False) -> None:
+    """Set the fields of dataclass `target` from `values`, recursing into nested dataclasses.
+
+    A dict-valued field is replaced as a whole (a recipe lists all its datasets), or merged key by key when `deep`
+    (a command-line override changes one key, e.g. data.source.count=50).
+    """
+    if not isinstance(values, dict):
+        raise ConfigError(f'{where or "recipe"} must be a mapping, got {values!r}')
+    hints = typing.get_type_hints(type(target))
+    names = {f.name for f in dataclasses.fields(target)}
+    for key, value in values.items():
+        path = f'{where}.{key}' if where else key
+        if key not in names:
+            raise ConfigError(f'unknown config key {path!r}; allowed here: {", ".join(sorted(names))}')
+        current = getattr(target, key)
+        if dataclasses.is_dataclass(current):
+            _merge(current, value, path, deep)
+        elif deep and isinstance(current, dict) and isinstance(value, dict):
+            setattr(target, key, _deep_update(current, value))
+        elif not _type_ok(value, hints[key]):
+            raise ConfigError(f'config key {path!r} must be {hints[key]}, got {value!r}')
+        else:
+            setattr(target, key, float(value) if hints[key] is float else value)
+
+
+def _validate(config: TrainConfig) -> None:
+    """Refuse values no run could use."""
+    problems = []
+    if config.method.name not in METHODS:
+        problems.append(f'method.name is {config.method.name!r}; allowed: {", ".join(METHODS)}')
+    for key in ('model.input_height', 'model.input_width', 'data.crop_height', 'data.crop_width'):
+        section, name = key.split('.')
+        value = getattr(getattr(config, section), name)
+        if value < 32 or value % 32:
+            problems.append(f'{key} is {value}; it must be a multiple of 32 and >= 32')
+    if config.model.weights_dtype not in ('float32', 'float16'):
+        problems.append(f'model.weights_dtype is {config.model.weights_dtype!r}; allowed: float32, float16')
+    if not 0 < config.data.scale_min <= config.data.scale_max:
+        problems.append(f'data.scale_min/scale_max are {config.data.scale_min}/{config.data.scale_max}; '
+                        'need 0 < scale_min <= scale_max')
+    if not 0.0 <= config.method.ema_alpha < 1.0:
+        problems.append(f'method.ema_alpha is {config.method.ema_alpha}; allowed: 0 <= alpha < 1')
+    if not 0.0 <= config.method.pseudo_threshold < 1.0:
+        problems.append(f'method.pseudo_threshold is {config.method.pseudo_threshold}; allowed: 0 <= t < 1')
+    if config.method.attention_stage not in (1, 2, 3, 4):
+        problems.append(f'method.attention_stage is {config.method.attention_stage}; allowed: 1, 2, 3, 4')
+    for key in ('optim.batch_size', 'optim.iterations', 'schedule.log_every', 'schedule.images_every',
+                'schedule.eval_every', 'schedule.checkpoint_every'):
+        section, name = key.split('.')
+        if getattr(getattr(config, section), name) < 1:
+            problems.append(f'{key} must be >= 1')
+    if config.data.workers < 0:
+        problems.append('data.workers must be >= 0')
+    if not config.data.val:
+        problems.append('data.val needs at least one evaluation set')
+    if problems:
+        raise ConfigError('invalid config: ' + '; '.join(problems))
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """'optim.lr=1e-4' -> (['optim', 'lr'], 0.0001); the value is parsed as YAML (numbers, booleans, null, lists),
+    and a plain string that reads as a number (YAML 1.1 takes '1e-4' for a string) becomes that number."""
+    key, sep, raw = text.partition('=')
+    if not sep or not key.strip():
+        raise ConfigError(f'override {text!r} is not KEY=VALUE (e.g. method.name=full)')
+    value = yaml.safe_load(raw)
+    return key.strip().split('.'), _number_or_text(value) if isinstance(value, str) else value
+
+
+def _number_or_text(text: str) -> float | str:
+    """float(text) when it reads as a number, else the text itself."""
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def resolve_recipe(recipe: str | Path) -> Path:
+    """A recipe path, or the name of a recipe shipped in training/configs (with or without .yaml)."""
+    path = Path(recipe)
+    if path.is_file():
+        return path
+    shipped = RECIPES_DIR / (path.name if path.suffix == '.yaml' else f'{path.name}.yaml')
+    if shipped.is_file():
+        return shipped
+    available = ', '.join(sorted(p.stem for p in RECIPES_DIR.glob('*.yaml')))
+    raise ConfigError(f'recipe {str(recipe)!r} is neither a file nor a shipped recipe; shipped: {available}')
+
+
+def load_config(recipe: str | Path | None = None, overrides: list[str] = (),
+                base: dict[str, Any] | None = None) -> TrainConfig:
+    """Defaults <- `base` (a resolved config dict, when resuming) <- recipe YAML <- KEY=VALUE overrides."""
+    config = TrainConfig()
+    if base is not None:
+        _merge(config, base, '')
+    if recipe is not None:
+        path = resolve_recipe(recipe)
+        try:
+            values = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as error:
+            raise ConfigError(f'{path}: not valid YAML ({error})') from error
+        _merge(config, values, '')
+    for text in overrides:
+        keys, value = parse_override(text)
+        nested: Any = value
+        for key in reversed(keys):
+            nested = {key: nested}
+        _merge(config, nested, '', deep=True)
+    _validate(config)
+    return config
+
+
+def save_config(config: TrainConfig, path: Path) -> None:
+    """Write the resolved config as YAML (what the run actually used)."""
+    from night_seg_ros.bundle import atomic_write_bytes
+
+    atomic_write_bytes(path, yaml.safe_dump(config.to_dict(), sort_keys=False).encode())
