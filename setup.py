@@ -33,6 +33,7 @@ setup(
         ('share/' + PACKAGE, ['package.xml']),
         ('share/' + PACKAGE + '/launch', glob('launch/*.py')),
         ('share/' + PACKAGE + '/config', glob('config/*.yaml') + glob('config/*.rviz') + glob('config/*.xml')),
+        ('share/' + PACKAGE + '/models/synthetic_demo_b0', glob('models/synthetic_demo_b0/*')),
     ],
     install_requires=['setuptools'],
     extras_require=EXTRAS,

@@ -260,6 +260,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
     try:
+        os.fchmod(handle, 0o644)  # mkstemp creates 0600; bundles and results are meant to be shared
         with os.fdopen(handle, 'wb') as stream:
             stream.write(data)
             stream.flush()

@@ -30,6 +30,7 @@ from night_seg_ros.bundle import Bundle, BundleError, read_bundle
 from night_seg_ros.dds import use_large_image_profile
 from night_seg_ros.latest_frame import FrameWorker, LatestFrameSlot
 from night_seg_ros.parameters import PARAMETERS, validate
+from night_seg_ros.paths import DEMO_MODEL, share_file
 from night_seg_ros.pipeline import OUTPUTS as OUTPUT_TOPICS
 from night_seg_ros.pipeline import OutputRequest, SegmentationPipeline
 from night_seg_ros.stats import FrameStats
@@ -107,8 +108,14 @@ class SegmentationNode(Node):
         """Resolve the model parameter to a bundle, create the backend and warm it up."""
         model = self.params['model']
         if not model:
-            raise StartupError('parameter model is empty; set it to a bundle directory or a Hugging Face hub id, '
-                               'e.g. --ros-args -p model:=/path/to/bundle')
+            try:
+                model = str(share_file(DEMO_MODEL))
+            except FileNotFoundError as error:
+                raise StartupError(f'parameter model is empty and the bundled demo model is missing ({error}); set '
+                                   'model to a bundle directory or a Hugging Face hub id') from error
+            self.get_logger().warning(
+                f'parameter model is empty: using the bundled demo model {model}. It was trained on synthetic '
+                'streets only and is not meant for real cameras; train a real one with night-seg-train (README).')
         from night_seg_ros.hub import resolve_model
 
         try:

@@ -44,7 +44,8 @@ class ParamSpec:
 
 PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec('model', '', 'Model bundle directory, or a Hugging Face SegFormer hub id (converted once into '
-              'model_cache_dir; needs internet, torch and transformers). Empty: no model, the node refuses to start.'),
+              'model_cache_dir; needs internet, torch and transformers). Empty: the bundled demo model, which knows '
+              'synthetic streets only.'),
     ParamSpec('model_cache_dir', '~/.cache/night_seg_ros/models', 'Where bundles converted from hub ids are kept.'),
     ParamSpec('backend', 'auto', 'Inference backend; auto tries tensorrt, then onnxruntime, then torch.',
               choices=BACKEND_NAMES),

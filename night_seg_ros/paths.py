@@ -1,4 +1,4 @@
-"""Where the package's shared files (config/, launch/) are: a colcon install, a pip install or a source checkout."""
+"""Where the package's shared files (config/, launch/, models/) are: a colcon install, a pip install or a checkout."""
 from __future__ import annotations
 
 import sys
@@ -21,11 +21,15 @@ def share_candidates() -> list[Path]:
     return candidates
 
 
+DEMO_MODEL = 'models/synthetic_demo_b0'
+"""The bundled demo bundle (SegFormer-B0 trained on synthetic streets only), used when no model is given."""
+
+
 def share_file(relative: str) -> Path:
-    """Path of a shared file such as 'config/seg.yaml'; raises FileNotFoundError naming the places looked in."""
+    """Path of a shared file or folder such as 'config/seg.yaml'; raises FileNotFoundError naming where it looked."""
     for base in share_candidates():
         candidate = base / relative
-        if candidate.is_file():
+        if candidate.exists():
             return candidate
     raise FileNotFoundError(f'{relative} of {PACKAGE} not found in: '
                             + ', '.join(str(base) for base in share_candidates()))

@@ -35,7 +35,7 @@ from training.batches import IterationBatches, iteration_loader
 from training.checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
 from training.config import TrainConfig, save_config
 from training.distributed import Distributed
-from training.method import AdaptationMethod
+from training.method import AdaptationMethod, StepResult
 from training.segmenter import Segmenter, initial_network
 from training.teacher import EmaTeacher
 
@@ -60,7 +60,26 @@ def learning_rate_factor(iteration: int, config: TrainConfig) -> float:
     return max(0.0, 1.0 - progress) ** optim.poly_power
 
 
-def _optimizer(segmenter: Segmenter, config: TrainConfig) -> torch.optim.Optimizer:
+def optimisation_step(method: AdaptationMethod, student: nn.Module, teacher: EmaTeacher | None,
+                      optimizer: torch.optim.Optimizer, batch: dict[str, dict[str, torch.Tensor]],
+                      generator: torch.Generator, autocast: contextlib.AbstractContextManager,
+                      iteration: int) -> StepResult:
+    """One iteration: losses, backward, optimizer step, teacher update. Raises FloatingPointError on a bad loss.
+
+    `student` is the Segmenter, or its DDP wrapper (the teacher follows the unwrapped module).
+    """
+    result = method.step(student, teacher, batch, generator, autocast)
+    if not math.isfinite(result.loss.item()):
+        raise FloatingPointError(f'loss is {result.loss.item()} at iteration {iteration}')
+    optimizer.zero_grad(set_to_none=True)
+    result.loss.backward()
+    optimizer.step()
+    if teacher is not None:
+        teacher.update(getattr(student, 'module', student), iteration)
+    return result
+
+
+def build_optimizer(segmenter: Segmenter, config: TrainConfig) -> torch.optim.Optimizer:
     """AdamW; the decode head learns `head_lr_mult` times faster than the pretrained-style encoder."""
     head = [p for name, p in segmenter.named_parameters() if name.startswith('network.decode_head.')]
     encoder = [p for name, p in segmenter.named_parameters() if not name.startswith('network.decode_head.')]
@@ -169,7 +188,7 @@ def train(config: TrainConfig, run_dir: Path, dist_info: Distributed, resume: bo
     segmenter = Segmenter(network, InputSpec(config.model.input_height, config.model.input_width))
     segmenter.to(dist_info.device).train()
     teacher = EmaTeacher(segmenter, config.method.ema_alpha) if method.uses_teacher else None
-    optimizer = _optimizer(segmenter, config)
+    optimizer = build_optimizer(segmenter, config)
     start = 0
     if state is not None:
         segmenter.load_state_dict(state['student'])
@@ -223,15 +242,11 @@ def train(config: TrainConfig, run_dir: Path, dist_info: Distributed, resume: bo
             torch.manual_seed(iteration_seed(config.seed, dist_info.rank, iteration, 0))  # dropout, drop path
             generator = torch.Generator().manual_seed(iteration_seed(config.seed, dist_info.rank, iteration, 1))
             autocast = (torch.autocast('cuda', dtype=torch.bfloat16) if use_amp else contextlib.nullcontext())
-            result = method.step(student, teacher, batch, generator, autocast)
-            if not math.isfinite(result.loss.item()):
-                raise FloatingPointError(f'loss is {result.loss.item()} at iteration {iteration}; the last checkpoint '
-                                         f'({checkpoint_path}) is intact. Lower optim.lr or check the data.')
-            optimizer.zero_grad(set_to_none=True)
-            result.loss.backward()
-            optimizer.step()
-            if teacher is not None:
-                teacher.update(segmenter, iteration)
+            try:
+                result = optimisation_step(method, student, teacher, optimizer, batch, generator, autocast, iteration)
+            except FloatingPointError as error:
+                raise FloatingPointError(f'{error}; the last checkpoint ({checkpoint_path}) is intact. Lower optim.lr '
+                                         'or check the data.') from error
             seconds.append(time.perf_counter() - began)
             bar.update(1)
             done = iteration + 1

@@ -116,17 +116,22 @@ class AdaptationMethod:
         night = target['image']
         n, _, height, width = night.shape
         if self.config.name == 'full':
-            with autocast:  # night and day reference through the teacher in one batch
-                logits, features = teacher.model(torch.cat([night, target['reference']]),
-                                                 self.config.attention_stage)
-            probabilities = torch.softmax(logits.float(), dim=1)  # (2N, K, H, W)
-            transferred, similarity = self.attention(features[:n], features[n:], probabilities[n:])
+            reference = target['reference']
+            if self.config.reference_scale != 1.0:  # (N, 3, H * scale, W * scale)
+                reference = F.interpolate(reference, scale_factor=self.config.reference_scale, mode='bilinear',
+                                          align_corners=False, antialias=True)
+            with autocast:
+                logits, night_features = teacher.model(night, self.config.attention_stage)
+                day_logits, day_features = teacher.model(reference, self.config.attention_stage)
+            probabilities = torch.softmax(logits.float(), dim=1)  # (N, K, H, W)
+            transferred, similarity = self.attention(night_features, day_features,
+                                                     torch.softmax(day_logits.float(), dim=1))
             transferred = F.interpolate(transferred, size=(height, width), mode='bilinear', align_corners=False)
             similarity = F.interpolate(similarity.unsqueeze(1), size=(height, width), mode='bilinear',
                                        align_corners=False).squeeze(1)  # (N, H, W)
-            night_probabilities = refine_pseudo_labels(probabilities[:n], transferred, similarity, self.static,
+            night_probabilities = refine_pseudo_labels(probabilities, transferred, similarity, self.static,
                                                        self.config.transfer_weight)
-            changed = (night_probabilities.argmax(1) != probabilities[:n].argmax(1)).float().mean().item()
+            changed = (night_probabilities.argmax(1) != probabilities.argmax(1)).float().mean().item()
         else:
             with autocast:
                 logits = teacher.model(night)
