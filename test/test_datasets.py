@@ -385,3 +385,22 @@ def test_unknown_dataset_name_names_the_allowed_ones():
 def test_bad_recipe_entry_names_the_allowed_keys(spec, message):
     with pytest.raises(DatasetError, match=re.escape(message)):
         build_dataset(spec)
+
+
+def test_synthetic_cache_generates_once_and_reads_from_disk(tmp_path: Path) -> None:
+    pytest.importorskip('training.synth')
+    spec = {'split': 'val', 'count': 2, 'height': 64, 'width': 128, 'seed': 0, 'cache': str(tmp_path / 'cache')}
+    night = build_dataset({'name': 'synthetic_night', **spec})
+    day = build_dataset({'name': 'synthetic_day', **spec})
+    folders = [p for p in (tmp_path / 'cache').iterdir()]
+    assert [p.name for p in folders] == ['val-2-128x64-seed0']  # one folder, no partial leftovers
+    assert isinstance(night, DarkZurich) and isinstance(day, DarkZurichReferences)
+    in_memory = build_dataset({'name': 'synthetic_night', **{k: v for k, v in spec.items() if k != 'cache'}})
+    assert len(night) == len(in_memory) == 2
+    np.testing.assert_array_equal(night[1]['image'], in_memory[1]['image'])
+    np.testing.assert_array_equal(night[1]['reference'], in_memory[1]['reference'])
+    np.testing.assert_array_equal(day[0]['label'], build_dataset({'name': 'synthetic_day', **{
+        k: v for k, v in spec.items() if k != 'cache'}})[0]['label'])
+    stamp = (folders[0] / 'SYNTHETIC.md').stat().st_mtime_ns
+    build_dataset({'name': 'synthetic_night', **spec})
+    assert (folders[0] / 'SYNTHETIC.md').stat().st_mtime_ns == stamp  # not generated again

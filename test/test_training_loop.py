@@ -178,8 +178,9 @@ def test_training_can_start_from_a_local_hugging_face_directory(tmp_path: Path) 
     pretrained.save_pretrained(tmp_path / 'hf')
     network, arch = initial_network('b0', str(tmp_path / 'hf'))
     assert network.config.num_labels == 19 and arch['config']['num_labels'] == 19
-    encoder = 'segformer.encoder.patch_embeddings.0.proj.weight'
-    assert torch.equal(network.state_dict()[encoder], pretrained.state_dict()[encoder])
+    encoder = [key for key in pretrained.state_dict() if key.startswith('segformer.')]
+    assert encoder and all(torch.equal(network.state_dict()[key], pretrained.state_dict()[key]) for key in encoder)
+    assert network.state_dict()['decode_head.classifier.weight'].shape[0] == 19
     with pytest.raises(ConfigError, match='cannot initialise from'):
         initial_network('b0', str(tmp_path / 'missing'))
 
@@ -194,7 +195,7 @@ def test_eval_and_synth_commands(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert main(['eval', str(run / 'bundle'), '--dataset', 'synthetic_night', '--root', str(tmp_path / 'synth'),
                  '--out', str(out)]) == 0
     printed = capsys.readouterr().out
-    assert '| mIoU' in printed.replace('**', '') or 'mIoU' in printed
+    assert 'mIoU' in printed and '"images": 2' in printed
     metrics = json.loads((out / 'metrics.json').read_text())
     assert metrics['images'] == 2
     assert (out / 'confusion.png').is_file() and (out / 'gallery.png').is_file()

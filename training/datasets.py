@@ -14,6 +14,8 @@ the exact path expected. ``build_dataset`` turns a recipe entry (a dict) into on
 """
 
 import inspect
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -366,12 +368,34 @@ def _entry_arguments(name: str, params: dict[str, Any], keys: dict[str, Any]) ->
     return {key: params.get(key, default) for key, default in keys.items()}
 
 
+def _cached_synthetic(cache: Path, args: dict[str, Any]) -> Path:
+    """The folder under `cache` holding synthetic pairs `args` describes, generated there first if absent.
+
+    One folder per (split, count, size, seed), so the day and night views of a recipe share it. It is written to a
+    temporary folder and renamed into place, so an interrupted generation is never mistaken for a complete one and
+    concurrent processes (DDP ranks) do not write into each other's files.
+    """
+    from training.synth import write_dataset
+
+    root = cache / f'{args["split"]}-{args["count"]}-{args["width"]}x{args["height"]}-seed{args["seed"]}'
+    if not root.is_dir():
+        cache.mkdir(parents=True, exist_ok=True)
+        partial = Path(tempfile.mkdtemp(dir=cache, prefix=f'.{root.name}.'))
+        write_dataset(partial, args['split'], args['count'], args['height'], args['width'], args['seed'])
+        try:
+            partial.rename(root)
+        except OSError:  # another process finished the same folder first
+            shutil.rmtree(partial)
+    return root
+
+
 def build_dataset(spec: dict[str, Any]) -> Any:
     """Build the dataset a recipe entry describes, e.g. ``{'name': 'cityscapes', 'root': '/data/cityscapes'}``.
 
     'name' is one of DATASET_NAMES; the other keys are the reader's arguments ('root', 'split', ...). ``synthetic_day``
-    and ``synthetic_night`` without 'root' generate their samples in memory with ``training.synth.SyntheticStreets``
-    (keys split, count, height, width, seed); with 'root' they read the generator's output from disk. DatasetError
+    and ``synthetic_night`` without 'root' generate their samples with ``training.synth`` (keys split, count, height,
+    width, seed): in memory, or with 'cache': DIR once onto disk under DIR, read from there afterwards. With 'root'
+    they read a folder written by ``night-seg-train synth``. DatasetError
     names the allowed names or keys when the entry has an unknown name, an unknown key or lacks a required one.
     """
     params = dict(spec)
@@ -379,7 +403,12 @@ def build_dataset(spec: dict[str, Any]) -> Any:
     if not isinstance(name, str) or name not in _READERS:
         raise DatasetError(f'unknown dataset name {name!r}; allowed: {", ".join(DATASET_NAMES)}')
     if name.startswith('synthetic_') and 'root' not in params:
+        cache = params.pop('cache', None)
         args = _entry_arguments(name, params, _GENERATOR_KEYS)
+        if cache is not None:
+            root = _cached_synthetic(Path(cache), args)
+            return DarkZurichReferences(root, args['split']) if name == 'synthetic_day' else DarkZurich(
+                root, args['split'])
         from training.synth import SyntheticStreets
 
         streets = SyntheticStreets(args['split'], args['count'], args['height'], args['width'], args['seed'])
