@@ -105,6 +105,7 @@ def main() -> int:
         results[method]['seconds_per_iteration'] = seconds_per_iteration(run_dir)
         print(f'{method}: night mIoU {results[method]["night"]["miou"]:.1f}, '
               f'day mIoU {results[method]["day"]["miou"]:.1f}', flush=True)
+    results = {name: results[name] for name in METHODS if name in results}  # table order, whatever the run order
     write_document(args.doc, args.recipe, args.out, args.overrides, results)
     if all(name in results for name in ('source_only', 'full', 'oracle')):
         print(f'gap closure (full - source_only) / (oracle - source_only): {gap_closure(results):.2f}')
