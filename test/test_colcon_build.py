@@ -10,12 +10,15 @@ PACKAGE = 'night_seg_ros'
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 COLCON = Path(sys.executable).parent / 'colcon'
 
-EXECUTABLES = ['seg_node', 'night-seg']
+EXECUTABLES = ['seg_node', 'night-seg', 'night-seg-train']
 SHARE_FILES = [
     'launch/seg.launch.py',
     'config/seg.yaml',
     'config/seg.rviz',
     'config/fastdds_large_images.xml',
+    'models/synthetic_demo_b0/model.json',
+    'models/synthetic_demo_b0/weights.safetensors',
+    'models/synthetic_demo_b0/model.onnx',
     'package.xml',
 ]
 

@@ -162,7 +162,6 @@ def test_outputs_without_subscribers_are_not_computed(tiny_bundle, tmp_path):
 
 @pytest.mark.parametrize(('params', 'message'), [
     (['model:=/nonexistent/bundle'], 'does not exist'),
-    ([], 'parameter model is empty'),
     (['model:=TINY', 'backend:=tensorflow'],
      "parameter 'backend' is 'tensorflow'; allowed: auto, tensorrt, onnxruntime, torch"),
     (['model:=TINY', 'overlay_alpha:=2.0'], "parameter 'overlay_alpha' is 2.0; allowed: 0 .. 1"),
@@ -176,6 +175,32 @@ def test_bad_start_up_is_a_one_line_error_and_non_zero_exit(tiny_bundle, params,
     errors = [line for line in (result.stdout + result.stderr).splitlines() if 'cannot start' in line]
     assert len(errors) == 1 and message in errors[0], result.stdout + result.stderr
     assert 'Traceback' not in result.stderr
+
+
+def test_without_a_model_the_bundled_demo_model_segments_a_synthetic_street(tmp_path):
+    synth = pytest.importorskip('training.synth', reason='the synthetic generator draws the test frame')
+    pair = synth.render_pair(0, 'val', 0, 384, 768)  # the validation split: a street the demo model never saw
+    node = NodeProcess(tmp_path, 'backend:=onnxruntime', namespace='/demo_model')
+    probe = Probe('demo_probe', namespace='/demo_model', outputs=('labels',))
+    try:
+        node.wait_ready()
+        assert 'using the bundled demo model' in node.log() and 'synthetic streets only' in node.log()
+        assert 'models/synthetic_demo_b0' in node.log()
+        probe.wait_for_node()
+        bgr = np.ascontiguousarray(pair.night_image[:, :, ::-1])
+
+        def attempt() -> bool:
+            header = probe.header()
+            probe.publish_bgr(bgr, header)
+            return probe.spin_until(lambda: 'labels' in probe.outputs_for(header), 5.0)
+
+        assert probe.spin_until(attempt, 60.0)
+        msg = probe.received['labels'][-1]
+        labels = np.frombuffer(msg.data, np.uint8).reshape(msg.height, msg.width)
+        assert (labels == pair.night_label).mean() > 0.5  # a trained model, not random weights
+    finally:
+        probe.node.destroy_node()
+        assert node.interrupt() == 0
 
 
 def test_ctrl_c_exits_cleanly(tiny_bundle, tmp_path):

@@ -77,6 +77,9 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             parser.error('train needs a recipe (e.g. synthetic_demo) or --resume RUN_DIR')
         config = load_config(args.recipe, args.overrides)
         run_dir = args.run_dir or Path('runs') / f'{config.name}-{config.method.name}-{time.strftime("%Y%m%d-%H%M%S")}'
+        if (run_dir / 'checkpoints').is_dir():
+            parser.error(f'{run_dir} already holds a run; continue it with --resume {run_dir} or choose another '
+                         '--run-dir')
     dist_info = start_distributed(args.device)
     try:
         bundle = train(config, run_dir, dist_info, resume=args.resume is not None, progress=not args.no_progress)

@@ -74,7 +74,8 @@ class CrossAttentionTransfer(nn.Module):
         weights, similarity = self.attend(night_features, day_features)
         values = F.adaptive_avg_pool2d(day_probabilities.float(), day_features.shape[-2:])  # (N, K, h', w')
         transferred = weights @ values.flatten(2).transpose(1, 2)  # (N, h*w, K)
-        transferred = transferred.transpose(1, 2).reshape(n, -1, h, w) * self.static.view(1, -1, 1, 1)
+        static = self.static.to(transferred.device).view(1, -1, 1, 1)  # the method builds it on the CPU
+        transferred = transferred.transpose(1, 2).reshape(n, -1, h, w) * static
         return transferred, similarity
 
 
