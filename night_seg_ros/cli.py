@@ -29,7 +29,7 @@ def _add_size_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of every subcommand."""
+    """The argument parser of every subcommand; each sets `handler(args, parser) -> exit code`."""
     parser = argparse.ArgumentParser(prog='night-seg', description='night_seg_ros runtime tools')
     commands = parser.add_subparsers(dest='command', required=True, metavar='COMMAND')
 
@@ -42,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument('--opset', type=positive_int, default=17, help='ONNX opset, >= 17 (17)')
     export.add_argument('--samples', type=positive_int, default=4, help='random images for the parity check (4)')
     _add_size_arguments(export)
+    export.set_defaults(handler=_export)
 
     init = commands.add_parser('init', help='write an untrained bundle (random weights) to test plumbing',
                                description='Write a bundle of a randomly initialised SegFormer for the 19 Cityscapes '
@@ -52,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument('--seed', type=int, default=0, help='random seed (0)')
     init.add_argument('--onnx', action='store_true', help='also export model.onnx')
     _add_size_arguments(init)
+    init.set_defaults(handler=_init)
     return parser
 
 
@@ -74,7 +76,7 @@ def _export(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     return 0 if report.passed else 1
 
 
-def _init(args: argparse.Namespace) -> int:
+def _init(args: argparse.Namespace, _parser: argparse.ArgumentParser) -> int:
     from night_seg_ros.model import create_untrained_bundle
 
     bundle = create_untrained_bundle(args.out, args.variant, args.height, args.width, args.seed)
@@ -91,9 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        if args.command == 'export':
-            return _export(args, parser)
-        return _init(args)
+        return args.handler(args, parser)
     except (BundleError, ValueError) as error:
         print(f'night-seg {args.command}: error: {error}', file=sys.stderr)
         return 1
