@@ -84,7 +84,7 @@ def test_refinement_changes_static_pixels_only_and_keeps_a_distribution() -> Non
     transferred = torch.zeros_like(night)
     transferred[:, ROAD] = 1.0  # the day reference says road everywhere
     similarity = torch.tensor([[[1.0, 1.0], [0.0, 1.0]]])
-    refined = refine_pseudo_labels(night, transferred, similarity, STATIC, weight=2.0)
+    refined = refine_pseudo_labels(night, night.argmax(1), transferred, similarity, STATIC, weight=2.0)
     assert torch.allclose(refined.sum(1), torch.ones(1, 2, 2))
     labels = refined.argmax(1)[0]
     assert labels[0, 0] == ROAD  # unsure static pixel refined by a similar reference

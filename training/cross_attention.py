@@ -79,16 +79,18 @@ class CrossAttentionTransfer(nn.Module):
         return transferred, similarity
 
 
-def refine_pseudo_labels(night_probabilities: torch.Tensor, transferred: torch.Tensor, similarity: torch.Tensor,
-                         static_classes: torch.Tensor, weight: float) -> torch.Tensor:
+def refine_pseudo_labels(night_probabilities: torch.Tensor, night_labels: torch.Tensor, transferred: torch.Tensor,
+                         similarity: torch.Tensor, static_classes: torch.Tensor, weight: float) -> torch.Tensor:
     """Refine the teacher's night probabilities with the transferred day prediction, for static classes only.
 
-    night_probabilities float (N, K, H, W) (softmax); transferred float (N, K, H, W) (zero on dynamic classes);
-    similarity float (N, H, W) in [0, 1]; static_classes bool (K,). Where the teacher's night argmax is a static
-    class, adds weight * similarity * transferred and renormalises; where it is a dynamic class, the pixel is left
-    as the teacher saw it (a car parked at night is not in the day reference). Returns float (N, K, H, W), sums 1.
+    night_probabilities float (N, K, H, W) (softmax) and night_labels int64 (N, H, W) (their argmax, computed once
+    by the caller: an argmax over classes is one of the dearest operations here on a CPU); transferred float
+    (N, K, H, W) (zero on dynamic classes); similarity float (N, H, W) in [0, 1]; static_classes bool (K,). Where the
+    teacher's night label is a static class, adds weight * similarity * transferred and renormalises; where it is a
+    dynamic class, the pixel is left as the teacher saw it (a car parked at night is not in the day reference).
+    Returns float (N, K, H, W), summing to 1 over K.
     """
-    gate = static_classes.to(night_probabilities.device)[night_probabilities.argmax(1)]  # (N, H, W) bool
+    gate = static_classes.to(night_probabilities.device)[night_labels]  # (N, H, W) bool
     strength = (weight * similarity * gate).unsqueeze(1)  # (N, 1, H, W)
     refined = night_probabilities + strength * transferred
     return refined / (1.0 + strength * transferred.sum(1, keepdim=True))

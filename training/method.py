@@ -129,9 +129,9 @@ class AdaptationMethod:
             transferred = F.interpolate(transferred, size=(height, width), mode='bilinear', align_corners=False)
             similarity = F.interpolate(similarity.unsqueeze(1), size=(height, width), mode='bilinear',
                                        align_corners=False).squeeze(1)  # (N, H, W)
-            night_probabilities = refine_pseudo_labels(probabilities, transferred, similarity, self.static,
-                                                       self.config.transfer_weight)
-            changed = (night_probabilities.argmax(1) != probabilities.argmax(1)).float().mean().item()
+            teacher_labels = probabilities.argmax(1)  # (N, H, W)
+            night_probabilities = refine_pseudo_labels(probabilities, teacher_labels, transferred, similarity,
+                                                       self.static, self.config.transfer_weight)
         else:
             with autocast:
                 logits = teacher.model(night)
@@ -143,5 +143,6 @@ class AdaptationMethod:
         if self.config.name == 'full':
             if self.config.similarity_weighting:
                 weight = weight * similarity_weight(similarity)
+            changed = (pseudo != teacher_labels).float().mean().item()
             scalars.update({'attention/similarity': similarity.mean().item(), 'attention/changed_fraction': changed})
         return pseudo, weight, scalars
