@@ -963,15 +963,27 @@ def _day_light(scene: Scene, rng: np.random.Generator) -> _Light:
         windows=0.0)
 
 
-def _night_light(scene: Scene, dynamic: Sequence[Thing], camera: Camera, rng: np.random.Generator) -> _Light:
-    """Night lighting of one image: lamp colour cast, lamp beams near the camera, head lights, camera response."""
+@functools.lru_cache(maxsize=4)
+def _lamp_gains(scene: Scene) -> np.ndarray:
+    """float32 (L, 1) brightness factor 0.8..1.2 of each street lamp of `scene`, fixed per lamp (read-only)."""
+    rng = np.random.default_rng([scene.seed, len(scene.lamps)])
+    return _read_only(rng.uniform(0.8, 1.2, (len(scene.lamps), 1)).astype(np.float32))
+
+
+def _night_light(scene: Scene, dynamic: Sequence[Thing], camera: Camera, rng: np.random.Generator,
+                 steady: bool = False) -> _Light:
+    """Night lighting of one image: lamp colour cast, lamp beams near the camera, head lights, camera response.
+
+    steady: each lamp keeps its own brightness (`_lamp_gains`) instead of one drawn per image, so the same `rng`
+    state gives the same lighting wherever the camera stands (a drive).
+    """
     options = [np.array(colour, np.float32) for colour, _ in _LAMP_COLOURS]
     lamp_rgb = options[int(rng.choice(len(options), p=[p for _, p in _LAMP_COLOURS]))]
     near = (scene.lamps[:, 2] > camera.z + _LAMP_REACH[0]) & (scene.lamps[:, 2] < camera.z + _LAMP_REACH[1])
     lamps = scene.lamps[near]
     power = rng.uniform(16, 32)
-    beams = [np.concatenate([lamps, np.zeros_like(lamps),
-                             power * rng.uniform(0.8, 1.2, (len(lamps), 1)) * lamp_rgb], axis=1)]
+    gains = _lamp_gains(scene)[near] if steady else rng.uniform(0.8, 1.2, (len(lamps), 1))
+    beams = [np.concatenate([lamps, np.zeros_like(lamps), power * gains * lamp_rgb], axis=1)]
     heads = [thing.beams for thing in dynamic if len(thing.beams)]
     if heads:
         head = np.concatenate(heads)
@@ -1445,12 +1457,15 @@ _read_only(_GRAIN)
 
 
 def render(scene: Scene, dynamic: Sequence[Thing], camera: Camera, height: int, width: int, time_of_day: str,
-           rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+           rng: np.random.Generator, *, lighting: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Render `scene` with the `dynamic` objects from `camera` at `time_of_day` ('day' or 'night').
 
     Returns (image uint8 (height, width, 3) RGB, label uint8 (height, width) Cityscapes train ids 0..18). Any image
     size (>= 8 pixels) and camera pose work; the street is built for cameras in z = [0, STREET_LENGTH]. The label
     depends on the geometry only; `rng` draws the lighting, camera response and noise of this image.
+    `lighting`, when given, draws the lighting, sky and surface grain instead (each street lamp then keeps its own
+    brightness) and `rng` only the sensor noise: a drive passes a generator seeded the same for every frame, so the
+    light stays steady while the camera moves and the noise changes from frame to frame.
     """
     if time_of_day not in TIMES_OF_DAY:
         raise ValueError(f'time_of_day {time_of_day!r}; allowed: {", ".join(TIMES_OF_DAY)}')
@@ -1458,7 +1473,8 @@ def render(scene: Scene, dynamic: Sequence[Thing], camera: Camera, height: int, 
         raise ValueError(f'image size {height}x{width} (height x width); both must be >= 8 pixels')
     view = _View.of(camera, height, width)
     night = time_of_day == 'night'
-    light = _night_light(scene, dynamic, camera, rng) if night else _day_light(scene, rng)
+    look = rng if lighting is None else lighting
+    light = _night_light(scene, dynamic, camera, look, lighting is not None) if night else _day_light(scene, look)
     parts = [scene.primitives.rows(_visible(scene.primitives, view, night))]
     parts += [thing.primitives for thing in dynamic]
     prims = Primitives.concat(parts)
@@ -1468,14 +1484,14 @@ def render(scene: Scene, dynamic: Sequence[Thing], camera: Camera, height: int, 
     label = np.take(drawing.label, drawing.ids)
     kind = np.take(drawing.kind, drawing.ids)
     hdr = np.take(drawing.colour * light.exposure, drawing.ids, axis=0)    # (H, W, 3) linear, exposed
-    cv2.copyTo(_sky(view, light, rng), (drawing.ids == 0).view(np.uint8), hdr)
+    cv2.copyTo(_sky(view, light, look), (drawing.ids == 0).view(np.uint8), hdr)
     shade = None
     if not night:
         shade = np.zeros((height, width), np.uint8)
         _object_shadows(prims, view, light, shade)
     _surfaces(hdr, kind, view, light, scene.facades[drawing.facade_rows].reshape(-1, _FACADE_COLUMNS), shade)
 
-    grain = cv2.resize(rng.random((max(2, height // 3), max(2, width // 3)), np.float32), (width, height),
+    grain = cv2.resize(look.random((max(2, height // 3), max(2, width // 3)), np.float32), (width, height),
                        interpolation=cv2.INTER_LINEAR)
     gain = (1.0 + np.take(_GRAIN, label) * (grain - 0.5)) * (1.0 - light.vignette * _radius2(height, width))
     hdr *= cv2.merge((gain, gain, gain))
