@@ -1,0 +1,133 @@
+"""`night-seg bag`, `night-seg replay` and `night-seg record`: recorded drives without the ROS 2 CLI.
+
+  night-seg bag IN OUT [--topic T] [--model M] [--backend B] [--mp4 PATH] [--contact-sheet PATH] [--gt-topic T]
+  night-seg replay BAG [--rate F] [--loop] [--topics T ...]
+  night-seg record OUT --topics T ... [--duration S]
+
+Argument parsing lives here; the work is done by `bag`, `replay` and `recorder`, imported when a command runs.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from night_seg_ros.backends import BACKEND_NAMES, PRECISIONS
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'{text!r} is not a number') from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f'{value} must be > 0')
+    return value
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """--model, --backend, --device, --precision, --threads, --confidence-threshold, --alpha (as the node's)."""
+    parser.add_argument('--model', default='', help='bundle directory or Hugging Face hub id (the bundled demo model)')
+    parser.add_argument('--backend', default='auto', choices=BACKEND_NAMES, help='inference backend (auto)')
+    parser.add_argument('--device', default='auto', help='auto, cpu, cuda or cuda:N (auto)')
+    parser.add_argument('--precision', default='fp16', choices=PRECISIONS, help='precision on CUDA (fp16)')
+    parser.add_argument('--threads', type=int, default=0, help='CPU inference threads, 0 = library default (0)')
+    parser.add_argument('--confidence-threshold', type=float, default=0.0,
+                        help='pixels below this confidence are labelled 255 (0.0)')
+    parser.add_argument('--alpha', type=float, default=0.5, help='palette weight in the overlay (0.5)')
+
+
+def build_pipeline(args: argparse.Namespace) -> Any:
+    """The SegmentationPipeline of the model arguments (backend created and warmed up), as seg_node builds it."""
+    from night_seg_ros.backends import BackendError, create_backend
+    from night_seg_ros.bundle import read_bundle
+    from night_seg_ros.hub import resolve_model
+    from night_seg_ros.parameters import PARAMETERS
+    from night_seg_ros.paths import DEMO_MODEL, share_file
+    from night_seg_ros.pipeline import SegmentationPipeline
+
+    if not 0.0 <= args.confidence_threshold <= 1.0 or not 0.0 <= args.alpha <= 1.0:
+        raise ValueError('--confidence-threshold and --alpha must be in 0 .. 1')
+    cache_dir = next(spec.default for spec in PARAMETERS if spec.name == 'model_cache_dir')
+    bundle = read_bundle(resolve_model(args.model, cache_dir) if args.model else share_file(DEMO_MODEL))
+    try:
+        backend = create_backend(args.backend, bundle, args.device, args.precision, args.threads)
+    except BackendError as error:
+        raise ValueError(str(error)) from error
+    backend.warmup()
+    return SegmentationPipeline(backend, (bundle.input.height, bundle.input.width), bundle.palette,
+                                args.confidence_threshold, args.alpha)
+
+
+def add_bag_commands(commands: argparse._SubParsersAction) -> None:
+    """Add the `bag`, `replay` and `record` subcommands to `night-seg`'s subparsers."""
+    from night_seg_ros.bag import DEFAULT_GT_TOPIC, DEFAULT_OUTPUT_PREFIX
+
+    bag = commands.add_parser(
+        'bag', help='segment a camera topic of a rosbag2 into a new bag (+ MP4, contact sheet, mIoU)',
+        description='Run the node\'s pipeline on every frame of a camera topic (sensor_msgs/Image or '
+                    'CompressedImage) of a rosbag2 (sqlite3 or mcap) and write the labels, color, overlay and '
+                    'confidence images, with the input headers, to a new bag. Malformed messages are skipped and '
+                    'reported. With a ground-truth topic the mIoU is reported.')
+    bag.add_argument('input', type=Path, help='input bag folder (with metadata.yaml)')
+    bag.add_argument('output', type=Path, help='output bag folder to create')
+    bag.add_argument('--topic', help='camera topic (default: the bag\'s only Image or CompressedImage topic)')
+    bag.add_argument('--gt-topic', default=DEFAULT_GT_TOPIC,
+                     help=f'mono8 ground-truth labels topic, used when present ({DEFAULT_GT_TOPIC})')
+    bag.add_argument('--output-prefix', default=DEFAULT_OUTPUT_PREFIX,
+                     help=f'output topics are PREFIX/labels, /color, /overlay, /confidence ({DEFAULT_OUTPUT_PREFIX})')
+    bag.add_argument('--storage', default='mcap', choices=('mcap', 'sqlite3'), help='output bag storage (mcap)')
+    bag.add_argument('--mp4', type=Path, help='also write the overlay as an MP4 video')
+    bag.add_argument('--fps', type=positive_float, default=10.0, help='MP4 frame rate (10)')
+    bag.add_argument('--contact-sheet', type=Path, help='also write a PNG of sampled frames')
+    bag.add_argument('--no-progress', action='store_true', help='no progress bar')
+    add_model_arguments(bag)
+    bag.set_defaults(handler=_bag)
+
+    replay = commands.add_parser(
+        'replay', help='publish a bag\'s topics with their original timing (for machines without ros2 bag play)',
+        description='Publish the messages of a rosbag2 through rclpy at their recorded times (scaled by --rate), '
+                    'using the large-image Fast DDS profile. Ctrl-C stops.')
+    replay.add_argument('bag', type=Path, help='bag folder (with metadata.yaml)')
+    replay.add_argument('--rate', type=positive_float, default=1.0, help='speed factor (1.0)')
+    replay.add_argument('--loop', action='store_true', help='start again at the end')
+    replay.add_argument('--topics', nargs='+', metavar='TOPIC', help='only these topics (default: all)')
+    replay.add_argument('--wait', type=float, default=0.0, metavar='SECONDS',
+                        help='wait up to SECONDS for a subscriber on a replayed topic before starting (0)')
+    replay.set_defaults(handler=_replay)
+
+    record = commands.add_parser(
+        'record', help='record topics into a new bag (for machines without ros2 bag record)',
+        description='Subscribe to topics (their types found on the graph) and write every message to a new '
+                    'rosbag2 until Ctrl-C or --duration.')
+    record.add_argument('output', type=Path, help='bag folder to create')
+    record.add_argument('--topics', nargs='+', required=True, metavar='TOPIC', help='topics to record')
+    record.add_argument('--duration', type=positive_float, help='stop after this many seconds')
+    record.add_argument('--storage', default='mcap', choices=('mcap', 'sqlite3'), help='bag storage (mcap)')
+    record.set_defaults(handler=_record)
+
+
+def _bag(args: argparse.Namespace, _parser: argparse.ArgumentParser) -> int:
+    from night_seg_ros.bag import BagOptions, process_bag
+
+    pipeline = build_pipeline(args)
+    print(f'model input {pipeline.input_width}x{pipeline.input_height}, backend {pipeline.backend.describe()}')
+    options = BagOptions(topic=args.topic, gt_topic=args.gt_topic, output_prefix=args.output_prefix,
+                         storage=args.storage, mp4=args.mp4, mp4_fps=args.fps, sheet=args.contact_sheet,
+                         progress=not args.no_progress)
+    report = process_bag(args.input, args.output, pipeline, options)
+    print(report.summary())
+    return 0
+
+
+def _replay(args: argparse.Namespace, _parser: argparse.ArgumentParser) -> int:
+    from night_seg_ros.replay import main as replay_main
+
+    return replay_main(args.bag, rate=args.rate, loop=args.loop, topics=args.topics, wait=args.wait)
+
+
+def _record(args: argparse.Namespace, _parser: argparse.ArgumentParser) -> int:
+    from night_seg_ros.recorder import main as record_main
+
+    return record_main(args.output, args.topics, duration=args.duration, storage=args.storage)

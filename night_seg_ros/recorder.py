@@ -1,0 +1,98 @@
+"""Record ROS 2 topics into a rosbag2 with rclpy and rosbags, for machines without `ros2 bag record`.
+
+Messages are received as CDR bytes (no deserialisation) and written with their arrival time (the node's clock, ns)
+as the bag timestamp, as `ros2 bag record` does. Each subscription matches its publishers' reliability: reliable
+when every publisher is reliable, best effort otherwise.
+"""
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+
+from night_seg_ros import bag_io
+from night_seg_ros.replay import message_class
+
+RECORD_QOS_DEPTH = 10
+
+
+class BagRecorder(Node):
+    """A node that writes every message of its topics to an open rosbags writer."""
+
+    def __init__(self, writer: Any, topics: Mapping[str, str], name: str = 'bag_recorder') -> None:
+        """Subscribe to each topic -> type name (e.g. 'sensor_msgs/msg/Image') and record into `writer`."""
+        super().__init__(name)
+        self.writer = writer
+        self.counts: Counter[str] = Counter()
+        self._connections: dict[str, Any] = {}
+        for topic, msgtype in topics.items():
+            self.record(topic, msgtype)
+
+    def record(self, topic: str, msgtype: str) -> None:
+        """Start recording `topic` of type `msgtype`."""
+        best_effort = any(info.qos_profile.reliability == ReliabilityPolicy.BEST_EFFORT
+                          for info in self.get_publishers_info_by_topic(topic))
+        qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=RECORD_QOS_DEPTH, durability=DurabilityPolicy.VOLATILE,
+                         reliability=ReliabilityPolicy.BEST_EFFORT if best_effort else ReliabilityPolicy.RELIABLE)
+        self._connections[topic] = bag_io.add_topic(self.writer, topic, msgtype)
+        self.create_subscription(message_class(msgtype), topic, lambda data, topic=topic: self._write(topic, data),
+                                 qos, raw=True)
+
+    def _write(self, topic: str, data: bytes) -> None:
+        self.writer.write(self._connections[topic], self.get_clock().now().nanoseconds, data)
+        self.counts[topic] += 1
+
+
+def discover_types(node: Node, topics: Sequence[str], timeout: float) -> dict[str, str]:
+    """topic -> type name of each of `topics` as seen on the graph; waits up to `timeout` s for all to appear."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = {name: types[0] for name, types in node.get_topic_names_and_types() if name in topics}
+        missing = [topic for topic in topics if topic not in found]
+        if not missing:
+            return found
+        if time.monotonic() > deadline:
+            raise bag_io.BagError(f'no publisher of {", ".join(missing)} appeared within {timeout:g} s; '
+                                  'start it first, or check the topic names and ROS_DOMAIN_ID')
+        time.sleep(0.1)
+
+
+def main(output: str | Path, topics: Sequence[str], duration: float | None = None, storage: str = 'mcap',
+         discovery_timeout: float = 10.0, args: list[str] | None = None) -> int:
+    """`night-seg record`: record `topics` into the new bag `output` until Ctrl-C or `duration` seconds."""
+    import rclpy
+    from rclpy.executors import ExternalShutdownException
+
+    from night_seg_ros.dds import use_large_image_profile
+
+    use_large_image_profile()
+    rclpy.init(args=args)
+    writer = node = None
+    try:
+        probe = rclpy.create_node('bag_recorder_discovery')
+        try:
+            types = discover_types(probe, topics, discovery_timeout)
+        finally:
+            probe.destroy_node()
+        writer = bag_io.open_writer(output, storage)
+        node = BagRecorder(writer, types)
+        print(f'recording {", ".join(topics)} into {output} (Ctrl-C stops)', flush=True)
+        deadline = None if duration is None else time.monotonic() + duration
+        while rclpy.ok() and (deadline is None or time.monotonic() < deadline):
+            rclpy.spin_once(node, timeout_sec=0.1)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        if writer is not None:
+            writer.close()
+            counts = node.counts if node is not None else {}
+            print(f'wrote {output}: ' + ', '.join(f'{topic} {counts.get(topic, 0)}' for topic in topics), flush=True)
+        rclpy.try_shutdown()
+    return 0
