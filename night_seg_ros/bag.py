@@ -167,9 +167,8 @@ def process_bag(in_path: str | Path, out_path: str | Path, pipeline: Segmentatio
 
     Raises bag_io.BagError for an unreadable bag, a missing or ambiguous topic, or an existing output.
     """
-    reader = bag_io.open_reader(in_path)
-    try:
-        camera = bag_io.find_connection(reader, options.topic, bag_io.IMAGE_TYPES)
+    with bag_io.open_reader(in_path) as reader:
+        camera = bag_io.find_connection(reader, options.topic, bag_io.IMAGE_TYPES, exclude=(options.gt_topic,))
         truth = next((c for c in reader.connections if c.topic == options.gt_topic and c.msgtype == bag_io.IMAGE),
                      None)
         writer = bag_io.open_writer(out_path, options.storage)
@@ -178,8 +177,6 @@ def process_bag(in_path: str | Path, out_path: str | Path, pipeline: Segmentatio
             _run(reader, camera, truth, writer, pipeline, options, report)
         finally:
             writer.close()
-    finally:
-        reader.close()
     report.outputs['output bag'] = str(out_path)
     return report
 

@@ -11,6 +11,8 @@ fields match the ROS ones (Image.data is a uint8 numpy array), so `codec` decode
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -55,8 +57,9 @@ def typestore() -> Any:
     return _TYPESTORE
 
 
-def open_reader(path: str | Path) -> Any:
-    """An open rosbags Reader of the bag folder `path` (sqlite3 or mcap; close it, or use it in a `with`)."""
+@contextmanager
+def open_reader(path: str | Path) -> Iterator[Any]:
+    """`with open_reader(path) as reader`: an open rosbags Reader of the bag folder `path` (sqlite3 or mcap)."""
     rosbag2 = _rosbags()
     path = Path(path)
     if not (path / 'metadata.yaml').is_file():
@@ -66,7 +69,10 @@ def open_reader(path: str | Path) -> Any:
         reader.open()
     except rosbag2.ReaderError as error:
         raise BagError(f'cannot read bag {path}: {error}') from error
-    return reader
+    try:
+        yield reader
+    finally:
+        reader.close()
 
 
 def open_writer(path: str | Path, storage: str = 'mcap') -> Any:
@@ -89,9 +95,10 @@ def add_topic(writer: Any, topic: str, msgtype: str) -> Any:
     return writer.add_connection(topic, msgtype, typestore=typestore())
 
 
-def find_connection(reader: Any, topic: str | None, msgtypes: tuple[str, ...]) -> Any:
-    """The reader's connection on `topic` (or the only one of `msgtypes` when topic is None); BagError otherwise."""
-    candidates = [conn for conn in reader.connections if conn.msgtype in msgtypes]
+def find_connection(reader: Any, topic: str | None, msgtypes: tuple[str, ...], exclude: tuple[str, ...] = ()) -> Any:
+    """The reader's connection on `topic`, or when topic is None the only one of `msgtypes` not on an `exclude`d
+    topic; BagError naming the bag's topics otherwise."""
+    candidates = [conn for conn in reader.connections if conn.msgtype in msgtypes and conn.topic not in exclude]
     listing = ', '.join(f'{conn.topic} ({conn.msgtype})' for conn in reader.connections) or 'none'
     if topic is None:
         if len(candidates) != 1:
