@@ -1,5 +1,5 @@
 # The two commands for a fresh machine: `make setup` then `make test`.
-.PHONY: setup test lint
+.PHONY: setup test lint demo
 
 setup:
 	bash scripts/setup.sh
@@ -9,3 +9,8 @@ test:
 
 lint:
 	.venv/bin/ruff check .
+
+# The main job in one command: set up if needed, then drive -> replay -> seg_node -> recorder; results in out/demo/.
+demo:
+	@[ -x .venv/bin/python ] || bash scripts/setup.sh
+	.venv/bin/python scripts/demo.py
