@@ -19,9 +19,11 @@ EXTRAS = {
     ],
     # Day-night training (`night-seg-train`): the torch extra plus logging and progress bars.
     'training': ['tensorboard>=2.12', 'tqdm>=4.60'],
+    # Recorded drives without ROS 2 tools: `night-seg bag`, `replay`, `record` and the demo read and write rosbag2.
+    'bag': ['rosbags>=0.10', 'tqdm>=4.60'],
     'test': ['pytest>=7', 'ruff>=0.4', 'colcon-common-extensions'],
 }
-EXTRAS['all'] = sorted({req for name in ('runtime', 'onnx', 'torch', 'training') for req in EXTRAS[name]})
+EXTRAS['all'] = sorted({req for name in ('runtime', 'onnx', 'torch', 'training', 'bag') for req in EXTRAS[name]})
 
 setup(
     name=PACKAGE,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from night_seg_ros.bag_commands import add_bag_commands
 from night_seg_ros.bundle import BundleError, read_bundle
 
 
@@ -54,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument('--onnx', action='store_true', help='also export model.onnx')
     _add_size_arguments(init)
     init.set_defaults(handler=_init)
+
+    add_bag_commands(commands)
     return parser
 
 
