@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import rclpy
 from rclpy.qos import ReliabilityPolicy
-from ros_probe import NodeProcess, Probe, seg_node_executable
 from sensor_msgs.msg import CompressedImage, Image
 
 from night_seg_ros.codec import numpy_to_image
 from night_seg_ros.dds import use_large_image_profile
+from night_seg_ros.probe import NodeProcess, Probe, seg_node_executable
 
 CAMERA_HEIGHT, CAMERA_WIDTH = 1080, 1920
 EXPECTED_ENCODINGS = {'labels': 'mono8', 'color': 'rgb8', 'overlay': 'bgr8', 'confidence': 'mono8'}

@@ -1,4 +1,7 @@
-"""Helpers for end-to-end tests over real DDS: start seg_node as its own process, talk to it from a test node."""
+"""Talk to seg_node over real DDS from another process: start it as its own process, feed it frames, collect outputs.
+
+Used by the end-to-end tests, `night-seg bench` and the soak run, so all three measure the same way. Needs rclpy.
+"""
 from __future__ import annotations
 
 import os
@@ -8,7 +11,7 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +23,7 @@ from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
 from night_seg_ros.codec import numpy_to_image
+from night_seg_ros.export import sample_images
 
 OUTPUTS = ('labels', 'color', 'overlay', 'confidence')
 
@@ -27,6 +31,21 @@ OUTPUTS = ('labels', 'color', 'overlay', 'confidence')
 def stamp_ns(header: Header) -> int:
     """A header's stamp in integer nanoseconds."""
     return header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
+
+
+def camera_messages(width: int, height: int, count: int = 8, frame_id: str = 'camera_optical',
+                    seed: int = 0) -> list[Image]:
+    """`count` distinct bgr8 Images of `width` x `height` pixels (smooth random scenes), ready for `Probe.stream`."""
+    frames = sample_images(count, height, width, seed=seed)[..., ::-1]  # RGB -> BGR, (count, H, W, 3)
+    return [numpy_to_image(np.ascontiguousarray(frame), 'bgr8', Header(frame_id=frame_id)) for frame in frames]
+
+
+def answer_rate(latencies: dict[int, float]) -> float | None:
+    """Answers per second between the first and the last answer ({stamp ns: latency s}); None below two answers."""
+    answered = sorted(stamp / 1e9 + latency for stamp, latency in latencies.items())
+    if len(answered) < 2 or answered[-1] <= answered[0]:
+        return None
+    return (len(answered) - 1) / (answered[-1] - answered[0])
 
 
 def seg_node_executable() -> str:
@@ -71,6 +90,17 @@ class NodeProcess:
         finally:
             self._log.close()
 
+    def rss_bytes(self) -> int:
+        """The node process's resident memory in bytes (Linux /proc); 0 once it has exited."""
+        try:
+            status = Path(f'/proc/{self.process.pid}/status').read_text()
+        except OSError:
+            return 0
+        for line in status.splitlines():
+            if line.startswith('VmRSS:'):
+                return int(line.split()[1]) * 1024
+        return 0
+
     def kill(self) -> None:
         """Make sure the process is gone (test clean-up)."""
         if self.process.poll() is None:
@@ -83,12 +113,16 @@ class Probe:
     """A test node that publishes camera frames and collects the node's outputs and diagnostics."""
 
     def __init__(self, name: str, input_reliability: ReliabilityPolicy = ReliabilityPolicy.RELIABLE,
-                 outputs: tuple[str, ...] = OUTPUTS, namespace: str = '/') -> None:
-        """Create the node, an Image and a CompressedImage publisher, and subscriptions to `outputs`."""
+                 outputs: tuple[str, ...] = OUTPUTS, namespace: str = '/', keep_messages: bool = True) -> None:
+        """Create the node, an Image and a CompressedImage publisher, and subscriptions to `outputs`.
+
+        keep_messages False records only arrival times of outputs (long runs would otherwise keep every image).
+        """
         self.node = Node(name, namespace=namespace)
         qos = QoSProfile(depth=1, reliability=input_reliability)
         self.image_pub = self.node.create_publisher(Image, 'image', qos)
         self.compressed_pub = self.node.create_publisher(CompressedImage, 'image/compressed', qos)
+        self.keep_messages = keep_messages
         self.received: dict[str, list] = defaultdict(list)
         self.arrival: dict[tuple[str, int], float] = {}
         """(topic, header stamp in ns) -> wall-clock time.time() when the message reached this process."""
@@ -101,7 +135,8 @@ class Probe:
 
     def _on_output(self, topic: str, msg: Image) -> None:
         self.arrival.setdefault((topic, stamp_ns(msg.header)), time.time())
-        self.received[topic].append(msg)
+        if self.keep_messages:
+            self.received[topic].append(msg)
 
     def header(self, frame_id: str = 'camera_optical') -> Header:
         """A header stamped now."""
@@ -119,6 +154,40 @@ class Probe:
                 return False
             rclpy.spin_once(self.node, timeout_sec=0.05)
         return True
+
+    def spin_for(self, seconds: float) -> None:
+        """Handle incoming messages for `seconds`, waking at least every 5 ms."""
+        deadline = time.monotonic() + seconds
+        while (remaining := deadline - time.monotonic()) > 0:
+            rclpy.spin_once(self.node, timeout_sec=min(remaining, 0.005))
+
+    def stream(self, messages: Sequence[Image], rate_hz: float, count: int,
+               on_frame: Callable[[int], None] | None = None) -> list[int]:
+        """Publish `count` Images at `rate_hz`, cycling through `messages`, each stamped when sent; spin in between.
+
+        Frame i goes out at start + i / rate_hz (an absolute schedule: one slow publish does not lower the rate).
+        `on_frame(i)` runs after each publish. Returns the stamps in integer nanoseconds, in send order.
+        """
+        start = time.monotonic()
+        stamps = []
+        for index in range(count):
+            self.spin_for(start + index / rate_hz - time.monotonic())
+            msg = messages[index % len(messages)]
+            msg.header.stamp = self.node.get_clock().now().to_msg()
+            self.image_pub.publish(msg)
+            stamps.append(stamp_ns(msg.header))
+            if on_frame is not None:
+                on_frame(index)
+        return stamps
+
+    def latencies(self, stamps: Iterable[int], outputs: Sequence[str] = OUTPUTS) -> dict[int, float]:
+        """Seconds from each stamp (ns) to the arrival of the last of its `outputs`; only stamps answered on all."""
+        result = {}
+        for stamp in stamps:
+            arrivals = [self.arrival.get((topic, stamp)) for topic in outputs]
+            if None not in arrivals:
+                result[stamp] = max(arrivals) - stamp / 1e9
+        return result
 
     def wait_for_node(self, timeout: float = 20.0) -> None:
         """Wait until seg_node has subscribed to our image or compressed input publisher."""
