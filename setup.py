@@ -21,9 +21,12 @@ EXTRAS = {
     'training': ['tensorboard>=2.12', 'tqdm>=4.60'],
     # Recorded drives without ROS 2 tools: `night-seg bag`, `replay`, `record` and the demo read and write rosbag2.
     'bag': ['rosbags>=0.10', 'tqdm>=4.60'],
-    'test': ['pytest>=7', 'ruff>=0.4', 'colcon-common-extensions'],
+    # `night-seg bench`: the plot of its figures.
+    'bench': ['matplotlib>=3.5'],
+    'test': ['pytest>=7', 'ruff>=0.4', 'colcon-common-extensions', 'hypothesis>=6.80'],
 }
-EXTRAS['all'] = sorted({req for name in ('runtime', 'onnx', 'torch', 'training', 'bag') for req in EXTRAS[name]})
+EXTRAS['all'] = sorted({req for name in ('runtime', 'onnx', 'torch', 'training', 'bag', 'bench')
+                       for req in EXTRAS[name]})
 
 setup(
     name=PACKAGE,

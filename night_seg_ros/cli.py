@@ -3,6 +3,7 @@
   night-seg export BUNDLE               torch -> BUNDLE/model.onnx, checked against torch (exit 1 below 99.9 %)
   night-seg export --hf SOURCE --out DIR   a bundle (with its ONNX) from a Hugging Face SegFormer checkpoint
   night-seg init DIR                    an untrained bundle (random weights) to check plumbing without a model
+  night-seg bench                       measure backends, the node over DDS, training iterations, bag processing
 """
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import argparse
 import sys
 
 from night_seg_ros.bag_commands import add_bag_commands
+from night_seg_ros.bench import add_bench_command
 from night_seg_ros.bundle import BundleError, read_bundle
 
 
@@ -57,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     init.set_defaults(handler=_init)
 
     add_bag_commands(commands)
+    add_bench_command(commands)
     return parser
 
 
