@@ -3,9 +3,10 @@
   night-seg bench                                   every part at the default sizes
   night-seg bench --parts backends --input-sizes 512x256 --iterations 5      a quick run of part (a)
 
-Parts: (a) `backends`, (b) `node`, (c) `training`, (d) `bag`. Prints one table per part and writes bench.json and
-bench.png into --out (and a Markdown page with --markdown, e.g. docs/BENCHMARKS.md). Every ratio is measured within
-one run; absolute times depend on the machine and on whatever else loads it (the load average is recorded).
+Parts: (a) `backends`, (b) `node`, (c) `training` (from a source checkout), (d) `bag` (needs the `bag` extra).
+Prints one table per part and writes bench.json and bench.png into --out (and a Markdown page with --markdown, e.g.
+docs/BENCHMARKS.md). Every ratio is measured within one run; absolute times depend on the machine and on whatever else
+loads it (the load average is recorded).
 """
 from __future__ import annotations
 
@@ -75,7 +76,7 @@ def add_bench_command(commands: Any) -> None:
     group.add_argument('--rates', nargs='+', type=_rate, default=[int(r) for r in DEFAULT_RATES], metavar='HZ',
                        help='input rates in frames per second (10 30)')
     group.add_argument('--seconds', type=float, default=10.0, help='streaming time per camera and rate (10)')
-    group.add_argument('--bag-frames', type=_positive, default=60, help='frames in the recorded drive (60)')
+    group.add_argument('--bag-frames', type=_positive, default=20, help='frames in each recorded drive (20)')
     group = bench.add_argument_group('(c) training')
     group.add_argument('--train-methods', nargs='+', default=['source_only', 'full'],
                        help='methods, the first the baseline (source_only full)')
