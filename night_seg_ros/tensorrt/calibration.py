@@ -1,0 +1,102 @@
+"""Frames for INT8 calibration and engine verification: from a folder of images or a rosbag2 recording.
+
+Frames come out as uint8 (height, width, 3) RGB at the model's input size, resized the way the node resizes camera
+frames (bilinear), evenly spaced over the source so a long drive is sampled from start to end. Bags are read with the
+`rosbags` library (sqlite3 or mcap; sensor_msgs/Image and sensor_msgs/CompressedImage), without a ROS 2 installation.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.ppm', '.tif', '.tiff')
+IMAGE_TYPES = ('sensor_msgs/msg/Image', 'sensor_msgs/msg/CompressedImage')
+BAG_SUFFIXES = ('.mcap', '.db3')
+
+
+def evenly_spaced(count: int, limit: int) -> list[int]:
+    """Indices of at most `limit` items spread evenly over `count` items (first and last included)."""
+    if count <= limit:
+        return list(range(count))
+    return sorted({int(round(i)) for i in np.linspace(0, count - 1, limit)})
+
+
+def _fit(rgb: np.ndarray, height: int, width: int) -> np.ndarray:
+    """`rgb` resized to height x width as the node does it (bilinear), uint8 (height, width, 3)."""
+    if rgb.shape[:2] == (height, width):
+        return np.ascontiguousarray(rgb)
+    return cv2.resize(rgb, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+def is_bag(path: Path) -> bool:
+    """Whether `path` is a rosbag2 recording: a folder with metadata.yaml, or an .mcap / .db3 file."""
+    return (path.is_dir() and (path / 'metadata.yaml').is_file()) or path.suffix in BAG_SUFFIXES
+
+
+def folder_frames(folder: Path, height: int, width: int, limit: int) -> list[np.ndarray]:
+    """Up to `limit` images of `folder` (sorted by name, evenly spaced), as uint8 (height, width, 3) RGB.
+
+    Raises ValueError when the folder has no readable image.
+    """
+    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    frames = []
+    for index in evenly_spaced(len(paths), limit):
+        bgr = cv2.imread(str(paths[index]), cv2.IMREAD_COLOR)
+        if bgr is not None:
+            frames.append(_fit(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), height, width))
+    if not frames:
+        raise ValueError(f'{folder} has no readable image ({", ".join(IMAGE_SUFFIXES)})')
+    return frames
+
+
+def bag_frames(bag: Path, height: int, width: int, limit: int, topic: str | None = None) -> list[np.ndarray]:
+    """Up to `limit` image messages of rosbag2 `bag` (evenly spaced in time), as uint8 (height, width, 3) RGB.
+
+    topic: the image topic to read; None takes the only Image/CompressedImage topic there is. Messages the codec
+    cannot decode are skipped. Raises ValueError naming the image topics when `topic` is ambiguous or absent.
+    """
+    from rosbags.highlevel import AnyReader
+    from rosbags.typesys import Stores, get_typestore
+
+    from night_seg_ros import codec
+
+    decoders = {'sensor_msgs/msg/Image': codec.image_to_rgb, 'sensor_msgs/msg/CompressedImage': codec.compressed_to_rgb}
+    paths = [bag.parent] if bag.is_file() else [bag]  # rosbags opens the recording's folder
+    with AnyReader(paths, default_typestore=get_typestore(Stores.ROS2_HUMBLE)) as reader:
+        images = {conn.topic: conn for conn in reader.connections if conn.msgtype in IMAGE_TYPES}
+        if topic is None and len(images) != 1:
+            raise ValueError(f'{bag} has {len(images)} image topics ({", ".join(sorted(images)) or "none"}); '
+                             'choose one with --calibration-topic')
+        if topic is not None and topic not in images:
+            raise ValueError(f'{bag} has no image topic {topic!r}; image topics: '
+                             f'{", ".join(sorted(images)) or "none"}')
+        connection = images[topic] if topic is not None else next(iter(images.values()))
+        wanted = set(evenly_spaced(connection.msgcount, limit))
+        frames = []
+        for index, (conn, _stamp, raw) in enumerate(reader.messages(connections=[connection])):
+            if index in wanted:
+                try:
+                    frames.append(_fit(decoders[conn.msgtype](reader.deserialize(raw, conn.msgtype)), height, width))
+                except codec.ImageDecodeError:
+                    continue
+    if not frames:
+        raise ValueError(f'{bag}: topic {connection.topic} has no decodable image')
+    return frames
+
+
+def load_frames(source: str | Path, height: int, width: int, limit: int, topic: str | None = None
+                ) -> list[np.ndarray]:
+    """Frames from `source`, a folder of images or a rosbag2 bag; see `folder_frames` and `bag_frames`."""
+    path = Path(source).expanduser()
+    if not path.exists():
+        raise ValueError(f'calibration source {path} does not exist; give a folder of images or a rosbag2 bag')
+    if limit < 1:
+        raise ValueError(f'frame limit must be >= 1; got {limit}')
+    if is_bag(path):
+        return bag_frames(path, height, width, limit, topic)
+    if path.is_dir():
+        return folder_frames(path, height, width, limit)
+    raise ValueError(f'calibration source {path} is neither a folder of images nor a rosbag2 bag '
+                     '(a folder with metadata.yaml, or an .mcap / .db3 file)')
