@@ -19,6 +19,9 @@ EXTRAS = {
     ],
     # Day-night training (`night-seg-train`): the torch extra plus logging and progress bars.
     'training': ['tensorboard>=2.12', 'tqdm>=4.60'],
+    # TensorRT converter and backend. tensorrt itself comes from JetPack (apt python3-libnvinfer) or NVIDIA's
+    # packages; CUDA buffers from cuda-python (or a torch with CUDA); rosbags reads int8 calibration frames from bags.
+    'tensorrt': ['onnx>=1.14', 'onnxruntime>=1.16', 'onnxconverter-common>=1.14', 'cuda-python>=12', 'rosbags>=0.10'],
     # Recorded drives without ROS 2 tools: `night-seg bag`, `replay`, `record` and the demo read and write rosbag2.
     'bag': ['rosbags>=0.10', 'tqdm>=4.60'],
     # `night-seg bench`: the plot of its figures.
@@ -53,6 +56,8 @@ setup(
             'seg_node = night_seg_ros.node:main',
             'night-seg = night_seg_ros.cli:main',
             'night-seg-train = training.cli:main',
+            'build_engine = night_seg_ros.tensorrt.cli:build_main',
+            'verify_engine = night_seg_ros.tensorrt.cli:verify_main',
         ],
     },
 )

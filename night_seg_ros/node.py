@@ -34,6 +34,7 @@ from night_seg_ros.paths import DEMO_MODEL, share_file
 from night_seg_ros.pipeline import OUTPUTS as OUTPUT_TOPICS
 from night_seg_ros.pipeline import OutputRequest, SegmentationPipeline
 from night_seg_ros.stats import FrameStats
+from night_seg_ros.tensorrt.cache import EnginePolicy
 
 WARN_THROTTLE_S = 5.0
 
@@ -121,7 +122,9 @@ class SegmentationNode(Node):
         try:
             bundle = read_bundle(resolve_model(model, self.params['model_cache_dir']))
             backend = create_backend(self.params['backend'], bundle, self.params['device'], self.params['precision'],
-                                     self.params['num_threads'])
+                                     self.params['num_threads'], self._engine_policy())
+            for reason in backend.skipped:
+                self.get_logger().info(f'backend auto skipped {reason}')
             backend.warmup()
         except ImportError as error:  # only a hub id needs torch and transformers before the backend is chosen
             raise StartupError(f'cannot convert model {model!r}: {error}; a hub id needs torch and transformers'
@@ -129,6 +132,12 @@ class SegmentationNode(Node):
         except (BundleError, BackendError, OSError) as error:
             raise StartupError(str(error)) from error
         return backend, bundle
+
+    def _engine_policy(self) -> EnginePolicy:
+        """Where the tensorrt backend finds its engine, whether it may build one, and on which DLA core."""
+        dla_core = self.params['dla_core']
+        return EnginePolicy(self.params['engine_cache_dir'], self.params['engine_build'],
+                            None if dla_core < 0 else dla_core)
 
     def _subscribe(self, reliability: ReliabilityPolicy) -> None:
         """(Re)create the input subscription with `reliability`."""
@@ -230,8 +239,9 @@ class SegmentationNode(Node):
         self.diagnostics_publisher.publish(array)
 
     def stop(self) -> None:
-        """Stop the worker before the node is destroyed (it publishes with the node's publishers)."""
+        """Stop the worker before the node is destroyed (it publishes with the node's publishers), then the backend."""
         self.worker.stop()
+        self.backend.close()
 
 
 def main(args: list[str] | None = None) -> int:

@@ -33,6 +33,8 @@ class ParamSpec:
         """Human-readable allowed values."""
         if self.choices:
             return ', '.join(self.choices)
+        if isinstance(self.default, bool):
+            return 'true, false'
         if self.minimum is not None or self.maximum is not None:
             low = '' if self.minimum is None else f'{self.minimum:g}'
             high = '' if self.maximum is None else f'{self.maximum:g}'
@@ -54,6 +56,13 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               'TensorRT only.', choices=PRECISIONS),
     ParamSpec('num_threads', 0, 'CPU threads for inference (onnxruntime intra-op, torch); 0 = library default.',
               minimum=0, maximum=256),
+    ParamSpec('engine_cache_dir', '', "TensorRT engine folder; empty: the bundle's engines/ folder. An engine is "
+              'used only when its sidecar matches the model, TensorRT version, GPU, precision and input size.'),
+    ParamSpec('engine_build', True, 'backend tensorrt: build the engine at start-up when the cache has none that '
+              'matches (takes minutes; fp32/fp16 only). false: fail, naming the build-engine command. auto never '
+              'builds.'),
+    ParamSpec('dla_core', -1, 'backend tensorrt: run on this DLA core (Jetson Orin AGX/NX: 0 or 1; fp16 or int8, '
+              'GPU fallback for what the DLA cannot run); -1: the GPU.', minimum=-1, maximum=7),
     ParamSpec('input_transport', 'raw', 'raw subscribes to image (sensor_msgs/Image); compressed to image/compressed '
               '(sensor_msgs/CompressedImage, jpeg or png).', choices=('raw', 'compressed')),
     ParamSpec('input_reliability', 'auto', 'Input QoS reliability. auto matches the camera: reliable, switched to '

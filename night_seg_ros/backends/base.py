@@ -19,6 +19,7 @@ class Backend(ABC):
 
     name: str = ''
     device: str = ''
+    skipped: tuple[str, ...] = ()  # with backend auto: why each backend tried before this one was skipped
 
     def __init__(self, height: int, width: int) -> None:
         """Set up for inputs of `height` x `width` pixels."""
@@ -41,6 +42,10 @@ class Backend(ABC):
         blank = np.zeros((self.height, self.width, 3), np.uint8)
         for _ in range(iterations):
             self.infer(blank)
+
+    def close(self) -> None:
+        """Release what the backend holds outside Python's reach (GPU buffers, threads); nothing by default."""
+        return None
 
     def describe(self) -> str:
         """'name on device', for logs and diagnostics."""

@@ -1,0 +1,187 @@
+"""`night-seg build-engine` and `night-seg verify-engine` (also `ros2 run night_seg_ros build_engine|verify_engine`).
+
+  night-seg build-engine BUNDLE [--precision fp16] [--calibration FOLDER_OR_BAG] [--dla-core N] [--workspace-mib 1024]
+  night-seg verify-engine BUNDLE [--precision fp16] [--images FOLDER_OR_BAG] [--frames 16]
+
+Argument errors exit 2 (argparse); a missing TensorRT, GPU or engine, or a failed build, exit 1 with one line.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from night_seg_ros.backends import BackendError
+from night_seg_ros.bundle import Bundle, BundleError, read_bundle
+from night_seg_ros.tensorrt.builder import (
+    DEFAULT_WORKSPACE_MIB,
+    BuildOptions,
+    EngineBuildError,
+    build_engine,
+    engine_key,
+    import_tensorrt,
+    system_info,
+)
+from night_seg_ros.tensorrt.cache import ENGINE_PRECISIONS, EngineCacheError, EnginePolicy, find_engine
+from night_seg_ros.tensorrt.cuda import CudaError, device_index, open_cuda
+
+ENGINE_ERRORS = (BundleError, BackendError, CudaError, EngineBuildError, EngineCacheError, OSError, ValueError)
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (night_seg_ros.cli's, imported late: that module imports this one)."""
+    from night_seg_ros.cli import positive_int as parse
+
+    return parse(text)
+
+
+def _dla_core(text: str) -> int:
+    """argparse type: a DLA core index >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'{text!r} is not an integer') from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f'DLA core {value} must be >= 0 (Orin AGX and NX have cores 0 and 1)')
+    return value
+
+
+def _agreement(text: str) -> float:
+    """argparse type: a fraction in 0..1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'{text!r} is not a number') from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f'{value} must be between 0 and 1')
+    return value
+
+
+def _add_engine_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments that select an engine: bundle, precision, cache folder, GPU, DLA core."""
+    parser.add_argument('bundle', help='bundle directory (with model.onnx: night-seg export BUNDLE)')
+    parser.add_argument('--precision', default='fp16', choices=ENGINE_PRECISIONS, help='engine precision (fp16)')
+    parser.add_argument('--cache-dir', metavar='DIR', help="engine folder (default: the bundle's engines/)")
+    parser.add_argument('--device', default='cuda', help='GPU: cuda or cuda:N (cuda)')
+    parser.add_argument('--dla-core', type=_dla_core, metavar='N', help='run on DLA core N (Jetson Orin AGX/NX)')
+
+
+def add_engine_commands(commands: Any) -> None:
+    """Add build-engine and verify-engine to the `night-seg` subcommands (an argparse subparsers object)."""
+    build = commands.add_parser(
+        'build-engine', help='build the TensorRT engine of a bundle for this GPU',
+        description='Build BUNDLE/model.onnx into a TensorRT engine for the GPU and TensorRT of this machine, with '
+                    'a JSON sidecar, into the engine cache. fp16 and int8 convert the ONNX first (LayerNorm and '
+                    'Softmax stay fp32; int8 is calibrated on --calibration frames).')
+    _add_engine_arguments(build)
+    build.add_argument('--workspace-mib', type=positive_int, default=DEFAULT_WORKSPACE_MIB,
+                       help=f'TensorRT scratch-memory limit, MiB ({DEFAULT_WORKSPACE_MIB}; lower it on small Jetsons)')
+    build.add_argument('--timing-cache', metavar='FILE', help='timing cache to reuse and update (default: in the '
+                       'engine folder, one per TensorRT version and GPU)')
+    build.add_argument('--calibration', metavar='FOLDER_OR_BAG', help='int8: a folder of images or a rosbag2 bag')
+    build.add_argument('--calibration-topic', metavar='TOPIC', help='int8: image topic of the bag (if it has several)')
+    build.add_argument('--calibration-frames', type=positive_int, default=64, help='int8: frames to calibrate on (64)')
+    build.add_argument('--force', action='store_true', help='rebuild even when a matching engine exists')
+    build.set_defaults(handler=_build)
+
+    verify = commands.add_parser(
+        'verify-engine', help='compare a TensorRT engine with ONNX Runtime',
+        description='Run the engine of BUNDLE and ONNX Runtime (FP32, CPU) on the same frames; report label '
+                    'agreement and confidence error. Exit 1 below the floor.')
+    _add_engine_arguments(verify)
+    verify.add_argument('--images', metavar='FOLDER_OR_BAG', help='frames to compare on: a folder of images or a '
+                        'rosbag2 bag (default: smooth random images)')
+    verify.add_argument('--topic', metavar='TOPIC', help='image topic of the --images bag (if it has several)')
+    verify.add_argument('--frames', type=positive_int, default=16, help='number of frames (16)')
+    verify.add_argument('--min-agreement', type=_agreement, help='label-agreement floor, 0-1 (fp32 0.999, fp16 '
+                        '0.995, int8 0.95)')
+    verify.set_defaults(handler=_verify)
+
+
+def _frames(source: str, bundle: Bundle, limit: int, topic: str | None) -> list[np.ndarray]:
+    """Up to `limit` frames of a folder or bag at the bundle's input size, uint8 (H, W, 3) RGB."""
+    from night_seg_ros.tensorrt.calibration import load_frames
+
+    return load_frames(source, bundle.input.height, bundle.input.width, limit, topic)
+
+
+def _build(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    if args.precision == 'int8' and not args.calibration:
+        parser.error('--precision int8 needs --calibration FOLDER_OR_BAG (night frames of your camera are best)')
+    if args.precision != 'int8' and args.calibration:
+        parser.error('--calibration is for --precision int8 only')
+    if args.dla_core is not None and args.precision == 'fp32':
+        parser.error('the DLA runs fp16 or int8 only; use --precision fp16 with --dla-core')
+    try:
+        index = device_index(args.device)
+        bundle = read_bundle(args.bundle)
+        bundle.require_onnx()
+        trt = import_tensorrt()
+        cuda = open_cuda(index)
+        try:
+            system = system_info(trt, cuda)
+        finally:
+            cuda.close()
+        cache_dir = EnginePolicy(args.cache_dir or '').folder(bundle.engines_dir)
+        frames = _frames(args.calibration, bundle, args.calibration_frames, args.calibration_topic) \
+            if args.calibration else []
+        options = BuildOptions(args.precision, args.workspace_mib, Path(args.timing_cache) if args.timing_cache
+                               else None, args.dla_core, index, frames, args.calibration or '')
+        if not args.force:
+            try:
+                path = find_engine(cache_dir, engine_key(bundle, system, args.precision, args.dla_core))
+            except EngineCacheError:
+                path = None
+            if path is not None:
+                print(f'{path} is up to date (use --force to rebuild)')
+                return 0
+        path = build_engine(bundle, cache_dir, options, system)
+    except ENGINE_ERRORS as error:
+        print(f'night-seg build-engine: error: {error}', file=sys.stderr)
+        return 1
+    print(f'wrote {path} and {path.with_suffix(".json").name}')
+    return 0
+
+
+def _verify(args: argparse.Namespace, _parser: argparse.ArgumentParser) -> int:
+    from night_seg_ros.backends.onnxruntime_backend import OnnxRuntimeBackend
+    from night_seg_ros.backends.tensorrt_backend import TensorRTBackend
+    from night_seg_ros.export import sample_images
+    from night_seg_ros.tensorrt.verify import AGREEMENT_FLOORS, compare
+
+    try:
+        bundle = read_bundle(args.bundle)
+        reference = OnnxRuntimeBackend(bundle, 'cpu')
+        if args.images:
+            frames = _frames(args.images, bundle, args.frames, args.topic)
+        else:
+            frames = list(sample_images(args.frames, bundle.input.height, bundle.input.width))
+        engine = TensorRTBackend(bundle, args.device, args.precision,
+                                 EnginePolicy(args.cache_dir or '', build=False, dla_core=args.dla_core))
+        try:
+            floor = AGREEMENT_FLOORS[args.precision] if args.min_agreement is None else args.min_agreement
+            report = compare(reference.infer, engine.infer, frames, floor)
+        finally:
+            engine.close()
+    except ENGINE_ERRORS as error:
+        print(f'night-seg verify-engine: error: {error}', file=sys.stderr)
+        return 1
+    print(f'{engine.engine_path} vs ONNX Runtime (fp32, cpu): {report}')
+    return 0 if report.passed else 1
+
+
+def build_main(argv: list[str] | None = None) -> int:
+    """Entry point of `build_engine` (`ros2 run night_seg_ros build_engine BUNDLE ...`)."""
+    from night_seg_ros.cli import main
+
+    return main(['build-engine', *(sys.argv[1:] if argv is None else argv)])
+
+
+def verify_main(argv: list[str] | None = None) -> int:
+    """Entry point of `verify_engine` (`ros2 run night_seg_ros verify_engine BUNDLE ...`)."""
+    from night_seg_ros.cli import main
+
+    return main(['verify-engine', *(sys.argv[1:] if argv is None else argv)])
