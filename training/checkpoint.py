@@ -1,8 +1,9 @@
 """Atomic, resumable training checkpoints.
 
 A checkpoint is written to a temporary file and renamed over the previous one, so an interruption while writing
-leaves the previous checkpoint intact. It holds tensors, numbers, strings and dicts only and is read back with
-`torch.load(weights_only=True)`: loading a checkpoint never runs pickled code.
+leaves the previous checkpoint intact (and the next save removes the temporary file a killed one left behind). It
+holds tensors, numbers, strings and dicts only and is read back with `torch.load(weights_only=True)`: loading a
+checkpoint never runs pickled code.
 """
 from __future__ import annotations
 
@@ -23,7 +24,13 @@ class CheckpointError(ValueError):
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    """Write `state` (iteration, student, teacher, optimizer, config) to `path` atomically."""
+    """Write `state` (iteration, student, teacher, optimizer, config) to `path` atomically.
+
+    First removes the temporary files of earlier saves to `path` that were killed mid-write (each as large as a
+    checkpoint; only one process saves a run's checkpoint, so none of them is still being written).
+    """
+    for leftover in path.parent.glob(f'.{path.name}.*.tmp'):
+        leftover.unlink(missing_ok=True)
     buffer = io.BytesIO()
     torch.save({'format': CHECKPOINT_FORMAT, **state}, buffer)
     atomic_write_bytes(path, buffer.getvalue())
