@@ -3,6 +3,7 @@
   night-seg export BUNDLE               torch -> BUNDLE/model.onnx, checked against torch (exit 1 below 99.9 %)
   night-seg export --hf SOURCE --out DIR   a bundle (with its ONNX) from a Hugging Face SegFormer checkpoint
   night-seg init DIR                    an untrained bundle (random weights) to check plumbing without a model
+  night-seg build-engine BUNDLE         TensorRT engine for this GPU (verify-engine compares it with ONNX Runtime)
   night-seg bench                       measure backends, the node over DDS, training iterations, bag processing
 """
 from __future__ import annotations
@@ -13,6 +14,7 @@ import sys
 from night_seg_ros.bag_commands import add_bag_commands
 from night_seg_ros.bench import add_bench_command
 from night_seg_ros.bundle import BundleError, read_bundle
+from night_seg_ros.tensorrt.cli import add_engine_commands
 
 
 def positive_int(text: str) -> int:
@@ -60,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_bag_commands(commands)
     add_bench_command(commands)
+    add_engine_commands(commands)
     return parser
 
 
