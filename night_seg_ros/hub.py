@@ -14,8 +14,10 @@ from typing import Any
 from night_seg_ros.bundle import MODEL_JSON, ONNX_FILE, Bundle, BundleError, InputSpec, code_version, read_bundle
 from night_seg_ros.classes import CITYSCAPES_CLASSES, CITYSCAPES_PALETTE, generated_palette
 
-HUB_ID = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$')
-"""A Hugging Face repository id, 'owner/name'; no '..', no absolute paths, so it is safe as a cache folder name."""
+HUB_ID = re.compile(r'(?!.*(?:--|\.\.))[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*')
+"""A Hugging Face repository id, 'owner/name' (use `fullmatch`). Like the hub, it refuses '--' and '..' anywhere;
+with no absolute path and no newline either, 'owner--name' is one folder name inside the cache, a different one for
+each id."""
 
 
 def _image_stats(source: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -53,7 +55,7 @@ def bundle_from_hf(source: str, out_dir: str | os.PathLike, height: int = 512, w
     from night_seg_ros.model import SegmentationModel, arch_from_config, save_bundle
 
     local = Path(source).expanduser()
-    if not local.is_dir() and not HUB_ID.match(source):
+    if not local.is_dir() and not HUB_ID.fullmatch(source):
         raise BundleError(f'{source!r} is neither a directory nor a Hugging Face hub id (owner/name)')
     try:
         network = SegformerForSemanticSegmentation.from_pretrained(str(local) if local.is_dir() else source)
@@ -75,17 +77,27 @@ def _hub_snapshot(hub_id: str) -> str:
     return snapshot_download(hub_id, allow_patterns=['*.json'])
 
 
+def hub_cache_folder(hub_id: str, cache_dir: str | os.PathLike) -> Path:
+    """The folder directly inside `cache_dir` that holds the bundle converted from `hub_id` ('owner--name').
+
+    Raises ValueError for anything but a hub id 'owner/name' (see HUB_ID), so no id can point outside the cache.
+    """
+    if not HUB_ID.fullmatch(hub_id):
+        raise ValueError(f'{hub_id!r} is not a Hugging Face hub id (owner/name: letters, digits, ".", "_", "-")')
+    return Path(cache_dir).expanduser() / hub_id.replace('/', '--')
+
+
 def resolve_model(spec: str, cache_dir: str | os.PathLike) -> Path:
     """The bundle directory for a node's `model` parameter: a bundle path, or a hub id converted once into the cache.
 
     A hub id's bundle lands in `cache_dir/<owner>--<name>` (with its ONNX) and is reused on later starts.
     """
     path = Path(spec).expanduser()
-    if path.is_dir() or not HUB_ID.match(spec):
+    if path.is_dir() or not HUB_ID.fullmatch(spec):
         return path
     from night_seg_ros.export import export_onnx
 
-    target = Path(cache_dir).expanduser() / spec.replace('/', '--')
+    target = hub_cache_folder(spec, cache_dir)
     if not (target / MODEL_JSON).is_file():
         export_onnx(bundle_from_hf(spec, target))
     elif not (target / ONNX_FILE).is_file():  # an earlier conversion stopped before its export
