@@ -7,6 +7,7 @@ every checkpoint and bundle carries it.
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -16,6 +17,8 @@ from typing import Any
 import yaml
 
 METHODS = ('source_only', 'mean_teacher', 'full', 'oracle')
+RUN_NAME = re.compile(r'[A-Za-z0-9][A-Za-z0-9._-]*')
+"""What `name` may be: it starts the run folder's name (runs/NAME-METHOD-TIME), so no '/' and no leading '.'."""
 """The switch between the method and its baselines (DESIGN.md section 1):
 source_only   day supervision only;
 mean_teacher  + EMA teacher pseudo-labels on night, confidence weighting, strong augmentation, ClassMix;
@@ -204,6 +207,9 @@ def _merge(target: Any, values: dict[str, Any], where: str, deep: bool = False) 
 def _validate(config: TrainConfig) -> None:
     """Refuse values no run could use."""
     problems = []
+    if not RUN_NAME.fullmatch(config.name):
+        problems.append(f'name is {config.name!r}; it names the run folder, so allowed: letters, digits, ".", "_" and '
+                        '"-", starting with a letter or digit')
     if config.method.name not in METHODS:
         problems.append(f'method.name is {config.method.name!r}; allowed: {", ".join(METHODS)}')
     for key in ('model.input_height', 'model.input_width', 'data.crop_height', 'data.crop_width'):
