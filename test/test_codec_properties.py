@@ -14,7 +14,7 @@ from sensor_msgs.msg import CompressedImage, Image
 
 from night_seg_ros.codec import ImageDecodeError, compressed_to_rgb, image_to_rgb
 
-PROPERTY = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def decoded_or_refused(decode, msg) -> np.ndarray | None:

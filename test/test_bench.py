@@ -1,0 +1,53 @@
+"""`night-seg bench` end to end on tiny sizes: tables printed, JSON, plot PNG and Markdown written, gaps reported.
+
+Only the plumbing is checked; the figures themselves are the benchmark's output, never asserted.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from night_seg_ros.bench import train_iteration
+from night_seg_ros.bench.report import Column, Table, format_text
+from night_seg_ros.cli import main
+
+
+def test_quick_bench_of_the_backends_and_a_bag_writes_json_plot_and_markdown(tiny_bundle: Path, tmp_path: Path,
+                                                                             capsys):
+    pytest.importorskip('matplotlib')
+    pytest.importorskip('rosbags')
+    out, markdown = tmp_path / 'out', tmp_path / 'BENCHMARKS.md'
+    code = main(['bench', '--parts', 'backends', 'bag', '--input-sizes', '64x32', '--iterations', '2',
+                 '--model', str(tiny_bundle), '--cameras', '160x120', '--bag-frames', '3', '--out', str(out),
+                 '--markdown', str(markdown), '--work-dir', str(tmp_path / 'work')])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert '(a) bare backend inference' in printed and '(d) recorded drive' in printed
+    document = json.loads((out / 'bench.json').read_text())
+    assert set(document['parts']) == {'backends', 'bag'}
+    backends = document['parts']['backends']['rows']
+    assert {(row['backend'], row['input']) for row in backends} == {('torch', '64x32'), ('onnxruntime', '64x32')}
+    assert all(row['median_ms'] > 0 for row in backends)
+    assert next(row for row in backends if row['backend'] == 'torch')['ratio'] == 1.0
+    bag = document['parts']['bag']['rows']
+    assert [(row['camera'], row['processed']) for row in bag] == [('160x120', 3)]
+    assert document['machine']['cores'] >= 1 and document['machine']['load_average_end']
+    assert (out / 'bench.png').read_bytes().startswith(b'\x89PNG')
+    page = markdown.read_text()
+    assert 'Machine: ' in page and 'Load average (1/5/15 min)' in page
+    assert '| input WxH | backend |' in page and '| 160x120 | 3 | 3 |' in page
+
+
+def test_training_part_is_reported_as_skipped_without_the_training_script(monkeypatch):
+    monkeypatch.setattr(train_iteration, 'SCRIPT', 'scripts/no_such_benchmark.py')
+    table = train_iteration.bench_training(['source_only', 'full'], 1, 1, 32, 'cpu')
+    assert table.rows == [] and table.notes[0].startswith('skipped: scripts/no_such_benchmark.py')
+
+
+def test_text_table_aligns_columns_and_marks_missing_values():
+    table = Table('t', 'title', [Column('name', 'name'), Column('ms', 'median ms', '.1f')], ['name'], ['ms'],
+                  rows=[{'name': 'a', 'ms': 12.345}, {'name': 'long name'}], notes=['a note'])
+    lines = format_text(table).splitlines()
+    assert lines == ['== title', '     name  median ms', '        a       12.3', 'long name          -', '   a note']
