@@ -9,8 +9,8 @@ subscribes to all four image outputs and samples the node's resident memory once
 - no backlog: the 95th percentile of end-to-end latency (stamp -> last output received) after warm-up is within a
   bound, by default max(4 x the warm-up median, the warm-up median + 1 s). Latest frame wins in the node, so a healthy
   node keeps latency near one processing time however fast frames come; a backlog would grow it without limit;
-- drops are reported, not judged: frames lost in DDS (sent - received by the node), dropped by latest-frame-wins, and
-  answered.
+- drops are reported, not judged: frames not delivered (sent - received by the node; with depth-1 QoS a newer frame
+  replaces an undelivered one), dropped by latest-frame-wins in the node, and answered.
 
 `scripts/soak.py` runs the full 10,000 frames; the tests run 500 frames through the same `run_soak`.
 """
@@ -82,7 +82,8 @@ class SoakResult:
 
         lines = [f'soak {"PASS" if self.passed else "FAIL"}: {self.frames_sent} frames of {self.camera} bgr8 at '
                  f'{self.rate_hz:g} Hz in {self.duration_s:.1f} s (warm-up {self.warmup_frames} frames)',
-                 f'  node: received {self.node_received} (lost in DDS {self.frames_sent - self.node_received}), '
+                 f'  node: received {self.node_received} (not delivered {self.frames_sent - self.node_received}: '
+                 'a newer frame replaced it in the depth-1 DDS queue), '
                  f'dropped by latest-frame-wins {self.node_dropped}, processed {self.node_processed} '
                  f'({self.processed_hz:.2f} Hz), errors {self.node_errors}, bad input {self.node_bad_input}; '
                  f'answered here {self.answered}',
@@ -196,8 +197,9 @@ def _check_alive(result: SoakResult, probe: Probe, node: NodeProcess, messages: 
     totals = probe.last_diagnostics()
     for key in ('received', 'dropped', 'processed', 'errors', 'bad_input'):
         setattr(result, f'node_{key}', int(totals.get(key, 0)))
-    result.node_received -= 1  # the frame sent after the stream
-    result.node_processed -= 1
+    if result.answered_after_stream:  # leave out the frame sent after the stream
+        result.node_received -= 1
+        result.node_processed -= 1
     result.alive_at_end = node.process.poll() is None
     if not result.alive_at_end:
         result.failures.append(f'seg_node exited with code {node.process.poll()}; see {node.log_path}')
