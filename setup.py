@@ -19,16 +19,20 @@ EXTRAS = {
     ],
     # Day-night training (`night-seg-train`): the torch extra plus logging and progress bars.
     'training': ['tensorboard>=2.12', 'tqdm>=4.60'],
-    # TensorRT converter and backend. tensorrt itself comes from JetPack (apt python3-libnvinfer) or NVIDIA's
-    # packages; CUDA buffers from cuda-python (or a torch with CUDA); rosbags reads int8 calibration frames from bags.
-    'tensorrt': ['onnx>=1.14', 'onnxruntime>=1.16', 'onnxconverter-common>=1.14', 'cuda-python>=12', 'rosbags>=0.10'],
+    # TensorRT converter and backend. `convert` makes the FP16 / INT8 Q/DQ ONNX graphs and reads int8 calibration
+    # frames from folders and bags (runs and is tested on any machine); `tensorrt` adds cuda-python for the engine's
+    # CUDA buffers (a torch with CUDA works too). tensorrt itself comes from JetPack (apt python3-libnvinfer) or
+    # NVIDIA's packages.
+    'convert': ['onnx>=1.14', 'onnxruntime>=1.16', 'onnxconverter-common>=1.14', 'rosbags>=0.10'],
+    'tensorrt': ['cuda-python>=12'],
     # Recorded drives without ROS 2 tools: `night-seg bag`, `replay`, `record` and the demo read and write rosbag2.
     'bag': ['rosbags>=0.10', 'tqdm>=4.60'],
     # `night-seg bench`: the plot of its figures.
     'bench': ['matplotlib>=3.5'],
     'test': ['pytest>=7', 'ruff>=0.4', 'colcon-common-extensions', 'hypothesis>=6.80'],
 }
-EXTRAS['all'] = sorted({req for name in ('runtime', 'onnx', 'torch', 'training', 'bag', 'bench')
+EXTRAS['tensorrt'] += EXTRAS['convert']
+EXTRAS['all'] = sorted({req for name in ('runtime', 'onnx', 'torch', 'training', 'convert', 'bag', 'bench')
                        for req in EXTRAS[name]})
 
 setup(
