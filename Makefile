@@ -1,10 +1,11 @@
-# The two commands for a fresh machine: `make setup` then `make test`.
+# The two commands for a fresh machine: `make demo` (the main job) and `make test`; each sets up .venv if missing.
 .PHONY: setup test lint demo
 
 setup:
 	bash scripts/setup.sh
 
 test:
+	@[ -x .venv/bin/python ] || bash scripts/setup.sh
 	.venv/bin/python -m pytest -q test
 
 lint:
