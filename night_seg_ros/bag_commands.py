@@ -12,18 +12,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from night_seg_ros.argtypes import positive_float
 from night_seg_ros.backends import BACKEND_NAMES, PRECISIONS
-
-
-def positive_float(text: str) -> float:
-    """argparse type: a number > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'{text!r} is not a number') from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f'{value} must be > 0')
-    return value
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:

@@ -11,21 +11,11 @@ from __future__ import annotations
 import argparse
 import sys
 
+from night_seg_ros.argtypes import positive_int
 from night_seg_ros.bag_commands import add_bag_commands
 from night_seg_ros.bench import add_bench_command
 from night_seg_ros.bundle import BundleError, read_bundle
 from night_seg_ros.tensorrt.cli import add_engine_commands
-
-
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'{text!r} is not an integer') from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f'{value} must be >= 1')
-    return value
 
 
 def _add_size_arguments(parser: argparse.ArgumentParser) -> None:

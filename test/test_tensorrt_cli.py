@@ -22,7 +22,7 @@ no_tensorrt = pytest.mark.skipif(HAS_TENSORRT, reason='checks the message given 
     (['--precision', 'int8'], '--precision int8 needs --calibration FOLDER_OR_BAG'),
     (['--calibration', 'frames/'], '--calibration is for --precision int8 only'),
     (['--precision', 'fp32', '--dla-core', '0'], 'the DLA runs fp16 or int8 only'),
-    (['--dla-core', '-1'], 'DLA core -1 must be >= 0'),
+    (['--dla-core', '-1'], '--dla-core: -1 must be >= 0 (a DLA core index'),
     (['--precision', 'fp64'], "invalid choice: 'fp64'"),
     (['--workspace-mib', '0'], '0 must be >= 1'),
 ])
@@ -36,7 +36,7 @@ def test_build_engine_argument_errors_exit_2(tiny_bundle: Path, capsys: pytest.C
 def test_verify_engine_argument_errors_exit_2(tiny_bundle: Path, capsys: pytest.CaptureFixture) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(['verify-engine', str(tiny_bundle), '--min-agreement', '1.5'])
-    assert exit_info.value.code == 2 and '1.5 must be between 0 and 1' in capsys.readouterr().err
+    assert exit_info.value.code == 2 and '1.5 must be >= 0 and <= 1' in capsys.readouterr().err
 
 
 def test_build_engine_needs_the_onnx(tiny_bundle: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

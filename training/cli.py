@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from night_seg_ros.cli import positive_int
+from night_seg_ros.argtypes import positive_int
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from night_seg_ros.argtypes import positive_float, positive_int
 from night_seg_ros.bench.models import parse_size
 from night_seg_ros.bench.report import Table, finish, machine_description
 
@@ -33,19 +34,9 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def _rate(text: str) -> float | int:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'{text!r} is not a number of frames per second') from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f'{text} Hz must be > 0')
+    """argparse type: an input rate in Hz (> 0), kept as an int when whole so tables print 10, not 10.0."""
+    value = positive_float(text)
     return int(value) if value.is_integer() else value
-
-
-def _positive(text: str) -> int:
-    from night_seg_ros.cli import positive_int
-
-    return positive_int(text)
 
 
 def add_bench_command(commands: Any) -> None:
@@ -63,7 +54,7 @@ def add_bench_command(commands: Any) -> None:
                        metavar='WxH', help=f'model input sizes ({" ".join(DEFAULT_INPUT_SIZES)})')
     group.add_argument('--backends', nargs='+', choices=('torch', 'onnxruntime'), default=['torch', 'onnxruntime'],
                        help='backends to time (torch onnxruntime)')
-    group.add_argument('--iterations', type=_positive, default=10, help='timed frames per backend and size (10)')
+    group.add_argument('--iterations', type=positive_int, default=10, help='timed frames per backend and size (10)')
     group.add_argument('--threads', nargs='+', type=int, default=[0], metavar='N',
                        help='CPU thread counts to time, 0 = the library default (0)')
     group = bench.add_argument_group('(b) node over DDS and (d) bag')
@@ -76,13 +67,13 @@ def add_bench_command(commands: Any) -> None:
     group.add_argument('--rates', nargs='+', type=_rate, default=[int(r) for r in DEFAULT_RATES], metavar='HZ',
                        help='input rates in frames per second (10 30)')
     group.add_argument('--seconds', type=float, default=10.0, help='streaming time per camera and rate (10)')
-    group.add_argument('--bag-frames', type=_positive, default=20, help='frames in each recorded drive (20)')
+    group.add_argument('--bag-frames', type=positive_int, default=20, help='frames in each recorded drive (20)')
     group = bench.add_argument_group('(c) training')
     group.add_argument('--train-methods', nargs='+', default=['source_only', 'full'],
                        help='methods, the first the baseline (source_only full)')
-    group.add_argument('--train-iterations', type=_positive, default=5, help='timed iterations per method (5)')
-    group.add_argument('--train-batch', type=_positive, default=2, help='crops per iteration (2)')
-    group.add_argument('--train-crop', type=_positive, default=192, help='square crop side in pixels (192)')
+    group.add_argument('--train-iterations', type=positive_int, default=5, help='timed iterations per method (5)')
+    group.add_argument('--train-batch', type=positive_int, default=2, help='crops per iteration (2)')
+    group.add_argument('--train-crop', type=positive_int, default=192, help='square crop side in pixels (192)')
     group.add_argument('--train-device', default='cpu', help='cpu or cuda (cpu)')
     bench.set_defaults(handler=run_bench)
 

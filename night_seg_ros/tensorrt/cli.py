@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from night_seg_ros.argtypes import fraction, number, positive_int
 from night_seg_ros.backends import BackendError
 from night_seg_ros.bundle import Bundle, BundleError, read_bundle
 from night_seg_ros.tensorrt.builder import (
@@ -31,33 +32,7 @@ from night_seg_ros.tensorrt.cuda import CudaError, device_index, open_cuda
 ENGINE_ERRORS = (BundleError, BackendError, CudaError, EngineBuildError, EngineCacheError, OSError, ValueError)
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1 (night_seg_ros.cli's, imported late: that module imports this one)."""
-    from night_seg_ros.cli import positive_int as parse
-
-    return parse(text)
-
-
-def _dla_core(text: str) -> int:
-    """argparse type: a DLA core index >= 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'{text!r} is not an integer') from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f'DLA core {value} must be >= 0 (Orin AGX and NX have cores 0 and 1)')
-    return value
-
-
-def _agreement(text: str) -> float:
-    """argparse type: a fraction in 0..1."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'{text!r} is not a number') from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f'{value} must be between 0 and 1')
-    return value
+_dla_core = number(int, 0, hint=' (a DLA core index; Orin AGX and NX have cores 0 and 1)')
 
 
 def _add_engine_arguments(parser: argparse.ArgumentParser) -> None:
@@ -96,7 +71,7 @@ def add_engine_commands(commands: Any) -> None:
                         'rosbag2 bag (default: smooth random images)')
     verify.add_argument('--topic', metavar='TOPIC', help='image topic of the --images bag (if it has several)')
     verify.add_argument('--frames', type=positive_int, default=16, help='number of frames (16)')
-    verify.add_argument('--min-agreement', type=_agreement, help='label-agreement floor, 0-1 (fp32 0.999, fp16 '
+    verify.add_argument('--min-agreement', type=fraction, help='label-agreement floor, 0-1 (fp32 0.999, fp16 '
                         '0.995, int8 0.95)')
     verify.set_defaults(handler=_verify)
 
