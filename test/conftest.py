@@ -1,8 +1,10 @@
-"""Shared fixtures: DDS isolation for the whole session and one tiny untrained bundle with its ONNX."""
+"""Shared fixtures: DDS isolation for the whole session, an rclpy context per module that asks for it, and one tiny
+untrained bundle with its ONNX."""
 from __future__ import annotations
 
 import os
 import random
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,3 +26,19 @@ def tiny_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     bundle = create_untrained_bundle(tmp_path_factory.mktemp('tiny_bundle'), height=TINY_HEIGHT, width=TINY_WIDTH)
     export_onnx(bundle)
     return bundle.path
+
+
+@pytest.fixture(scope='module')
+def ros_context() -> Iterator[None]:
+    """rclpy initialised for one test module's in-process nodes, with the large-image profile a camera driver uses.
+
+    Modules that talk over DDS take it with `pytestmark = pytest.mark.usefixtures('ros_context')`.
+    """
+    import rclpy
+
+    from night_seg_ros.dds import use_large_image_profile
+
+    use_large_image_profile()
+    rclpy.init()
+    yield
+    rclpy.try_shutdown()

@@ -11,20 +11,13 @@ from rclpy.qos import ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
 
 from night_seg_ros.codec import numpy_to_image
-from night_seg_ros.dds import use_large_image_profile
 from night_seg_ros.probe import NodeProcess, Probe, seg_node_executable
 
 CAMERA_HEIGHT, CAMERA_WIDTH = 1080, 1920
 EXPECTED_ENCODINGS = {'labels': 'mono8', 'color': 'rgb8', 'overlay': 'bgr8', 'confidence': 'mono8'}
 
 
-@pytest.fixture(scope='module', autouse=True)
-def ros_context():
-    """One rclpy context for this module's test nodes, using the large-image profile as a camera driver would."""
-    use_large_image_profile()
-    rclpy.init()
-    yield
-    rclpy.try_shutdown()
+pytestmark = pytest.mark.usefixtures('ros_context')
 
 
 @pytest.fixture(scope='module')

@@ -9,14 +9,12 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-import rclpy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from image_strategies import any_images, compressed_images
 from sensor_msgs.msg import CompressedImage
 
 from night_seg_ros.codec import numpy_to_image
-from night_seg_ros.dds import use_large_image_profile
 from night_seg_ros.probe import NodeProcess, Probe
 
 GOOD_FRAME = cv2.resize(np.random.default_rng(0).integers(0, 255, (6, 8, 3), dtype=np.uint8), (320, 240))
@@ -24,13 +22,7 @@ BATCHES = settings(max_examples=10, deadline=None, database=None,
                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
 
-@pytest.fixture(scope='module', autouse=True)
-def ros_context():
-    """One rclpy context for this module's probes."""
-    use_large_image_profile()
-    rclpy.init()
-    yield
-    rclpy.try_shutdown()
+pytestmark = pytest.mark.usefixtures('ros_context')
 
 
 def good_message(transport: str, probe: Probe):

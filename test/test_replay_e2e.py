@@ -15,7 +15,6 @@ pytest.importorskip('rosbags', reason='replay and the recorder read and write ba
 import rclpy  # noqa: E402 - after the skip
 
 from night_seg_ros import bag_io  # noqa: E402
-from night_seg_ros.dds import use_large_image_profile  # noqa: E402
 from night_seg_ros.probe import NodeProcess  # noqa: E402
 from night_seg_ros.recorder import BagRecorder  # noqa: E402
 from night_seg_ros.replay import BagPlayer  # noqa: E402
@@ -27,13 +26,7 @@ T0 = 1_700_000_000_000_000_000
 PERIOD_NS = 100_000_000
 
 
-@pytest.fixture(scope='module', autouse=True)
-def ros_context():
-    """One rclpy context for this module's in-process nodes, with the large-image profile."""
-    use_large_image_profile()
-    rclpy.init()
-    yield
-    rclpy.try_shutdown()
+pytestmark = pytest.mark.usefixtures('ros_context')
 
 
 @pytest.fixture(scope='module')
