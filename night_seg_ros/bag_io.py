@@ -95,15 +95,16 @@ def add_topic(writer: Any, topic: str, msgtype: str) -> Any:
     return writer.add_connection(topic, msgtype, typestore=typestore())
 
 
-def find_connection(reader: Any, topic: str | None, msgtypes: tuple[str, ...], exclude: tuple[str, ...] = ()) -> Any:
+def find_connection(reader: Any, topic: str | None, msgtypes: tuple[str, ...], exclude: tuple[str, ...] = (),
+                    option: str = '--topic') -> Any:
     """The reader's connection on `topic`, or when topic is None the only one of `msgtypes` not on an `exclude`d
-    topic; BagError naming the bag's topics otherwise."""
+    topic; BagError naming the bag's topics (and the command-line `option` that picks one) otherwise."""
     candidates = [conn for conn in reader.connections if conn.msgtype in msgtypes and conn.topic not in exclude]
     listing = ', '.join(f'{conn.topic} ({conn.msgtype})' for conn in reader.connections) or 'none'
     if topic is None:
         if len(candidates) != 1:
             raise BagError(f'the bag has {len(candidates)} topics of type {" or ".join(msgtypes)}; choose one '
-                           f'with --topic. Topics: {listing}')
+                           f'with {option}. Topics: {listing}')
         return candidates[0]
     for conn in reader.connections:
         if conn.topic == topic:

@@ -73,8 +73,8 @@ def test_bag_frames_come_from_the_chosen_topic(bag: Path) -> None:
 
 
 @pytest.mark.parametrize(('topic', 'match'), [
-    (None, r'has 2 image topics \(/cam/image, /cam/image/compressed\); choose one'),
-    ('/front/image', r"no image topic '/front/image'; image topics: /cam/image, /cam/image/compressed"),
+    (None, r'the bag has 2 topics of type .*; choose one with --topic\. Topics: /cam/image \(.*\), /cam/image/comp'),
+    ('/front/image', r'topic /front/image is not in the bag; topics: /cam/image \(.*\), /cam/image/compressed'),
 ])
 def test_bag_topic_must_be_unambiguous(bag: Path, topic: str | None, match: str) -> None:
     with pytest.raises(ValueError, match=match):
@@ -94,3 +94,8 @@ def test_the_bags_storage_file_works_like_its_folder(bag: Path) -> None:
 def test_bad_sources_are_named(tmp_path: Path, make, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         load_frames(make(tmp_path), HEIGHT, WIDTH, limit=4)
+
+
+def test_the_topic_message_names_the_commands_option(bag: Path) -> None:
+    with pytest.raises(ValueError, match='choose one with --calibration-topic'):
+        load_frames(bag, HEIGHT, WIDTH, limit=2, option='--calibration-topic')

@@ -12,7 +12,6 @@ import cv2
 import numpy as np
 
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.ppm', '.tif', '.tiff')
-IMAGE_TYPES = ('sensor_msgs/msg/Image', 'sensor_msgs/msg/CompressedImage')
 BAG_SUFFIXES = ('.mcap', '.db3')
 
 
@@ -51,43 +50,36 @@ def folder_frames(folder: Path, height: int, width: int, limit: int) -> list[np.
     return frames
 
 
-def bag_frames(bag: Path, height: int, width: int, limit: int, topic: str | None = None) -> list[np.ndarray]:
+def bag_frames(bag: Path, height: int, width: int, limit: int, topic: str | None = None,
+               option: str = '--topic') -> list[np.ndarray]:
     """Up to `limit` image messages of rosbag2 `bag` (evenly spaced in time), as uint8 (height, width, 3) RGB.
 
-    topic: the image topic to read; None takes the only Image/CompressedImage topic there is. Messages the codec
-    cannot decode are skipped. Raises ValueError naming the image topics when `topic` is ambiguous or absent.
+    bag: the recording's folder or its .mcap / .db3 file. topic: the image topic to read; None takes the only
+    Image/CompressedImage topic there is; option: the command-line option that names it, for the message. Messages the
+    codec cannot decode are skipped. Raises ValueError (bag_io's BagError) naming the bag's topics when `topic` is
+    ambiguous, absent or not an image.
     """
-    from rosbags.highlevel import AnyReader
-    from rosbags.typesys import Stores, get_typestore
+    from night_seg_ros import bag_io
+    from night_seg_ros.codec import ImageDecodeError
 
-    from night_seg_ros import codec
-
-    decoders = {'sensor_msgs/msg/Image': codec.image_to_rgb, 'sensor_msgs/msg/CompressedImage': codec.compressed_to_rgb}
-    paths = [bag.parent] if bag.is_file() else [bag]  # rosbags opens the recording's folder
-    with AnyReader(paths, default_typestore=get_typestore(Stores.ROS2_HUMBLE)) as reader:
-        images = {conn.topic: conn for conn in reader.connections if conn.msgtype in IMAGE_TYPES}
-        if topic is None and len(images) != 1:
-            raise ValueError(f'{bag} has {len(images)} image topics ({", ".join(sorted(images)) or "none"}); '
-                             'choose one with --calibration-topic')
-        if topic is not None and topic not in images:
-            raise ValueError(f'{bag} has no image topic {topic!r}; image topics: '
-                             f'{", ".join(sorted(images)) or "none"}')
-        connection = images[topic] if topic is not None else next(iter(images.values()))
+    with bag_io.open_reader(bag.parent if bag.is_file() else bag) as reader:
+        connection = bag_io.find_connection(reader, topic, bag_io.IMAGE_TYPES, option=option)
         wanted = set(evenly_spaced(connection.msgcount, limit))
         frames = []
-        for index, (conn, _stamp, raw) in enumerate(reader.messages(connections=[connection])):
+        for index, (_conn, _stamp, raw) in enumerate(reader.messages(connections=[connection])):
             if index in wanted:
                 try:
-                    frames.append(_fit(decoders[conn.msgtype](reader.deserialize(raw, conn.msgtype)), height, width))
-                except codec.ImageDecodeError:
+                    msg = bag_io.deserialize(raw, connection.msgtype)
+                    frames.append(_fit(bag_io.decode_rgb(msg, connection.msgtype), height, width))
+                except (bag_io.BagError, ImageDecodeError):
                     continue
     if not frames:
         raise ValueError(f'{bag}: topic {connection.topic} has no decodable image')
     return frames
 
 
-def load_frames(source: str | Path, height: int, width: int, limit: int, topic: str | None = None
-                ) -> list[np.ndarray]:
+def load_frames(source: str | Path, height: int, width: int, limit: int, topic: str | None = None,
+                option: str = '--topic') -> list[np.ndarray]:
     """Frames from `source`, a folder of images or a rosbag2 bag; see `folder_frames` and `bag_frames`."""
     path = Path(source).expanduser()
     if not path.exists():
@@ -95,7 +87,7 @@ def load_frames(source: str | Path, height: int, width: int, limit: int, topic: 
     if limit < 1:
         raise ValueError(f'frame limit must be >= 1; got {limit}')
     if is_bag(path):
-        return bag_frames(path, height, width, limit, topic)
+        return bag_frames(path, height, width, limit, topic, option)
     if path.is_dir():
         return folder_frames(path, height, width, limit)
     raise ValueError(f'calibration source {path} is neither a folder of images nor a rosbag2 bag '

@@ -76,11 +76,12 @@ def add_engine_commands(commands: Any) -> None:
     verify.set_defaults(handler=_verify)
 
 
-def _frames(source: str, bundle: Bundle, limit: int, topic: str | None) -> list[np.ndarray]:
-    """Up to `limit` frames of a folder or bag at the bundle's input size, uint8 (H, W, 3) RGB."""
+def _frames(source: str, bundle: Bundle, limit: int, topic: str | None, option: str) -> list[np.ndarray]:
+    """Up to `limit` frames of a folder or bag at the bundle's input size, uint8 (H, W, 3) RGB; `option` is the
+    command-line option naming the bag's topic (for the message when it is ambiguous)."""
     from night_seg_ros.tensorrt.calibration import load_frames
 
-    return load_frames(source, bundle.input.height, bundle.input.width, limit, topic)
+    return load_frames(source, bundle.input.height, bundle.input.width, limit, topic, option)
 
 
 def _build(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
@@ -101,7 +102,8 @@ def _build(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         finally:
             cuda.close()
         cache_dir = EnginePolicy(args.cache_dir or '').folder(bundle.engines_dir)
-        frames = _frames(args.calibration, bundle, args.calibration_frames, args.calibration_topic) \
+        frames = _frames(args.calibration, bundle, args.calibration_frames, args.calibration_topic,
+                         '--calibration-topic') \
             if args.calibration else []
         options = BuildOptions(args.precision, args.workspace_mib, Path(args.timing_cache) if args.timing_cache
                                else None, args.dla_core, index, frames, args.calibration or '')
@@ -131,7 +133,7 @@ def _verify(args: argparse.Namespace, _parser: argparse.ArgumentParser) -> int:
         bundle = read_bundle(args.bundle)
         reference = OnnxRuntimeBackend(bundle, 'cpu')
         if args.images:
-            frames = _frames(args.images, bundle, args.frames, args.topic)
+            frames = _frames(args.images, bundle, args.frames, args.topic, '--topic')
         else:
             frames = list(sample_images(args.frames, bundle.input.height, bundle.input.width))
         engine = TensorRTBackend(bundle, args.device, args.precision,
