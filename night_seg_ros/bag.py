@@ -24,11 +24,12 @@ import numpy as np
 
 from night_seg_ros import bag_io
 from night_seg_ros.classes import CITYSCAPES_CLASSES
-from night_seg_ros.codec import ImageDecodeError
+from night_seg_ros.codec import ImageDecodeError, stamp_ns
 from night_seg_ros.metrics import ConfusionMatrix
 from night_seg_ros.pipeline import OUTPUTS, Inference, SegmentationPipeline
 from night_seg_ros.preview import Mp4Writer, contact_sheet, write_png
 from night_seg_ros.render import colorize
+from night_seg_ros.sampling import evenly_spaced
 
 DEFAULT_GT_TOPIC = '/ground_truth/labels'
 DEFAULT_OUTPUT_PREFIX = '/seg'
@@ -251,7 +252,7 @@ def _read_truth(connection: Any, timestamp: int, data: bytes, report: BagReport)
         msg = bag_io.deserialize(data, connection.msgtype)
         if msg.encoding != 'mono8':
             raise ImageDecodeError(f'ground truth encoding {msg.encoding!r}; allowed: mono8')
-        return _Truth(bag_io.stamp_ns(msg.header), bag_io.image_array(msg).copy())
+        return _Truth(stamp_ns(msg.header), bag_io.image_array(msg).copy())
     except (bag_io.BagError, ImageDecodeError, ValueError) as error:
         report.skipped.append(Skipped(-1, connection.topic, timestamp, str(error)))
         return None
@@ -268,8 +269,7 @@ class _Sink:
         self.predictions: dict[int, np.ndarray] = {}   # header stamp -> labels waiting for their ground truth
         self.truths: dict[int, np.ndarray] = {}        # header stamp -> ground truth waiting for its prediction
         self.video = Mp4Writer(options.mp4, options.mp4_fps) if options.mp4 else None
-        rows = max(1, min(options.sheet_rows, report.frames))
-        self.sheet_indices = set(np.linspace(0, max(report.frames - 1, 0), rows).round().astype(int).tolist())
+        self.sheet_indices = set(evenly_spaced(report.frames, options.sheet_rows))
         self.sheet: dict[int, list[tuple[str, np.ndarray]]] = {}
         self.progress = _progress(report.frames, options.progress)
 
@@ -281,7 +281,7 @@ class _Sink:
         for name, array in outputs.items():
             msg = bag_io.image_message(array, self.pipeline.output_encoding(name), item.header)
             self.writer.write(self.topics[name], item.timestamp, bag_io.serialize(msg, bag_io.IMAGE))
-        stamp = bag_io.stamp_ns(item.header)
+        stamp = stamp_ns(item.header)
         if self.video is not None:
             self.video.write(outputs['overlay'], stamp)
         if self.options.sheet and item.index in self.sheet_indices:
@@ -325,8 +325,7 @@ class _Sink:
             self.report.outputs['contact sheet'] = str(write_png(self.options.sheet, contact_sheet(rows)))
         if self.report.gt_frames:
             self.report.miou = self.confusion.miou()
-            self.report.iou = {name: float(value) for name, value in zip(CITYSCAPES_CLASSES, self.confusion.iou(),
-                                                                          strict=True) if np.isfinite(value)}
+            self.report.iou = self.confusion.defined_iou(CITYSCAPES_CLASSES)
 
 
 def _progress(total: int, enabled: bool) -> Callable[..., None]:

@@ -132,11 +132,6 @@ def decode_rgb(msg: Any, msgtype: str) -> np.ndarray:
     return codec.compressed_to_rgb(msg) if msgtype == COMPRESSED_IMAGE else codec.image_to_rgb(msg)
 
 
-def stamp_ns(header: Any) -> int:
-    """A header's stamp in integer nanoseconds."""
-    return header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
-
-
 def header(stamp: int, frame_id: str) -> Any:
     """A std_msgs/Header of `stamp` (nanoseconds) and `frame_id`."""
     types = typestore().types

@@ -263,6 +263,11 @@ def _decoded_to_rgb(decoded: np.ndarray, kind: str) -> np.ndarray:
     return cv2.cvtColor(decoded, codes[channels])
 
 
+def stamp_ns(header: object) -> int:
+    """A std_msgs/Header's stamp in integer nanoseconds (rclpy messages and rosbags' deserialised ones alike)."""
+    return header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
+
+
 def numpy_to_image(array: np.ndarray, encoding: str, header: object) -> Image:
     """Wrap an array in a new ``sensor_msgs/Image``.
 

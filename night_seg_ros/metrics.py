@@ -7,6 +7,7 @@ mean over classes that occur in the ground truth or the prediction.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -75,6 +76,10 @@ class ConfusionMatrix:
         union = self._matrix.sum(axis=1) + self._matrix[:, :self.num_classes].sum(axis=0) - true_positive
         with np.errstate(divide='ignore', invalid='ignore'):
             return np.where(union > 0, true_positive / union, np.nan)
+
+    def defined_iou(self, class_names: Sequence[str]) -> dict[str, float]:
+        """{class name: IoU 0-1} for the classes whose IoU is defined (occurring in target or prediction)."""
+        return {name: float(value) for name, value in zip(class_names, self.iou(), strict=True) if np.isfinite(value)}
 
     def miou(self) -> float:
         """Mean IoU over the classes whose IoU is defined (0-1); NaN when nothing has been counted."""

@@ -202,7 +202,7 @@ class SegmentationNode(Node):
             self.output_publishers[topic].publish(out_msg)
         self.stats.count('processed')
         now = self.get_clock().now().nanoseconds
-        stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+        stamp = codec.stamp_ns(msg.header)
         processing = time.monotonic() - arrived
         latency = (now - stamp) / 1e9 if stamp > 0 else processing
         self.stats.record(latency, processing, inference.seconds)

@@ -22,15 +22,10 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
-from night_seg_ros.codec import numpy_to_image
+from night_seg_ros.codec import numpy_to_image, stamp_ns
 from night_seg_ros.export import sample_images
 
 OUTPUTS = ('labels', 'color', 'overlay', 'confidence')
-
-
-def stamp_ns(header: Header) -> int:
-    """A header's stamp in integer nanoseconds."""
-    return header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
 
 
 def camera_messages(width: int, height: int, count: int = 8, frame_id: str = 'camera_optical',
@@ -48,22 +43,25 @@ def answer_rate(latencies: dict[int, float]) -> float | None:
     return (len(answered) - 1) / (answered[-1] - answered[0])
 
 
-def seg_node_executable() -> str:
-    """The installed `seg_node` console script (next to this Python, else on PATH)."""
-    candidate = Path(sys.executable).parent / 'seg_node'
-    found = str(candidate) if candidate.exists() else shutil.which('seg_node')
+def console_script(name: str) -> str:
+    """The installed console script `name` of this package, e.g. 'seg_node' (next to this Python, else on PATH)."""
+    candidate = Path(sys.executable).parent / name
+    found = str(candidate) if candidate.exists() else shutil.which(name)
     if found is None:
-        raise FileNotFoundError('seg_node is not installed: pip install -e . first')
+        raise FileNotFoundError(f'{name} is not installed: pip install -e . first (make setup)')
     return found
 
 
 class NodeProcess:
-    """seg_node in its own process, with its output captured to a file for the test's messages."""
+    """seg_node in its own process, with its output captured to a file (for tests' messages, the bench, the demo)."""
 
-    def __init__(self, log_dir: Path, *params: str, namespace: str = '/') -> None:
-        """Start `seg_node --ros-args -r __ns:=namespace -p name:=value ...` for each 'name:=value' in `params`."""
+    def __init__(self, log_dir: Path, *params: str, namespace: str = '/', remaps: Sequence[str] = ()) -> None:
+        """Start `seg_node --ros-args -r __ns:=namespace -r from:=to ... -p name:=value ...` for each 'from:=to' in
+        `remaps` and each 'name:=value' in `params`; its output goes to log_dir/seg_node<namespace>.log."""
         self.log_path = log_dir / f'seg_node{namespace.replace("/", "_")}.log'
-        args = [seg_node_executable(), '--ros-args', '-r', f'__ns:={namespace}']
+        args = [console_script('seg_node'), '--ros-args', '-r', f'__ns:={namespace}']
+        for remap in remaps:
+            args += ['-r', remap]
         for param in params:
             args += ['-p', param]
         self._log = self.log_path.open('w')
@@ -78,7 +76,7 @@ class NodeProcess:
         deadline = time.monotonic() + timeout
         while 'ready:' not in self.log():
             if self.process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f'seg_node did not start (exit {self.process.poll()}):\n{self.log()}')
+                raise RuntimeError(f'seg_node did not start (exit {self.process.poll()}):\n{self.log()}')
             time.sleep(0.1)
 
     def interrupt(self, timeout: float = 30.0) -> int:

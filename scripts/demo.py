@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -26,6 +25,7 @@ import numpy as np
 
 from night_seg_ros import bag_io
 from night_seg_ros.classes import CITYSCAPES_CLASSES, CITYSCAPES_PALETTE
+from night_seg_ros.codec import stamp_ns
 from night_seg_ros.metrics import ConfusionMatrix
 from night_seg_ros.preview import Mp4Writer, contact_sheet, write_png
 from night_seg_ros.render import colorize, palette_lut
@@ -46,32 +46,6 @@ def ensure_drive(path: Path) -> Path:
         return path
     print(f'[demo] generating the synthetic night drive into {path} (about a minute)', flush=True)
     return drive.write_drive_bag(path)
-
-
-def executable(name: str) -> str:
-    """A console script of this package next to this Python (the venv), else on PATH."""
-    candidate = Path(sys.executable).parent / name
-    found = str(candidate) if candidate.exists() else shutil.which(name)
-    if found is None:
-        raise FileNotFoundError(f'{name} is not installed: run `make setup` first')
-    return found
-
-
-def start_node(log_path: Path) -> subprocess.Popen:
-    """seg_node with the bundled demo model, its outputs in NAMESPACE, its input remapped to the drive's camera."""
-    args = [executable('seg_node'), '--ros-args', '-r', f'__ns:={NAMESPACE}', '-r', f'image:={drive.IMAGE_TOPIC}',
-            '-p', 'backend:=onnxruntime', '-p', 'diagnostics_period:=1.0']
-    log = log_path.open('w')
-    return subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ))
-
-
-def wait_ready(process: subprocess.Popen, log_path: Path, timeout: float = 120.0) -> None:
-    """Wait until seg_node logs 'ready:'; RuntimeError with its log when it exits or takes too long."""
-    deadline = time.monotonic() + timeout
-    while 'ready:' not in log_path.read_text():
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f'seg_node did not start:\n{log_path.read_text()}')
-        time.sleep(0.2)
 
 
 def stop(process: subprocess.Popen) -> None:
@@ -95,23 +69,25 @@ def run_live(drive_bag: Path, out: Path, rate: float) -> dict[int, int]:
     from sensor_msgs.msg import Image
 
     from night_seg_ros.dds import use_large_image_profile
+    from night_seg_ros.probe import NodeProcess, console_script
     from night_seg_ros.recorder import BagRecorder
 
     use_large_image_profile()
-    node_log = out / 'seg_node.log'
-    seg_node = start_node(node_log)
+    # The bundled demo model (no model parameter), outputs in NAMESPACE, input remapped to the drive's camera.
+    seg_node = NodeProcess(out, 'backend:=onnxruntime', 'diagnostics_period:=1.0', namespace=NAMESPACE,
+                           remaps=[f'image:={drive.IMAGE_TOPIC}'])
     replay = None
     rclpy.init()
     recorder = writer = None
     arrivals: dict[int, int] = {}
     try:
         print('[demo] starting seg_node with the bundled demo model ...', flush=True)
-        wait_ready(seg_node, node_log)
+        seg_node.wait_ready(timeout=120.0)
         writer = bag_io.open_writer(out / 'segmented_drive')
         recorder = BagRecorder(writer, OUTPUT_TOPICS, name='demo_recorder')
 
         def seen(data: bytes) -> None:
-            stamp = bag_io.stamp_ns(bag_io.deserialize(data, bag_io.IMAGE).header)
+            stamp = stamp_ns(bag_io.deserialize(data, bag_io.IMAGE).header)
             arrivals[stamp] = recorder.get_clock().now().nanoseconds
 
         recorder.create_subscription(Image, drive.IMAGE_TOPIC, seen, 10, raw=True)
@@ -120,7 +96,7 @@ def run_live(drive_bag: Path, out: Path, rate: float) -> dict[int, int]:
             rclpy.spin_once(recorder, timeout_sec=0.1)
         print(f'[demo] replaying {drive_bag} into seg_node at {rate:g}x over DDS, recording its outputs ...',
               flush=True)
-        replay = subprocess.Popen([executable('night-seg'), 'replay', str(drive_bag), '--rate', str(rate), '--wait',
+        replay = subprocess.Popen([console_script('night-seg'), 'replay', str(drive_bag), '--rate', str(rate), '--wait',
                                    '20', '--topics', drive.IMAGE_TOPIC, drive.CAMERA_INFO_TOPIC],
                                   stdout=(out / 'replay.log').open('w'), stderr=subprocess.STDOUT)
         tail_end = None
@@ -132,9 +108,10 @@ def run_live(drive_bag: Path, out: Path, rate: float) -> dict[int, int]:
         print('[demo] interrupted', flush=True)
         raise
     finally:
-        for process in (replay, seg_node):
+        for process in (replay, seg_node.process):
             if process is not None:
                 stop(process)
+        seg_node.kill()  # closes its log; the process has ended by now
         if recorder is not None:
             recorder.destroy_node()
         if writer is not None:
@@ -154,11 +131,11 @@ def read_topic(bag: Path, topic: str) -> list[tuple[int, object]]:
 def summarise(drive_bag: Path, out: Path, arrivals: dict[int, int]) -> dict:
     """Overlay MP4, contact sheet and summary numbers from the recorded outputs and the drive's ground truth."""
     recorded = out / 'segmented_drive'
-    labels = {bag_io.stamp_ns(msg.header): (timestamp, bag_io.image_array(msg))
+    labels = {stamp_ns(msg.header): (timestamp, bag_io.image_array(msg))
               for timestamp, msg in read_topic(recorded, f'{NAMESPACE}/labels')}
-    overlays = {bag_io.stamp_ns(msg.header): bag_io.image_array(msg)
+    overlays = {stamp_ns(msg.header): bag_io.image_array(msg)
                 for _, msg in read_topic(recorded, f'{NAMESPACE}/overlay')}
-    truth = {bag_io.stamp_ns(msg.header): bag_io.image_array(msg)
+    truth = {stamp_ns(msg.header): bag_io.image_array(msg)
              for _, msg in read_topic(drive_bag, drive.GROUND_TRUTH_TOPIC)}
     confusion = ConfusionMatrix(len(CITYSCAPES_CLASSES))
     for stamp, (_, predicted) in labels.items():
@@ -172,9 +149,9 @@ def summarise(drive_bag: Path, out: Path, arrivals: dict[int, int]) -> dict:
 
     lut = palette_lut(CITYSCAPES_PALETTE)
     picked = sorted(labels)[::max(1, len(labels) // SHEET_ROWS)][:SHEET_ROWS]
-    cameras = {bag_io.stamp_ns(msg.header): bag_io.image_array(msg) for _, msg in read_topic(drive_bag,
+    cameras = {stamp_ns(msg.header): bag_io.image_array(msg) for _, msg in read_topic(drive_bag,
                                                                                               drive.IMAGE_TOPIC)
-               if bag_io.stamp_ns(msg.header) in picked}
+               if stamp_ns(msg.header) in picked}
     rows = []
     for stamp in picked:
         seconds = (stamp - drive.START_STAMP_NS) / 1e9
@@ -203,8 +180,8 @@ def summarise(drive_bag: Path, out: Path, arrivals: dict[int, int]) -> dict:
         'backend': node.get('backend'),
         'miou_percent': round(100 * confusion.miou(), 1) if labels else None,
         'miou_frames': sum(stamp in truth for stamp in labels),
-        'iou_percent': {name: round(100 * value, 1) for name, value in zip(CITYSCAPES_CLASSES, confusion.iou(),
-                                                                            strict=True) if np.isfinite(value)},
+        'iou_percent': {name: round(100 * value, 1)
+                        for name, value in confusion.defined_iou(CITYSCAPES_CLASSES).items()},
     }
     return summary
 
@@ -231,7 +208,7 @@ def report(summary: dict, out: Path) -> str:
         f'Look at:  {out / "overlay.mp4"}        the node\'s overlay, in the drive\'s timing',
         f'          {out / "contact_sheet.png"}  camera | overlay | labels | ground truth for sampled frames',
         f'          {out / "segmented_drive"}    output bag (labels, color, overlay, confidence, diagnostics)',
-        f'          {out / "summary.json"}       these numbers and per-class IoU; seg_node.log, replay.log'])
+        f'          {out / "summary.json"}       these numbers and per-class IoU; seg_node_seg.log, replay.log'])
 
 
 def main(argv: list[str] | None = None) -> int:

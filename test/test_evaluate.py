@@ -69,6 +69,7 @@ def test_class_only_predicted_has_zero_iou() -> None:
     confusion.update(np.array([2, 2, 0], np.uint8), np.array([0, 0, 0], np.uint8))
     np.testing.assert_allclose(confusion.iou(), [1 / 3, np.nan, 0.0])
     assert confusion.miou() == pytest.approx(1 / 6)
+    assert confusion.defined_iou(['a', 'b', 'c']) == pytest.approx({'a': 1 / 3, 'c': 0.0})  # 'b' never occurs
 
 
 def test_all_predicted_ignore_gives_zero_not_nan() -> None:

@@ -21,7 +21,7 @@ import pytest
 
 from night_seg_ros.backends import create_backend
 from night_seg_ros.bundle import MODEL_JSON, ONNX_FILE, WEIGHTS_FILE, BundleError, read_bundle
-from night_seg_ros.probe import seg_node_executable
+from night_seg_ros.probe import console_script
 
 
 def snapshot(folder: Path) -> dict[str, str]:
@@ -32,7 +32,7 @@ def snapshot(folder: Path) -> dict[str, str]:
 
 def start_node(bundle: Path, backend: str = 'onnxruntime') -> str:
     """Start seg_node on `bundle`; it must exit non-zero with one 'cannot start' line; return that line."""
-    args = [seg_node_executable(), '--ros-args', '-p', f'model:={bundle}', '-p', f'backend:={backend}']
+    args = [console_script('seg_node'), '--ros-args', '-p', f'model:={bundle}', '-p', f'backend:={backend}']
     result = subprocess.run(args, capture_output=True, text=True, timeout=120, check=False)
     output = result.stdout + result.stderr
     errors = [line for line in output.splitlines() if 'cannot start' in line]

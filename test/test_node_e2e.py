@@ -11,7 +11,7 @@ from rclpy.qos import ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
 
 from night_seg_ros.codec import numpy_to_image
-from night_seg_ros.probe import NodeProcess, Probe, seg_node_executable
+from night_seg_ros.probe import NodeProcess, Probe, console_script
 
 CAMERA_HEIGHT, CAMERA_WIDTH = 1080, 1920
 EXPECTED_ENCODINGS = {'labels': 'mono8', 'color': 'rgb8', 'overlay': 'bgr8', 'confidence': 'mono8'}
@@ -162,7 +162,7 @@ def test_outputs_without_subscribers_are_not_computed(tiny_bundle, tmp_path):
 ])
 def test_bad_start_up_is_a_one_line_error_and_non_zero_exit(tiny_bundle, params, message):
     params = [param.replace('TINY', str(tiny_bundle)) for param in params]
-    args = [seg_node_executable(), '--ros-args'] + [item for param in params for item in ('-p', param)]
+    args = [console_script('seg_node'), '--ros-args'] + [item for param in params for item in ('-p', param)]
     result = subprocess.run(args, capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode != 0
     errors = [line for line in (result.stdout + result.stderr).splitlines() if 'cannot start' in line]

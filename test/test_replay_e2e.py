@@ -15,6 +15,7 @@ pytest.importorskip('rosbags', reason='replay and the recorder read and write ba
 import rclpy  # noqa: E402 - after the skip
 
 from night_seg_ros import bag_io  # noqa: E402
+from night_seg_ros.codec import stamp_ns  # noqa: E402
 from night_seg_ros.probe import NodeProcess  # noqa: E402
 from night_seg_ros.recorder import BagRecorder  # noqa: E402
 from night_seg_ros.replay import BagPlayer  # noqa: E402
@@ -104,7 +105,7 @@ def test_replayed_drive_is_segmented_by_the_node_and_recorded(drive_bag, tiny_bu
     assert labels, f'no labels recorded; seg_node log:\n{node.log()}'
     inputs = {T0 + index * PERIOD_NS for index in range(FRAMES)}
     for msg in labels:
-        assert bag_io.stamp_ns(msg.header) in inputs and msg.header.frame_id == 'camera_optical'
+        assert stamp_ns(msg.header) in inputs and msg.header.frame_id == 'camera_optical'
         assert (msg.height, msg.width, msg.encoding) == (HEIGHT, WIDTH, 'mono8')
         assert bag_io.image_array(msg).max() < 19
     assert any(topic.endswith('/overlay') for topic, _ in recorded)

@@ -7,7 +7,8 @@ import cv2
 import numpy as np
 import pytest
 
-from night_seg_ros.tensorrt.calibration import evenly_spaced, load_frames
+from night_seg_ros.sampling import evenly_spaced
+from night_seg_ros.tensorrt.calibration import load_frames
 
 HEIGHT, WIDTH = 64, 128
 

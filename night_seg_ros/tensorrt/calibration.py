@@ -11,15 +11,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from night_seg_ros.sampling import evenly_spaced
+
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.ppm', '.tif', '.tiff')
 BAG_SUFFIXES = ('.mcap', '.db3')
-
-
-def evenly_spaced(count: int, limit: int) -> list[int]:
-    """Indices of at most `limit` items spread evenly over `count` items (first and last included)."""
-    if count <= limit:
-        return list(range(count))
-    return sorted({int(round(i)) for i in np.linspace(0, count - 1, limit)})
 
 
 def _fit(rgb: np.ndarray, height: int, width: int) -> np.ndarray:
