@@ -39,7 +39,7 @@ setup(
     name=PACKAGE,
     version='0.1.0',
     packages=find_packages(exclude=['test', 'test.*']),
-    package_data={'training': ['configs/*.yaml']},
+    package_data={'night_seg_training': ['configs/*.yaml']},
     data_files=[
         ('share/ament_index/resource_index/packages', ['resource/' + PACKAGE]),
         ('share/' + PACKAGE, ['package.xml']),
@@ -59,7 +59,7 @@ setup(
         'console_scripts': [
             'seg_node = night_seg_ros.node:main',
             'night-seg = night_seg_ros.cli:main',
-            'night-seg-train = training.cli:main',
+            'night-seg-train = night_seg_training.cli:main',
             'build_engine = night_seg_ros.tensorrt.cli:build_main',
             'verify_engine = night_seg_ros.tensorrt.cli:verify_main',
         ],

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 from night_seg_ros.classes import CITYSCAPES_CLASSES
-from training.evaluate import format_table
+from night_seg_training.evaluate import format_table
 
 METHODS = ('source_only', 'mean_teacher', 'full', 'oracle')
 
@@ -52,7 +52,7 @@ def write_document(path: Path, recipe: str, out: Path, overrides: list[str], res
         '# Day -> night adaptation on synthetic streets',
         '',
         'Every number below comes from the command at the end of this page (one run per method, same recipe, '
-        'iterations and seed). The data are **procedurally generated synthetic streets** (`training/synth.py`): '
+        'iterations and seed). The data are **procedurally generated synthetic streets** (`night_seg_training/synth/`): '
         'labelled day images, unlabelled night images of the same places with a small camera shift and other '
         'moving objects, and night ground truth used only by `oracle` and for evaluation. They say how the method '
         'behaves on a controlled day-night gap, not what it reaches on Dark Zurich.',
@@ -104,7 +104,7 @@ def main() -> int:
         if not (run_dir / 'metrics.json').is_file():
             argv = command(args.recipe, method, run_dir, args.overrides)
             print('+', shlex.join(argv), flush=True)
-            argv[0:1] = [sys.executable, '-m', 'training.cli']
+            argv[0:1] = [sys.executable, '-m', 'night_seg_training.cli']
             subprocess.run(argv, check=True)
         results[method] = json.loads((run_dir / 'metrics.json').read_text())
         results[method]['seconds_per_iteration'] = seconds_per_iteration(run_dir)

@@ -24,13 +24,13 @@ import torch
 
 from night_seg_ros.bundle import InputSpec
 from night_seg_ros.classes import CITYSCAPES_CLASSES
-from training.batches import IterationBatches
-from training.config import load_config
-from training.datasets import build_dataset
-from training.loop import build_optimizer, optimisation_step
-from training.method import AdaptationMethod
-from training.segmenter import Segmenter, initial_network
-from training.teacher import EmaTeacher
+from night_seg_training.batches import IterationBatches
+from night_seg_training.config import load_config
+from night_seg_training.datasets import build_dataset
+from night_seg_training.loop import build_optimizer, optimisation_step
+from night_seg_training.method import AdaptationMethod
+from night_seg_training.segmenter import Segmenter, initial_network
+from night_seg_training.teacher import EmaTeacher
 
 
 def main() -> None:

@@ -29,7 +29,7 @@ from night_seg_ros.codec import stamp_ns
 from night_seg_ros.metrics import ConfusionMatrix
 from night_seg_ros.preview import Mp4Writer, contact_sheet, write_png
 from night_seg_ros.render import colorize, palette_lut
-from training import drive
+from night_seg_training import drive
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,4 +1,4 @@
-"""Tests for training.datasets on tiny PNG fixtures written with cv2 in each dataset's exact published layout."""
+"""Tests for night_seg_training.datasets on tiny PNG fixtures written with cv2 in each dataset's exact published layout."""
 import re
 import shutil
 from pathlib import Path
@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from training.datasets import (
+from night_seg_training.datasets import (
     CITYSCAPES_ID_TO_TRAIN_ID,
     DATASET_NAMES,
     ACDCNight,
@@ -248,7 +248,7 @@ def test_build_dataset_builds_each_reader(tmp_path, name, make, extra):
 @pytest.mark.parametrize('name, keys', [('synthetic_day', {'image', 'label', 'name'}),
                                         ('synthetic_night', {'image', 'reference', 'name'})])
 def test_build_dataset_generates_synthetic_data_without_root(name, keys):
-    pytest.importorskip('training.synth')
+    pytest.importorskip('night_seg_training.synth')
     dataset = build_dataset({'name': name, 'split': 'train', 'count': 2, 'height': 32, 'width': 64, 'seed': 1})
     assert len(dataset) == 2
     sample = dataset[0]
@@ -388,7 +388,7 @@ def test_bad_recipe_entry_names_the_allowed_keys(spec, message):
 
 
 def test_synthetic_cache_generates_once_and_reads_from_disk(tmp_path: Path) -> None:
-    pytest.importorskip('training.synth')
+    pytest.importorskip('night_seg_training.synth')
     spec = {'split': 'val', 'count': 2, 'height': 64, 'width': 128, 'seed': 0, 'cache': str(tmp_path / 'cache')}
     night = build_dataset({'name': 'synthetic_night', **spec})
     day = build_dataset({'name': 'synthetic_day', **spec})

@@ -1,4 +1,4 @@
-"""Tests for training.evaluate: confusion matrix and IoU by hand, figures, and evaluation of a tiny untrained model."""
+"""Tests for night_seg_training.evaluate: confusion matrix and IoU by hand, figures, and evaluation of a tiny untrained model."""
 from __future__ import annotations
 
 import json
@@ -19,7 +19,7 @@ from night_seg_ros.bundle import Bundle, InputSpec
 from night_seg_ros.classes import CITYSCAPES_CLASSES, CITYSCAPES_PALETTE, IGNORE_INDEX
 from night_seg_ros.model import SegmentationModel, create_untrained_bundle, load_model
 from night_seg_ros.pipeline import OutputRequest, SegmentationPipeline
-from training.evaluate import ConfusionMatrix, confusion_png, evaluate, format_table, gallery_png
+from night_seg_training.evaluate import ConfusionMatrix, confusion_png, evaluate, format_table, gallery_png
 
 NUM_CLASSES = len(CITYSCAPES_CLASSES)
 MODEL_HEIGHT, MODEL_WIDTH = 64, 128

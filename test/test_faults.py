@@ -112,7 +112,7 @@ def test_stale_engine_sidecar_is_refused_naming_the_field_and_nothing_is_deleted
 
 def test_checkpoint_interrupted_by_ctrl_c_keeps_the_previous_one(tmp_path: Path, monkeypatch):
     torch = pytest.importorskip('torch')
-    from training.checkpoint import load_checkpoint, save_checkpoint
+    from night_seg_training.checkpoint import load_checkpoint, save_checkpoint
 
     path = tmp_path / 'checkpoints' / 'last.pt'
     save_checkpoint(path, {'iteration': 1, 'student': {'w': torch.ones(3)}})
@@ -132,7 +132,7 @@ def test_checkpoint_interrupted_by_ctrl_c_keeps_the_previous_one(tmp_path: Path,
 KILLED_WRITER = '''
 import sys, torch
 from pathlib import Path
-from training.checkpoint import save_checkpoint
+from night_seg_training.checkpoint import save_checkpoint
 path = Path(sys.argv[1])
 big = torch.randn(8_000_000)  # 32 MB: each write takes long enough to be killed in the middle
 for iteration in range(1, 1000):
@@ -143,7 +143,7 @@ for iteration in range(1, 1000):
 
 def test_checkpoint_writer_killed_mid_write_leaves_a_readable_checkpoint(tmp_path: Path):
     pytest.importorskip('torch')
-    from training.checkpoint import load_checkpoint, save_checkpoint
+    from night_seg_training.checkpoint import load_checkpoint, save_checkpoint
 
     path = tmp_path / 'last.pt'
     repo = Path(__file__).resolve().parents[1]

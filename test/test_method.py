@@ -10,12 +10,12 @@ import torch.nn.functional as F
 from night_seg_ros.bundle import InputSpec
 from night_seg_ros.classes import CITYSCAPES_CLASSES, IGNORE_INDEX
 from night_seg_ros.model import build_network, segformer_arch
-from training.augment import classmix_masks, gaussian_blur, mix, strong_augment
-from training.config import MethodConfig
-from training.cross_attention import CrossAttentionTransfer, refine_pseudo_labels, static_class_mask
-from training.method import AdaptationMethod, weighted_cross_entropy
-from training.segmenter import Segmenter
-from training.teacher import EmaTeacher, confidence_weight, similarity_weight
+from night_seg_training.augment import classmix_masks, gaussian_blur, mix, strong_augment
+from night_seg_training.config import MethodConfig
+from night_seg_training.cross_attention import CrossAttentionTransfer, refine_pseudo_labels, static_class_mask
+from night_seg_training.method import AdaptationMethod, weighted_cross_entropy
+from night_seg_training.segmenter import Segmenter
+from night_seg_training.teacher import EmaTeacher, confidence_weight, similarity_weight
 
 STATIC = static_class_mask(CITYSCAPES_CLASSES)
 CAR = CITYSCAPES_CLASSES.index('car')

@@ -22,7 +22,7 @@ from night_seg_ros.bundle import WEIGHTS_FILE, BundleError, read_bundle
 from night_seg_ros.hub import hub_cache_folder, resolve_model
 
 ROOT = Path(__file__).resolve().parents[1]
-SCANNED = ('night_seg_ros', 'training', 'scripts')
+SCANNED = ('night_seg_ros', 'night_seg_training', 'scripts')
 PICKLE_MODULES = {'pickle', 'cPickle', '_pickle', 'dill', 'joblib', 'shelve', 'cloudpickle'}
 UNSAFE_YAML = {'load', 'unsafe_load', 'full_load', 'load_all', 'unsafe_load_all', 'full_load_all'}
 
@@ -111,7 +111,7 @@ def test_pickled_weights_in_a_bundle_are_refused_without_running_them(tiny_bundl
 
 def test_pickled_checkpoint_is_refused_without_running_it(tmp_path: Path):
     pytest.importorskip('torch')
-    from training.checkpoint import CheckpointError, load_checkpoint
+    from night_seg_training.checkpoint import CheckpointError, load_checkpoint
 
     marker = tmp_path / 'pickle_ran'
     path = tmp_path / 'last.pt'
@@ -164,7 +164,7 @@ def test_a_model_that_is_not_a_hub_id_is_used_as_the_path_given(tmp_path: Path):
 
 @pytest.mark.parametrize('name', ['../../outside', 'a/b', '/abs', '.hidden', 'run/../..'])
 def test_a_training_run_name_cannot_leave_the_runs_folder(name: str):
-    from training.config import ConfigError, load_config
+    from night_seg_training.config import ConfigError, load_config
 
     with pytest.raises(ConfigError, match='it names the run folder'):
         load_config('synthetic_demo', [f'name={name}'])

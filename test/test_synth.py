@@ -1,4 +1,4 @@
-"""Tests for training.synth: the procedural day/night street generator, its datasets and files on disk."""
+"""Tests for night_seg_training.synth: the procedural day/night street generator, its datasets and files on disk."""
 from __future__ import annotations
 
 import math
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from night_seg_ros.classes import CITYSCAPES_CLASSES, IGNORE_INDEX
-from training import synth
+from night_seg_training import synth
 
 HEIGHT, WIDTH = 128, 256
 SAMPLES = 6

@@ -15,12 +15,12 @@ import yaml
 
 from night_seg_ros.bundle import read_bundle
 from night_seg_ros.model import load_model
-from training.checkpoint import CHECKPOINT_FILE, CheckpointError, load_checkpoint, save_checkpoint
-from training.cli import main
-from training.config import RECIPES_DIR, ConfigError, load_config
-from training.segmenter import initial_network
+from night_seg_training.checkpoint import CHECKPOINT_FILE, CheckpointError, load_checkpoint, save_checkpoint
+from night_seg_training.cli import main
+from night_seg_training.config import RECIPES_DIR, ConfigError, load_config
+from night_seg_training.segmenter import initial_network
 
-pytest.importorskip('training.synth', reason='the synthetic generator provides the data of these runs')
+pytest.importorskip('night_seg_training.synth', reason='the synthetic generator provides the data of these runs')
 
 
 def _synthetic(name: str, split: str, count: int) -> dict:
@@ -47,7 +47,7 @@ def tiny_recipe(path: Path, method: str = 'full', iterations: int = 2, **schedul
 
 
 def _train_cli(*args: str) -> list[str]:
-    return [sys.executable, '-m', 'training.cli', 'train', *args, '--no-progress']
+    return [sys.executable, '-m', 'night_seg_training.cli', 'train', *args, '--no-progress']
 
 
 @pytest.mark.parametrize('method', ['source_only', 'mean_teacher', 'full', 'oracle'])
@@ -124,7 +124,7 @@ def test_two_ddp_processes_on_gloo_train_one_model(tmp_path: Path) -> None:
     recipe = str(tiny_recipe(tmp_path / 'tiny.yaml', 'full', iterations=2))
     run = tmp_path / 'ddp'
     result = subprocess.run([sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2',
-                             '-m', 'training.cli', 'train', recipe, '--run-dir', str(run), '--no-progress'],
+                             '-m', 'night_seg_training.cli', 'train', recipe, '--run-dir', str(run), '--no-progress'],
                             env=dict(os.environ, OMP_NUM_THREADS='1'), capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     log = (run / 'train.log').read_text()

@@ -6,7 +6,7 @@
   night-seg-train synth OUT [--split S] [--count N]                    synthetic day/night streets on disk
 
 Multi-GPU or multi-node: `torchrun --nproc_per_node=N $(which night-seg-train) train RECIPE` (the same code path).
-RECIPE is a YAML file or the name of a shipped recipe in training/configs (e.g. synthetic_demo).
+RECIPE is a YAML file or the name of a shipped recipe in night_seg_training/configs (e.g. synthetic_demo).
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from night_seg_ros.argtypes import positive_int
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
-    from training.datasets import DATASET_NAMES
+    from night_seg_training.datasets import DATASET_NAMES
 
     parser = argparse.ArgumentParser(prog='night-seg-train', description='day-night training for night_seg_ros',
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
@@ -60,9 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from training.config import load_config
-    from training.distributed import start_distributed, stop_distributed
-    from training.loop import TrainingInterrupted, train
+    from night_seg_training.config import load_config
+    from night_seg_training.distributed import start_distributed, stop_distributed
+    from night_seg_training.loop import TrainingInterrupted, train
 
     if args.resume is not None:
         if args.recipe:
@@ -96,8 +96,8 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 def _eval(args: argparse.Namespace) -> int:
     from night_seg_ros.bundle import read_bundle
     from night_seg_ros.model import load_model
-    from training.datasets import build_dataset
-    from training.evaluate import evaluate, format_table
+    from night_seg_training.datasets import build_dataset
+    from night_seg_training.evaluate import evaluate, format_table
 
     bundle = read_bundle(args.bundle)
     spec = {'name': args.dataset, 'split': args.split}
@@ -120,7 +120,7 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _synth(args: argparse.Namespace) -> int:
-    from training.synth import write_dataset
+    from night_seg_training.synth import write_dataset
 
     root = write_dataset(args.out, args.split, args.count, args.height, args.width, args.seed)
     print(f'wrote {args.count} synthetic day/night pairs ({args.split}, {args.width}x{args.height}) to {root}')
@@ -130,9 +130,9 @@ def _synth(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `night-seg-train`; returns the exit code (0 ok, 1 error, 2 usage, 130 interrupted)."""
     from night_seg_ros.bundle import BundleError
-    from training.checkpoint import CheckpointError
-    from training.config import ConfigError
-    from training.datasets import DatasetError
+    from night_seg_training.checkpoint import CheckpointError
+    from night_seg_training.config import ConfigError
+    from night_seg_training.datasets import DatasetError
 
     parser = build_parser()
     args = parser.parse_args(argv)

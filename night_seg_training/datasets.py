@@ -375,7 +375,7 @@ def _cached_synthetic(cache: Path, args: dict[str, Any]) -> Path:
     temporary folder and renamed into place, so an interrupted generation is never mistaken for a complete one and
     concurrent processes (DDP ranks) do not write into each other's files.
     """
-    from training.synth import write_dataset
+    from night_seg_training.synth import write_dataset
 
     root = cache / f'{args["split"]}-{args["count"]}-{args["width"]}x{args["height"]}-seed{args["seed"]}'
     if not root.is_dir():
@@ -409,7 +409,7 @@ def build_dataset(spec: dict[str, Any]) -> Any:
             root = _cached_synthetic(Path(cache), args)
             return DarkZurichReferences(root, args['split']) if name == 'synthetic_day' else DarkZurich(
                 root, args['split'])
-        from training.synth import SyntheticStreets
+        from night_seg_training.synth import SyntheticStreets
 
         streets = SyntheticStreets(args['split'], args['count'], args['height'], args['width'], args['seed'])
         return streets.day() if name == 'synthetic_day' else streets.night()

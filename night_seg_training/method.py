@@ -19,10 +19,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from night_seg_ros.classes import IGNORE_INDEX
-from training.augment import classmix_masks, mix, strong_augment
-from training.config import MethodConfig
-from training.cross_attention import CrossAttentionTransfer, refine_pseudo_labels, static_class_mask
-from training.teacher import EmaTeacher, confidence_weight, similarity_weight
+from night_seg_training.augment import classmix_masks, mix, strong_augment
+from night_seg_training.config import MethodConfig
+from night_seg_training.cross_attention import CrossAttentionTransfer, refine_pseudo_labels, static_class_mask
+from night_seg_training.teacher import EmaTeacher, confidence_weight, similarity_weight
 
 
 def weighted_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, weight: torch.Tensor,

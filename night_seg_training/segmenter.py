@@ -16,7 +16,7 @@ from torch import nn
 from night_seg_ros.bundle import InputSpec
 from night_seg_ros.classes import CITYSCAPES_CLASSES
 from night_seg_ros.model import arch_from_config, build_network, segformer_arch
-from training.config import ConfigError
+from night_seg_training.config import ConfigError
 
 
 class Segmenter(nn.Module):

@@ -31,13 +31,13 @@ from torch import nn
 from night_seg_ros.bundle import InputSpec, atomic_write_bytes, code_version
 from night_seg_ros.classes import CITYSCAPES_CLASSES, CITYSCAPES_PALETTE, IGNORE_INDEX
 from night_seg_ros.model import SegmentationModel, save_bundle
-from training.batches import IterationBatches, iteration_loader
-from training.checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
-from training.config import TrainConfig, save_config
-from training.distributed import Distributed
-from training.method import AdaptationMethod, StepResult
-from training.segmenter import Segmenter, initial_network
-from training.teacher import EmaTeacher
+from night_seg_training.batches import IterationBatches, iteration_loader
+from night_seg_training.checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
+from night_seg_training.config import TrainConfig, save_config
+from night_seg_training.distributed import Distributed
+from night_seg_training.method import AdaptationMethod, StepResult
+from night_seg_training.segmenter import Segmenter, initial_network
+from night_seg_training.teacher import EmaTeacher
 
 LOG = logging.getLogger('night_seg_train')
 
@@ -120,7 +120,7 @@ def _setup_logging(run_dir: Path, is_main: bool) -> None:
 
 
 def _datasets(config: TrainConfig, method: AdaptationMethod) -> tuple[Any, Any | None, dict[str, Any]]:
-    from training.datasets import build_dataset
+    from night_seg_training.datasets import build_dataset
 
     source = build_dataset(config.data.source)
     target = build_dataset(config.data.target) if method.uses_target else None
@@ -131,7 +131,7 @@ def _datasets(config: TrainConfig, method: AdaptationMethod) -> tuple[Any, Any |
 def _evaluate_all(segmenter: Segmenter, val: dict[str, Any], config: TrainConfig, dist_info: Distributed,
                   out_dir: Path | None, progress: bool) -> dict[str, dict[str, Any]]:
     """Evaluate the student on every validation set, exactly as the deployed model would run."""
-    from training.evaluate import evaluate
+    from night_seg_training.evaluate import evaluate
 
     model = SegmentationModel(segmenter.network, segmenter.input_spec).to(dist_info.device)
     segmenter.eval()
@@ -152,7 +152,7 @@ def _provenance(config: TrainConfig, metrics: dict[str, dict[str, Any]], iterati
         'recipe': config.name,
         'method': config.method.name,
         'data': {'source': config.data.source, 'target': config.data.target,
-                 'note': ('procedurally generated synthetic streets (training.synth); this model knows synthetic '
+                 'note': ('procedurally generated synthetic streets (night_seg_training.synth); this model knows synthetic '
                           'streets only, not real camera images') if synthetic else 'real datasets'},
         'iterations': iterations,
         'metrics': {name: {'split': config.data.val[name], 'miou': result['miou'], 'iou': result['iou']}

@@ -28,7 +28,7 @@ import numpy as np
 from tqdm import tqdm
 
 from night_seg_ros import bag_io
-from training import synth
+from night_seg_training import synth
 
 IMAGE_TOPIC = '/camera/image_raw'
 COMPRESSED_TOPIC = '/camera/image_raw/compressed'

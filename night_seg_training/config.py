@@ -262,7 +262,7 @@ def _number_or_text(text: str) -> float | str:
 
 
 def resolve_recipe(recipe: str | Path) -> Path:
-    """A recipe path, or the name of a recipe shipped in training/configs (with or without .yaml)."""
+    """A recipe path, or the name of a recipe shipped in night_seg_training/configs (with or without .yaml)."""
     path = Path(recipe)
     if path.is_file():
         return path
