@@ -14,12 +14,13 @@ from typing import Any
 import torch
 
 from night_seg_ros.bundle import atomic_write_bytes
+from night_seg_ros.errors import NightSegError
 
 CHECKPOINT_FORMAT = 'night-seg-checkpoint/1'
 CHECKPOINT_FILE = 'last.pt'
 
 
-class CheckpointError(ValueError):
+class CheckpointError(NightSegError, ValueError):
     """A checkpoint is missing, unreadable or from another format; the message says which and where."""
 
 

@@ -16,6 +16,8 @@ from typing import Any
 
 import yaml
 
+from night_seg_ros.errors import NightSegError
+
 METHODS = ('source_only', 'mean_teacher', 'full', 'oracle')
 RUN_NAME = re.compile(r'[A-Za-z0-9][A-Za-z0-9._-]*')
 """What `name` may be: it starts the run folder's name (runs/NAME-METHOD-TIME), so no '/' and no leading '.'."""
@@ -28,7 +30,7 @@ oracle        day supervision + night ground truth (synthetic data only: an uppe
 RECIPES_DIR = Path(__file__).parent / 'configs'
 
 
-class ConfigError(ValueError):
+class ConfigError(NightSegError, ValueError):
     """A recipe or override is invalid; the message names the key and what is allowed."""
 
 

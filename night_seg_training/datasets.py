@@ -24,9 +24,10 @@ import cv2
 import numpy as np
 
 from night_seg_ros.classes import IGNORE_INDEX
+from night_seg_ros.errors import NightSegError
 
 
-class DatasetError(ValueError):
+class DatasetError(NightSegError, ValueError):
     """A dataset on disk is not in its published layout, or a recipe entry is invalid; says what is expected."""
 
 

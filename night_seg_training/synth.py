@@ -1698,8 +1698,8 @@ def write_dataset(root: str | os.PathLike, split: str, count: int, height: int, 
             _write_png(folder / f'SYNTH_frame_{index:06d}{suffix}', image)
     (root / 'SYNTHETIC.md').write_text(
         '# Synthetic data\n\n'
-        'Every image and label here is procedurally generated synthetic data (night_seg_training.synth): simple 3-D street '
-        'scenes rendered by day and by night, not photographs of real places.\n\n'
+        'Every image and label here is procedurally generated synthetic data (night_seg_training.synth): simple '
+        '3-D street scenes rendered by day and by night, not photographs of real places.\n\n'
         f'- generator version: {GENERATOR_VERSION}\n- seed: {seed}\n- split: {split}\n- pairs: {count}\n'
         f'- size: {width}x{height} (width x height)\n'
         '- labels: Cityscapes train ids 0..18 (exact: drawn with the geometry)\n'

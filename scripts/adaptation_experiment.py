@@ -52,7 +52,7 @@ def write_document(path: Path, recipe: str, out: Path, overrides: list[str], res
         '# Day -> night adaptation on synthetic streets',
         '',
         'Every number below comes from the command at the end of this page (one run per method, same recipe, '
-        'iterations and seed). The data are **procedurally generated synthetic streets** (`night_seg_training/synth/`): '
+        'iterations and seed). The data are **procedurally generated synthetic streets** (`night_seg_training.synth`): '
         'labelled day images, unlabelled night images of the same places with a small camera shift and other '
         'moving objects, and night ground truth used only by `oracle` and for evaluation. They say how the method '
         'behaves on a controlled day-night gap, not what it reaches on Dark Zurich.',

@@ -1,4 +1,4 @@
-"""Tests for night_seg_training.datasets on tiny PNG fixtures written with cv2 in each dataset's exact published layout."""
+"""Tests for night_seg_training.datasets on tiny PNG fixtures written with cv2 in each dataset's published layout."""
 import re
 import shutil
 from pathlib import Path

@@ -1,4 +1,4 @@
-"""Tests for night_seg_training.evaluate: confusion matrix and IoU by hand, figures, and evaluation of a tiny untrained model."""
+"""Tests for night_seg_training.evaluate: confusion matrix and IoU by hand, figures, an untrained model evaluated."""
 from __future__ import annotations
 
 import json
