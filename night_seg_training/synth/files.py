@@ -1,0 +1,76 @@
+"""Synthetic data on disk: `write_dataset` writes day/night pairs in a Dark Zurich val-like layout, `contact_sheet`
+shows pairs with their labels side by side.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from night_seg_ros.classes import CITYSCAPES_PALETTE
+from night_seg_ros.render import colorize, palette_lut
+from night_seg_training.synth.pairs import StreetPair, _check_seed, _check_size, _check_split, render_pair
+from night_seg_training.synth.rendering import SynthError
+
+GENERATOR_VERSION: int = 1
+"""Version of the generator, written into the SYNTHETIC.md of every dataset and drive bag."""
+
+
+def _write_png(path: Path, image: np.ndarray) -> None:
+    """Write an RGB (H, W, 3) or single-channel uint8 image as PNG; OSError when OpenCV cannot."""
+    data = cv2.cvtColor(image, cv2.COLOR_RGB2BGR) if image.ndim == 3 else image
+    if not cv2.imwrite(str(path), data):
+        raise OSError(f'could not write {path}')
+
+
+def write_dataset(root: str | os.PathLike, split: str, count: int, height: int, width: int, seed: int) -> Path:
+    """Write `count` pairs of `split` as PNGs in a Dark Zurich val-like layout under root; returns root.
+
+    rgb_anon/{split}/night/SYNTH/SYNTH_frame_{i:06d}_rgb_anon.png, rgb_anon/{split}_ref/day/SYNTH_ref/
+    SYNTH_frame_{i:06d}_ref_rgb_anon.png, gt/{split}/night/SYNTH/SYNTH_frame_{i:06d}_gt_labelTrainIds.png,
+    gt/{split}_ref/day/SYNTH_ref/SYNTH_frame_{i:06d}_ref_gt_labelTrainIds.png and SYNTHETIC.md. A rerun overwrites;
+    SYNTH_frame_* files of an earlier, larger run are removed.
+    """
+    _check_split(split)
+    if count < 1:
+        raise SynthError(f'count {count}; must be >= 1')
+    _check_size(height, width)
+    _check_seed(seed)
+    root = Path(root)
+    folders = {
+        'night': (root / 'rgb_anon' / split / 'night' / 'SYNTH', '_rgb_anon.png'),
+        'day': (root / 'rgb_anon' / f'{split}_ref' / 'day' / 'SYNTH_ref', '_ref_rgb_anon.png'),
+        'night_label': (root / 'gt' / split / 'night' / 'SYNTH', '_gt_labelTrainIds.png'),
+        'day_label': (root / 'gt' / f'{split}_ref' / 'day' / 'SYNTH_ref', '_ref_gt_labelTrainIds.png'),
+    }
+    for folder, _ in folders.values():
+        folder.mkdir(parents=True, exist_ok=True)
+        for old in folder.glob('SYNTH_frame_*.png'):
+            old.unlink()
+    for index in range(count):
+        pair = render_pair(seed, split, index, height, width)
+        for key, image in (('night', pair.night_image), ('day', pair.day_image), ('night_label', pair.night_label),
+                           ('day_label', pair.day_label)):
+            folder, suffix = folders[key]
+            _write_png(folder / f'SYNTH_frame_{index:06d}{suffix}', image)
+    (root / 'SYNTHETIC.md').write_text(
+        '# Synthetic data\n\n'
+        'Every image and label here is procedurally generated synthetic data (night_seg_training.synth): simple '
+        '3-D street scenes rendered by day and by night, not photographs of real places.\n\n'
+        f'- generator version: {GENERATOR_VERSION}\n- seed: {seed}\n- split: {split}\n- pairs: {count}\n'
+        f'- size: {width}x{height} (width x height)\n'
+        '- labels: Cityscapes train ids 0..18 (exact: drawn with the geometry)\n'
+        '- layout: Dark Zurich val-like; night images with labels, day references with labels\n')
+    return root
+
+
+def contact_sheet(pairs: Sequence[StreetPair]) -> np.ndarray:
+    """uint8 (N * H, 4 * W, 3) RGB: one row per pair, day | day label | night | night label (Cityscapes colours)."""
+    if not pairs:
+        raise SynthError('contact_sheet needs at least one StreetPair')
+    lut = palette_lut(CITYSCAPES_PALETTE)
+    return np.vstack([np.hstack((p.day_image, colorize(p.day_label, lut), p.night_image, colorize(p.night_label, lut)))
+                      for p in pairs])

@@ -1,0 +1,177 @@
+"""Deterministic day/night pairs of one place: `render_pair` and the map-style dataset `SyntheticStreets`.
+
+Place i of (seed, split) stands in street i % STREETS_PER_SPLIT at a place-specific camera: the night camera is the
+day camera shifted slightly (coarsely aligned), and the traffic of the two images differs (`_place`).
+"""
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from night_seg_training.synth.geometry import Camera
+from night_seg_training.synth.rendering import TIMES_OF_DAY, SynthError, render
+from night_seg_training.synth.street import STREET_LENGTH, Scene, make_scene
+from night_seg_training.synth.traffic import Thing, sample_dynamic
+
+SPLITS: tuple[str, ...] = ('train', 'val', 'test')
+STREETS_PER_SPLIT = 64
+"""Streets render_pair draws its places from, per (seed, split): place i stands in street i % STREETS_PER_SPLIT at a
+place-specific camera position (streets are cached, so a dataset pass builds each street once per process)."""
+MIN_SIZE = 32
+"""Image sides of render_pair / SyntheticStreets / write_dataset: multiples of MIN_SIZE pixels, at least MIN_SIZE."""
+
+_SPLIT_STREET_KEY = 1           # extra SeedSequence word: street seeds never equal place seeds
+_TRAFFIC_AHEAD = 100.0          # metres ahead of a render_pair camera that traffic is sampled (farther is tiny)
+
+# The streets of render_pair, each built once per process (make_scene itself is uncached).
+_street = functools.lru_cache(maxsize=STREETS_PER_SPLIT)(make_scene)
+
+
+@dataclass(frozen=True, eq=False)
+class StreetPair:
+    """One place by day and by night: camera B (night) is camera A (day) shifted slightly, traffic differs."""
+
+    day_image: np.ndarray    # uint8 (H, W, 3) RGB, camera A, dynamic objects set 1
+    day_label: np.ndarray    # uint8 (H, W) Cityscapes train ids
+    night_image: np.ndarray  # uint8 (H, W, 3) RGB, camera B = A shifted slightly, dynamic objects set 2
+    night_label: np.ndarray  # uint8 (H, W)
+
+
+def _check_split(split: str) -> None:
+    if split not in SPLITS:
+        raise SynthError(f'split {split!r}; allowed: {", ".join(SPLITS)}')
+
+
+def _check_size(height: int, width: int) -> None:
+    for name, value in (('height', height), ('width', width)):
+        if value < MIN_SIZE or value % MIN_SIZE:
+            raise SynthError(f'{name} {value}; must be a multiple of {MIN_SIZE} pixels, at least {MIN_SIZE} '
+                             '(the segmentation network needs multiples of 32)')
+
+
+def _check_seed(seed: int) -> None:
+    if seed < 0:
+        raise SynthError(f'seed {seed}; must be >= 0')
+
+
+@dataclass(frozen=True, eq=False)
+class _Place:
+    """What render_pair renders for one (seed, split, index): the street, both cameras, both traffic sets, and the
+    seeds of the day and night image rngs."""
+
+    scene: Scene
+    cameras: tuple[Camera, Camera]
+    dynamic: tuple[list[Thing], list[Thing]]
+    image_seeds: tuple[np.random.SeedSequence, np.random.SeedSequence]
+
+
+def _place(seed: int, split: str, index: int) -> _Place:
+    """The place of `index` in `split`: its street (one of STREETS_PER_SPLIT), cameras and traffic."""
+    _check_split(split)
+    _check_seed(seed)
+    if index < 0:
+        raise SynthError(f'index {index}; must be >= 0')
+    code = SPLITS.index(split)
+    place_seed, day_seed, night_seed = np.random.SeedSequence([seed, code, index]).spawn(3)
+    street_seed = np.random.SeedSequence([seed, code, index % STREETS_PER_SPLIT, _SPLIT_STREET_KEY])
+    scene = _street(int(street_seed.generate_state(1)[0]))
+    rng = np.random.default_rng(place_seed)
+    lane = int(rng.integers(scene.lanes))
+    day = Camera(x=(lane + 0.5) * scene.lane_width + rng.uniform(-0.3, 0.3), height=rng.uniform(1.25, 1.65),
+                 z=rng.uniform(0.0, STREET_LENGTH), yaw=math.radians(rng.normal(0.0, 1.5)),
+                 hfov_deg=rng.uniform(64, 76))
+    sign = rng.choice([-1.0, 1.0], 3)
+    night = Camera(x=day.x + sign[0] * rng.uniform(0.1, 0.5), height=day.height + rng.uniform(-0.1, 0.1),
+                   z=day.z + sign[1] * rng.uniform(0.5, 2.0), yaw=day.yaw + sign[2] * math.radians(rng.uniform(0.3, 2)),
+                   hfov_deg=day.hfov_deg)
+    dynamic = tuple(sample_dynamic(scene, rng, (camera.z - 15.0, camera.z + _TRAFFIC_AHEAD), keep_clear=camera)
+                    for camera in (day, night))
+    return _Place(scene, (day, night), dynamic, (day_seed, night_seed))
+
+
+def _render_place(place: _Place, which: int, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Day (which = 0) or night (1) image and label of a place."""
+    return render(place.scene, place.dynamic[which], place.cameras[which], height, width, TIMES_OF_DAY[which],
+                  np.random.default_rng(place.image_seeds[which]))
+
+
+def render_pair(seed: int, split: str, index: int, height: int = 256, width: int = 512) -> StreetPair:
+    """The day/night pair of place `index` of `split` (deterministic in seed, split, index; splits never share
+    places). height and width: multiples of 32 pixels."""
+    _check_size(height, width)
+    place = _place(seed, split, index)
+    day_image, day_label = _render_place(place, 0, height, width)
+    night_image, night_label = _render_place(place, 1, height, width)
+    return StreetPair(day_image, day_label, night_image, night_label)
+
+
+def _sample_name(split: str, index: int) -> str:
+    return f'synth_{split}_{index:06d}'
+
+
+class SyntheticStreets:
+    """Map-style dataset (no torch dependency): len() and [i] over render_pair(seed, split, i)."""
+
+    def __init__(self, split: str = 'train', count: int = 1000, height: int = 256, width: int = 512,
+                 seed: int = 0) -> None:
+        _check_split(split)
+        if count < 1:
+            raise SynthError(f'count {count}; must be >= 1')
+        _check_size(height, width)
+        _check_seed(seed)
+        self.split, self.count, self.height, self.width, self.seed = split, count, height, width, seed
+
+    def __len__(self) -> int:
+        return self.count
+
+    def _check_index(self, index: int) -> int:
+        if not -self.count <= index < self.count:
+            raise IndexError(f'index {index} out of range for {self.count} synthetic pairs')
+        return index % self.count
+
+    def __getitem__(self, index: int) -> StreetPair:
+        return render_pair(self.seed, self.split, self._check_index(index), self.height, self.width)
+
+    def day(self) -> SyntheticDayView:
+        """The day renderings as labelled views {'image', 'label', 'name'}."""
+        return SyntheticDayView(self)
+
+    def night(self) -> SyntheticNightView:
+        """The night renderings as night pairs {'image': night, 'reference': day, 'label': night label, 'name'}."""
+        return SyntheticNightView(self)
+
+
+class SyntheticDayView:
+    """Labelled views of the day images of a SyntheticStreets (renders the day side only)."""
+
+    def __init__(self, streets: SyntheticStreets) -> None:
+        self.streets = streets
+
+    def __len__(self) -> int:
+        return len(self.streets)
+
+    def __getitem__(self, index: int) -> dict:
+        streets = self.streets
+        index = streets._check_index(index)
+        place = _place(streets.seed, streets.split, index)
+        image, label = _render_place(place, 0, streets.height, streets.width)
+        return {'image': image, 'label': label, 'name': _sample_name(streets.split, index)}
+
+
+class SyntheticNightView:
+    """Night pairs of a SyntheticStreets: the night image with its label and the day image of the same place."""
+
+    def __init__(self, streets: SyntheticStreets) -> None:
+        self.streets = streets
+
+    def __len__(self) -> int:
+        return len(self.streets)
+
+    def __getitem__(self, index: int) -> dict:
+        index = self.streets._check_index(index)
+        pair = self.streets[index]
+        return {'image': pair.night_image, 'reference': pair.day_image, 'label': pair.night_label,
+                'name': _sample_name(self.streets.split, index)}
