@@ -29,7 +29,8 @@ EXTRAS = {
     'bag': ['rosbags>=0.10', 'tqdm>=4.60'],
     # `night-seg bench`: the plot of its figures.
     'bench': ['matplotlib>=3.5'],
-    'test': ['pytest>=7', 'ruff>=0.4', 'colcon-common-extensions', 'hypothesis>=6.80'],
+    # import-linter checks the layer contracts in setup.cfg (test/unit/test_contracts.py).
+    'test': ['pytest>=7', 'ruff>=0.4', 'colcon-common-extensions', 'hypothesis>=6.80', 'import-linter>=2.1'],
 }
 EXTRAS['tensorrt'] += EXTRAS['convert']
 EXTRAS['all'] = sorted({req for name in ('runtime', 'onnx', 'torch', 'training', 'convert', 'bag', 'bench')
@@ -57,11 +58,11 @@ setup(
     license='Apache-2.0',
     entry_points={
         'console_scripts': [
-            'seg_node = night_seg_ros.node:main',
+            'seg_node = night_seg_ros.node.seg_node:main',
             'night-seg = night_seg_ros.cli:main',
             'night-seg-train = night_seg_training.cli:main',
-            'build_engine = night_seg_ros.tensorrt.cli:build_main',
-            'verify_engine = night_seg_ros.tensorrt.cli:verify_main',
+            'build_engine = night_seg_ros.cli:build_main',
+            'verify_engine = night_seg_ros.cli:verify_main',
         ],
     },
 )

@@ -4,7 +4,8 @@ A bundle is a directory::
 
     model.json            format, arch (+ config), classes, palette, input spec, ignore_index, provenance
     weights.safetensors   the network's weights (never pickle)
-    model.onnx            after `night-seg export`: uint8 NHWC RGB in, labels (uint8) + confidence (float32) out
+    model.onnx            after `night-seg export`: `image` uint8 NHWC RGB in, `labels` (uint8) + `confidence`
+                          (float32) out: the ONNX contract, INPUT_NAME and OUTPUT_NAMES below
     engines/              TensorRT engines built on the target, each with a JSON sidecar
 
 This module reads, writes and validates bundles without torch, so a vehicle running ONNX Runtime or TensorRT needs
@@ -23,16 +24,21 @@ from pathlib import Path
 from typing import Any
 
 from night_seg_ros import __version__
+from night_seg_ros.errors import NightSegError
 
 BUNDLE_FORMAT = 'night-seg-bundle/1'
 MODEL_JSON = 'model.json'
 WEIGHTS_FILE = 'weights.safetensors'
 ONNX_FILE = 'model.onnx'
+INPUT_NAME = 'image'
+"""model.onnx's input: uint8 (1, H, W, 3) RGB at the bundle's input size."""
+OUTPUT_NAMES = ('labels', 'confidence')
+"""model.onnx's outputs: labels uint8 (1, H, W) class ids; confidence float32 (1, H, W), the max softmax probability."""
 ENGINES_DIR = 'engines'
 CHANNEL_ORDERS = ('RGB',)
 
 
-class BundleError(ValueError):
+class BundleError(NightSegError, ValueError):
     """A bundle is missing, incomplete or inconsistent; the message names every defect found."""
 
 

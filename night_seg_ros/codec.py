@@ -1,7 +1,9 @@
 """Conversion between ROS 2 image messages and numpy arrays.
 
 Decoding turns a ``sensor_msgs/Image`` or ``sensor_msgs/CompressedImage`` into an
-``H x W x 3`` ``uint8`` RGB array; encoding turns an array into a ``sensor_msgs/Image``.
+``H x W x 3`` ``uint8`` RGB array (``image_to_array`` keeps a mono8 / rgb8 / bgr8 / 32FC1 image in its own
+encoding); encoding turns an array into the fields of a ``sensor_msgs/Image`` (``image_fields``), an rclpy message
+(``numpy_to_image``) or a message to render into (``image_buffer``). Messages read from bags decode the same way.
 Everything is done with numpy views and OpenCV; there are no per-pixel Python loops.
 
 Any unsupported or malformed message makes the decoders raise :class:`ImageDecodeError`
@@ -15,10 +17,13 @@ import sys
 from array import array as _byte_array
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
 from sensor_msgs.msg import CompressedImage, Image
+
+from night_seg_ros.errors import NightSegError
 
 MAX_SIDE = 16384
 """Largest accepted width or height, in pixels."""
@@ -35,7 +40,7 @@ _JPEG_STANDALONE_MARKERS = frozenset(range(0xD0, 0xD9)) | {0x01}
 _JPEG_START_OF_SCAN = 0xDA
 
 
-class ImageDecodeError(ValueError):
+class ImageDecodeError(NightSegError, ValueError):
     """An image message is unsupported or malformed; the message says why and what is allowed."""
 
 
@@ -111,7 +116,10 @@ _LAYOUTS: dict[str, _Layout] = {
 SUPPORTED_ENCODINGS: tuple[str, ...] = tuple(_LAYOUTS)
 """Every ``sensor_msgs/Image`` encoding accepted by :func:`image_to_rgb`."""
 
-# numpy_to_image encodings: (dtype, channels or None for a 2-D array).
+_IS_BIGENDIAN = int(sys.byteorder == 'big')
+"""``is_bigendian`` of the messages built here: this machine's byte order."""
+
+# image_fields / image_to_array encodings: (dtype, channels or None for a 2-D array).
 _OUTPUT_FORMATS: dict[str, tuple[np.dtype, int | None]] = {
     'mono8': (np.dtype(np.uint8), None),
     'rgb8': (np.dtype(np.uint8), 3),
@@ -156,29 +164,56 @@ def image_to_rgb(msg: Image) -> np.ndarray:
     Returns a new C-contiguous ``height x width x 3`` uint8 RGB array that does not share
     memory with ``msg.data``. Raises ImageDecodeError for an unsupported or malformed message.
     """
-    width, height, step = msg.width, msg.height, msg.step
-    _check_size(width, height)
+    _check_size(msg.width, msg.height)
     layout = _LAYOUTS.get(msg.encoding)
     if layout is None:
         raise ImageDecodeError(
             f'unsupported encoding {msg.encoding!r}; supported: {", ".join(SUPPORTED_ENCODINGS)}')
-    if layout.even_width and width % 2:
-        raise ImageDecodeError(f'encoding {msg.encoding!r} needs an even width, got width {width}')
-    row_bytes = width * layout.bytes_per_pixel
+    if layout.even_width and msg.width % 2:
+        raise ImageDecodeError(f'encoding {msg.encoding!r} needs an even width, got width {msg.width}')
+    rows = _pixel_rows(msg, layout.bytes_per_pixel)
+    try:
+        return layout.decode(rows, bool(msg.is_bigendian))
+    except cv2.error as exc:
+        raise ImageDecodeError(f'cannot decode {msg.encoding!r} image: {exc}') from exc
+
+
+def _pixel_rows(msg: Image, bytes_per_pixel: int) -> np.ndarray:
+    """The pixel bytes of a raw image message of a checked size as uint8 (H, W * bytes_per_pixel), row padding cut off
+    (a view of the data). Raises ImageDecodeError for a step smaller than a row or data shorter than step * height.
+    """
+    width, height, step = msg.width, msg.height, msg.step
+    row_bytes = width * bytes_per_pixel
     if step < row_bytes:
         raise ImageDecodeError(
-            f'step {step} is smaller than one row: width {width} x {layout.bytes_per_pixel} bytes per pixel '
+            f'step {step} is smaller than one row: width {width} x {bytes_per_pixel} bytes per pixel '
             f'= {row_bytes}')
     data = _as_bytes(msg.data)
     if data.size < step * height:
         raise ImageDecodeError(
             f'data has {data.size} bytes, expected at least step*height = {step * height} '
             f'(step {step}, height {height})')
-    rows = data[:step * height].reshape(height, step)[:, :row_bytes]
-    try:
-        return layout.decode(rows, bool(msg.is_bigendian))
-    except cv2.error as exc:
-        raise ImageDecodeError(f'cannot decode {msg.encoding!r} image: {exc}') from exc
+    return data[:step * height].reshape(height, step)[:, :row_bytes]
+
+
+def image_to_array(msg: Image) -> np.ndarray:
+    """The pixels of a ``mono8``, ``rgb8``, ``bgr8`` or ``32FC1`` image message in its own encoding.
+
+    The inverse of :func:`numpy_to_image`: uint8 (H, W) for mono8 (class ids, grey), uint8 (H, W, 3) in the
+    message's channel order for rgb8 and bgr8, float32 (H, W) for 32FC1 (``is_bigendian`` honoured). ``msg`` is any
+    object with the fields of :func:`image_to_rgb`; padded rows are read as :func:`image_to_rgb` reads them.
+    Returns a new C-contiguous array that does not share memory with ``msg.data``. Raises ImageDecodeError for
+    another encoding or a malformed message.
+    """
+    if msg.encoding not in _OUTPUT_FORMATS:
+        raise ImageDecodeError(f'encoding {msg.encoding!r}; allowed here: {", ".join(_OUTPUT_FORMATS)}')
+    dtype, channels = _OUTPUT_FORMATS[msg.encoding]
+    _check_size(msg.width, msg.height)
+    rows = _pixel_rows(msg, (channels or 1) * dtype.itemsize)
+    if dtype.itemsize > 1:
+        rows = np.ascontiguousarray(rows).view(dtype.newbyteorder('>' if msg.is_bigendian else '<'))
+    shape = (msg.height, msg.width) if channels is None else (msg.height, msg.width, channels)
+    return np.array(rows.reshape(shape), dtype=dtype, order='C')
 
 
 def _jpeg_size(data: np.ndarray) -> tuple[int, int] | None:
@@ -268,14 +303,13 @@ def stamp_ns(header: object) -> int:
     return header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
 
 
-def numpy_to_image(array: np.ndarray, encoding: str, header: object) -> Image:
-    """Wrap an array in a new ``sensor_msgs/Image``.
+def image_fields(array: np.ndarray, encoding: str) -> dict[str, Any]:
+    """The ``sensor_msgs/Image`` fields of an array, for any Image class (rclpy's, a rosbags typestore's).
 
-    Accepted encodings and arrays: ``mono8`` (H x W uint8), ``rgb8`` and ``bgr8``
-    (H x W x 3 uint8, channels already in that order) and ``32FC1`` (H x W float32, native byte
-    order). The message gets ``header`` (the same object, unchanged), the array's size,
-    ``is_bigendian`` of this machine, ``step = width * bytes per pixel`` and a copy of the
-    pixels as ``array.array('B')`` (one memcpy, which keeps large images fast).
+    Accepted encodings and arrays: ``mono8`` (H x W uint8), ``rgb8`` and ``bgr8`` (H x W x 3 uint8, channels
+    already in that order) and ``32FC1`` (H x W float32, native byte order). Returns ``height``, ``width``,
+    ``encoding``, ``is_bigendian`` of this machine, ``step = width * bytes per pixel`` and ``data``: the pixels as
+    1-D uint8 (a view of ``array`` when it is C-contiguous, else a copy).
 
     Raises a plain ValueError (not ImageDecodeError) naming the mismatch when the encoding is
     unknown or the array's dtype or shape does not fit it or it is empty, and TypeError when
@@ -295,7 +329,19 @@ def numpy_to_image(array: np.ndarray, encoding: str, header: object) -> Image:
     height, width = array.shape[:2]
     if height == 0 or width == 0:
         raise ValueError(f'cannot encode an empty array of shape {array.shape}')
-    msg = _image_message(height, width, encoding, np.ascontiguousarray(array).reshape(-1).view(np.uint8).data)
+    return {'height': height, 'width': width, 'encoding': encoding, 'is_bigendian': _IS_BIGENDIAN,
+            'step': _row_bytes(width, encoding), 'data': np.ascontiguousarray(array).reshape(-1).view(np.uint8)}
+
+
+def numpy_to_image(array: np.ndarray, encoding: str, header: object) -> Image:
+    """Wrap an array in a new ``sensor_msgs/Image``.
+
+    The message gets the fields of :func:`image_fields` (encodings, arrays and errors as there), ``header`` (the
+    same object, unchanged) and a copy of the pixels as ``array.array('B')`` (one memcpy, which keeps large images
+    fast).
+    """
+    fields = image_fields(array, encoding)
+    msg = _image_message(fields['height'], fields['width'], encoding, fields['data'].data)
     msg.header = header
     return msg
 
@@ -307,11 +353,16 @@ def _output_format(encoding: str) -> tuple[np.dtype, int | None]:
     return _OUTPUT_FORMATS[encoding]
 
 
+def _row_bytes(width: int, encoding: str) -> int:
+    """Bytes in one unpadded row of an output encoding: the `step` of every Image this module builds."""
+    dtype, channels = _OUTPUT_FORMATS[encoding]
+    return width * (channels or 1) * dtype.itemsize
+
+
 def _image_message(height: int, width: int, encoding: str, pixels: bytes | memoryview | None) -> Image:
     """An Image of an output encoding whose data (array.array('B')) is a copy of `pixels`, or zeros for None."""
-    dtype, channels = _OUTPUT_FORMATS[encoding]
-    msg = Image(height=height, width=width, encoding=encoding, is_bigendian=int(sys.byteorder == 'big'),
-                step=width * (channels or 1) * dtype.itemsize)
+    msg = Image(height=height, width=width, encoding=encoding, is_bigendian=_IS_BIGENDIAN,
+                step=_row_bytes(width, encoding))
     data = _byte_array('B')
     data.frombytes(bytes(msg.step * height) if pixels is None else pixels)
     msg.data = data  # the setter keeps an array.array as is; Image(data=...) would copy it element by element

@@ -1,8 +1,9 @@
 """torch -> ONNX export of a bundle's network, with a parity check of ONNX Runtime against torch.
 
-The graph has one input `image` (uint8, 1 x H x W x 3, RGB, the bundle's input size) and two outputs `labels`
-(uint8, 1 x H x W) and `confidence` (float32, 1 x H x W): normalisation, layout change, upsampling and argmax are in
-the graph. Opset >= 17 keeps LayerNormalization one op (FP16 overflows when it is decomposed).
+The graph keeps the bundle's ONNX contract (`bundle.INPUT_NAME`, `bundle.OUTPUT_NAMES`): one input `image` (uint8,
+1 x H x W x 3, RGB, the bundle's input size) and two outputs `labels` (uint8, 1 x H x W) and `confidence` (float32,
+1 x H x W): normalisation, layout change, upsampling and argmax are in the graph. Opset >= 17 keeps LayerNormalization
+one op (FP16 overflows when it is decomposed).
 """
 from __future__ import annotations
 
@@ -13,12 +14,15 @@ from typing import Any
 
 import numpy as np
 
-from night_seg_ros.bundle import Bundle, atomic_write_bytes, check_safetensors
+from night_seg_ros.bundle import INPUT_NAME, OUTPUT_NAMES, Bundle, atomic_write_bytes, check_safetensors
+from night_seg_ros.errors import NightSegError
 
 MIN_OPSET = 17
-INPUT_NAME = 'image'
-OUTPUT_NAMES = ('labels', 'confidence')
 MIN_LABEL_AGREEMENT = 0.999
+
+
+class ExportError(NightSegError, ValueError):
+    """A bundle cannot be exported as asked (an opset too old, say); the message names what is allowed."""
 
 
 @dataclass(frozen=True)
@@ -71,7 +75,7 @@ def export_onnx(bundle: Bundle, opset: int = MIN_OPSET) -> Path:
     from night_seg_ros.model import load_model
 
     if opset < MIN_OPSET:
-        raise ValueError(f'opset {opset} is too old; allowed: >= {MIN_OPSET} (LayerNormalization)')
+        raise ExportError(f'opset {opset} is too old; allowed: >= {MIN_OPSET} (LayerNormalization)')
     model = load_model(bundle)
     example = torch.zeros((1, bundle.input.height, bundle.input.width, 3), dtype=torch.uint8)
     buffer = io.BytesIO()

@@ -19,6 +19,9 @@ HUB_ID = re.compile(r'(?!.*(?:--|\.\.))[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-
 with no absolute path and no newline either, 'owner--name' is one folder name inside the cache, a different one for
 each id."""
 
+MODEL_CACHE_DIR = '~/.cache/night_seg_ros/models'
+"""Where bundles converted from hub ids are kept, unless the node's model_cache_dir says otherwise."""
+
 
 def _image_stats(source: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """Mean and std in 0-255 units from the checkpoint's preprocessor config, ImageNet's when it has none."""
@@ -90,16 +93,22 @@ def hub_cache_folder(hub_id: str, cache_dir: str | os.PathLike) -> Path:
 def resolve_model(spec: str, cache_dir: str | os.PathLike) -> Path:
     """The bundle directory for a node's `model` parameter: a bundle path, or a hub id converted once into the cache.
 
-    A hub id's bundle lands in `cache_dir/<owner>--<name>` (with its ONNX) and is reused on later starts.
+    A hub id's bundle lands in `cache_dir/<owner>--<name>` (with its ONNX) and is reused on later starts. Raises
+    BundleError when a hub id cannot be converted here (no torch or transformers, no internet, an unwritable cache).
     """
     path = Path(spec).expanduser()
     if path.is_dir() or not HUB_ID.fullmatch(spec):
         return path
-    from night_seg_ros.export import export_onnx
-
     target = hub_cache_folder(spec, cache_dir)
-    if not (target / MODEL_JSON).is_file():
-        export_onnx(bundle_from_hf(spec, target))
-    elif not (target / ONNX_FILE).is_file():  # an earlier conversion stopped before its export
-        export_onnx(read_bundle(target))
+    try:
+        from night_seg_ros.export import export_onnx
+
+        if not (target / MODEL_JSON).is_file():
+            export_onnx(bundle_from_hf(spec, target))
+        elif not (target / ONNX_FILE).is_file():  # an earlier conversion stopped before its export
+            export_onnx(read_bundle(target))
+    except ImportError as error:
+        raise BundleError(f'cannot convert model {spec!r}: {error}; a hub id needs torch and transformers') from error
+    except OSError as error:
+        raise BundleError(f'cannot convert model {spec!r} into {target}: {error}') from error
     return target

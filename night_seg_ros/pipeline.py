@@ -1,26 +1,57 @@
 """One camera frame through the model: resize -> backend.infer -> threshold -> outputs at the camera's resolution.
 
-Shared by the node and the offline tools so both produce the same pixels. Work is done at the model's resolution and
-only the requested outputs are upsampled (nearest-neighbour for ids and colours, bilinear for confidence). Each
-output is rendered on its own (`render`), optionally straight into a caller's buffer (a message's data), so a caller
-can publish one output while the next is still to be drawn.
+Shared by the node and the offline tools so both produce the same pixels: `load_pipeline` turns a model setting (the
+node's model parameters, the bag tool's options) into a `SegmentationPipeline` the same way for both. Work is done at
+the model's resolution and only the requested outputs are upsampled (nearest-neighbour for ids and colours, bilinear
+for confidence). Each output is rendered on its own (`render`), optionally straight into a caller's buffer (a
+message's data), so a caller can publish one output while the next is still to be drawn.
 """
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import cv2
 import numpy as np
 
-from night_seg_ros.backends.base import Backend
+from night_seg_ros.backends import Backend, create_backend
+from night_seg_ros.bundle import Bundle, BundleError, read_bundle
 from night_seg_ros.classes import IGNORE_INDEX
+from night_seg_ros.hub import MODEL_CACHE_DIR, resolve_model
+from night_seg_ros.paths import DEMO_MODEL, share_file
 from night_seg_ros.render import blend, colorize, palette_lut
+from night_seg_ros.tensorrt.cache import EnginePolicy
+from night_seg_ros.vocabulary import CONFIDENCE_ENCODINGS, OUTPUTS
 
-CONFIDENCE_ENCODINGS = ('mono8', '32FC1')
-OUTPUTS = ('labels', 'color', 'overlay', 'confidence')
-"""Output names in the order they are rendered and published."""
+
+class Log(Protocol):
+    """Where `load_pipeline` tells what the user should know: an rclpy or `logging` logger."""
+
+    def info(self, message: str) -> None:
+        """A fact worth a line (which backends auto skipped)."""
+
+    def warning(self, message: str) -> None:
+        """Something the user should change (running the demo model)."""
+
+
+@dataclass(frozen=True)
+class ModelSetting:
+    """Which model runs where: the node's model parameters, the bag tool's model options.
+
+    model: bundle directory or Hugging Face hub id; '' = the bundled demo model. model_cache_dir: where hub ids are
+    converted into bundles. backend, device, precision, num_threads: as `backends.create_backend`. engine: where the
+    tensorrt backend finds its engine and whether it may build one (None: the bundle's engines/, no building).
+    """
+
+    model: str = ''
+    model_cache_dir: str = MODEL_CACHE_DIR
+    backend: str = 'auto'
+    device: str = 'auto'
+    precision: str = 'fp16'
+    num_threads: int = 0
+    engine: EnginePolicy | None = None
 
 
 @dataclass(frozen=True)
@@ -143,3 +174,37 @@ class SegmentationPipeline:
         for name in request.names():
             setattr(out, name, self.render(name, rgb, inference))
         return out
+
+
+def load_pipeline(setting: ModelSetting, confidence_threshold: float = 0.0, overlay_alpha: float = 0.5,
+                  confidence_encoding: str = 'mono8', log: Log | None = None,
+                  model_option: str = 'model') -> tuple[SegmentationPipeline, Bundle]:
+    """The pipeline of `setting` (its backend created and warmed up) and the bundle it runs.
+
+    The model resolves to a bundle (a hub id is converted once into the cache), the backend is created on it, then
+    the pipeline renders with `confidence_threshold`, `overlay_alpha` (0-1) and `confidence_encoding`. `log` hears
+    that the demo model is used and why backend auto skipped a backend; `model_option` names the model setting in
+    messages ('parameter model', '--model'). Raises BundleError (a missing or broken model, a hub id that cannot be
+    converted here) or BackendError (no usable backend), both NightSegError.
+    """
+    model = setting.model
+    if not model:
+        try:
+            model = str(share_file(DEMO_MODEL))
+        except FileNotFoundError as error:
+            raise BundleError(f'{model_option} is empty and the bundled demo model is missing ({error}); set '
+                              f'{model_option} to a bundle directory or a Hugging Face hub id') from error
+        if log is not None:
+            log.warning(f'{model_option} is empty: using the bundled demo model {model}. It was trained on synthetic '
+                        'streets only and is not meant for real cameras; train a real one with night-seg-train '
+                        '(README).')
+    bundle = read_bundle(resolve_model(model, setting.model_cache_dir))
+    backend = create_backend(setting.backend, bundle, setting.device, setting.precision, setting.num_threads,
+                             setting.engine)
+    if log is not None:
+        for reason in backend.skipped:
+            log.info(f'backend auto skipped {reason}')
+    backend.warmup()
+    pipeline = SegmentationPipeline(backend, (bundle.input.height, bundle.input.width), bundle.palette,
+                                    confidence_threshold, overlay_alpha, confidence_encoding)
+    return pipeline, bundle

@@ -1,11 +1,13 @@
-"""Palette colour masks and overlays, vectorised (numpy lookup tables and OpenCV blends)."""
+"""Palette colour masks and overlays, vectorised (numpy lookup tables and OpenCV blends), and PNG files of images."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import cv2
 import numpy as np
 
+from night_seg_ros.bundle import atomic_write_bytes
 from night_seg_ros.classes import IGNORE_INDEX
 
 
@@ -42,3 +44,17 @@ def blend(camera: np.ndarray, color: np.ndarray, alpha: float, labels: np.ndarra
     if labels is not None:
         np.copyto(out, camera, where=(labels == IGNORE_INDEX)[..., None])
     return out
+
+
+def write_png(path: str | Path, image: np.ndarray) -> Path:
+    """Write uint8 (H, W) grey or class ids, or uint8 (H, W, 3) BGR, as a PNG file; return its path.
+
+    Written atomically (a reader sees the old file or the new one), folders created. OSError when OpenCV cannot
+    encode the image or the file cannot be written.
+    """
+    path = Path(path)
+    ok, encoded = cv2.imencode('.png', image)
+    if not ok:
+        raise OSError(f'OpenCV cannot encode a {image.dtype} {image.shape} image as PNG for {path}')
+    atomic_write_bytes(path, encoded.tobytes())
+    return path

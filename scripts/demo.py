@@ -23,18 +23,19 @@ from pathlib import Path
 
 import numpy as np
 
-from night_seg_ros import bag_io
 from night_seg_ros.classes import CITYSCAPES_CLASSES, CITYSCAPES_PALETTE
-from night_seg_ros.codec import stamp_ns
+from night_seg_ros.codec import image_to_array, stamp_ns
+from night_seg_ros.drives import bag_io
+from night_seg_ros.drives.preview import Mp4Writer, contact_sheet
 from night_seg_ros.metrics import ConfusionMatrix
-from night_seg_ros.preview import Mp4Writer, contact_sheet, write_png
-from night_seg_ros.render import colorize, palette_lut
+from night_seg_ros.render import colorize, palette_lut, write_png
+from night_seg_ros.vocabulary import OUTPUTS
 from night_seg_training import drive
 
 ROOT = Path(__file__).resolve().parent.parent
 
 NAMESPACE = '/seg'
-OUTPUT_TOPICS = {f'{NAMESPACE}/{name}': bag_io.IMAGE for name in ('labels', 'color', 'overlay', 'confidence')}
+OUTPUT_TOPICS = {f'{NAMESPACE}/{name}': bag_io.IMAGE for name in OUTPUTS}
 OUTPUT_TOPICS[f'{NAMESPACE}/diagnostics'] = 'diagnostic_msgs/msg/DiagnosticArray'
 SHEET_ROWS = 6
 
@@ -68,9 +69,9 @@ def run_live(drive_bag: Path, out: Path, rate: float) -> dict[int, int]:
     from rclpy.executors import ExternalShutdownException
     from sensor_msgs.msg import Image
 
+    from night_seg_ros.bench.probe import NodeProcess, console_script
     from night_seg_ros.dds import use_large_image_profile
-    from night_seg_ros.probe import NodeProcess, console_script
-    from night_seg_ros.recorder import BagRecorder
+    from night_seg_ros.drives.recorder import BagRecorder
 
     use_large_image_profile()
     # The bundled demo model (no model parameter), outputs in NAMESPACE, input remapped to the drive's camera.
@@ -131,11 +132,11 @@ def read_topic(bag: Path, topic: str) -> list[tuple[int, object]]:
 def summarise(drive_bag: Path, out: Path, arrivals: dict[int, int]) -> dict:
     """Overlay MP4, contact sheet and summary numbers from the recorded outputs and the drive's ground truth."""
     recorded = out / 'segmented_drive'
-    labels = {stamp_ns(msg.header): (timestamp, bag_io.image_array(msg))
+    labels = {stamp_ns(msg.header): (timestamp, image_to_array(msg))
               for timestamp, msg in read_topic(recorded, f'{NAMESPACE}/labels')}
-    overlays = {stamp_ns(msg.header): bag_io.image_array(msg)
+    overlays = {stamp_ns(msg.header): image_to_array(msg)
                 for _, msg in read_topic(recorded, f'{NAMESPACE}/overlay')}
-    truth = {stamp_ns(msg.header): bag_io.image_array(msg)
+    truth = {stamp_ns(msg.header): image_to_array(msg)
              for _, msg in read_topic(drive_bag, drive.GROUND_TRUTH_TOPIC)}
     confusion = ConfusionMatrix(len(CITYSCAPES_CLASSES))
     for stamp, (_, predicted) in labels.items():
@@ -149,7 +150,7 @@ def summarise(drive_bag: Path, out: Path, arrivals: dict[int, int]) -> dict:
 
     lut = palette_lut(CITYSCAPES_PALETTE)
     picked = sorted(labels)[::max(1, len(labels) // SHEET_ROWS)][:SHEET_ROWS]
-    cameras = {stamp_ns(msg.header): bag_io.image_array(msg) for _, msg in read_topic(drive_bag,
+    cameras = {stamp_ns(msg.header): image_to_array(msg) for _, msg in read_topic(drive_bag,
                                                                                               drive.IMAGE_TOPIC)
                if stamp_ns(msg.header) in picked}
     rows = []

@@ -20,8 +20,8 @@ os.environ.setdefault('ROS_DOMAIN_ID', str(100 + os.getpid() % 100))
 os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
 
 from night_seg_ros.bench.models import parse_size  # noqa: E402
+from night_seg_ros.bench.soak import run_soak  # noqa: E402
 from night_seg_ros.paths import DEMO_MODEL, share_file  # noqa: E402
-from night_seg_ros.soak import run_soak  # noqa: E402
 
 
 def main() -> int:

@@ -10,11 +10,12 @@ import onnxruntime
 import pytest
 import torch
 
-from night_seg_ros.backends import BACKEND_NAMES, PRECISIONS, BackendError, create_backend
+from night_seg_ros.backends import BackendError, create_backend
 from night_seg_ros.backends.onnxruntime_backend import OnnxRuntimeBackend
 from night_seg_ros.backends.torch_backend import TorchBackend
 from night_seg_ros.bundle import MODEL_JSON, ONNX_FILE, read_bundle
 from night_seg_ros.export import MIN_LABEL_AGREEMENT, sample_images
+from night_seg_ros.vocabulary import BACKEND_NAMES, PRECISIONS
 
 HEIGHT, WIDTH = 64, 128
 NO_CUDA = not torch.cuda.is_available() and 'CUDAExecutionProvider' not in onnxruntime.get_available_providers()

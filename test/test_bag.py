@@ -11,12 +11,12 @@ import pytest
 
 pytest.importorskip('rosbags', reason='the bag tool reads and writes bags with rosbags')
 
-from night_seg_ros import bag_io  # noqa: E402 - after the skip
 from night_seg_ros.backends import create_backend  # noqa: E402
-from night_seg_ros.bag import BagOptions, process_bag  # noqa: E402
 from night_seg_ros.bundle import read_bundle  # noqa: E402
 from night_seg_ros.cli import main as cli_main  # noqa: E402
 from night_seg_ros.codec import stamp_ns  # noqa: E402
+from night_seg_ros.drives import bag_io  # noqa: E402 - after the skip
+from night_seg_ros.drives.bag import BagOptions, process_bag  # noqa: E402
 from night_seg_ros.pipeline import SegmentationPipeline  # noqa: E402
 
 HEIGHT, WIDTH = 48, 80

@@ -9,7 +9,7 @@ import numpy as np
 from night_seg_ros.backends import create_backend
 from night_seg_ros.backends.base import Backend
 from night_seg_ros.bundle import read_bundle
-from night_seg_ros.latest_frame import FrameWorker, LatestFrameSlot
+from night_seg_ros.node.latest_frame import FrameWorker, LatestFrameSlot
 from night_seg_ros.pipeline import SegmentationPipeline
 
 

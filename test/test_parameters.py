@@ -8,7 +8,7 @@ import pytest
 import rclpy
 import yaml
 
-from night_seg_ros.parameters import PARAMETERS, PARAMETERS_BY_NAME, validate
+from night_seg_ros.node.parameters import PARAMETERS, PARAMETERS_BY_NAME, validate
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -78,7 +78,7 @@ def test_bad_values_are_refused_naming_parameter_and_allowed_values(name, value,
 def test_node_declares_exactly_the_table(tiny_bundle):
     from rclpy.parameter import Parameter
 
-    from night_seg_ros.node import SegmentationNode
+    from night_seg_ros.node.seg_node import SegmentationNode
 
     context = rclpy.Context()
     rclpy.init(context=context)

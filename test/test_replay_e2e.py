@@ -14,11 +14,11 @@ pytest.importorskip('rosbags', reason='replay and the recorder read and write ba
 
 import rclpy  # noqa: E402 - after the skip
 
-from night_seg_ros import bag_io  # noqa: E402
-from night_seg_ros.codec import stamp_ns  # noqa: E402
-from night_seg_ros.probe import NodeProcess  # noqa: E402
-from night_seg_ros.recorder import BagRecorder  # noqa: E402
-from night_seg_ros.replay import BagPlayer  # noqa: E402
+from night_seg_ros.bench.probe import NodeProcess  # noqa: E402
+from night_seg_ros.codec import image_to_array, stamp_ns  # noqa: E402
+from night_seg_ros.drives import bag_io  # noqa: E402
+from night_seg_ros.drives.recorder import BagRecorder  # noqa: E402
+from night_seg_ros.drives.replay import BagPlayer  # noqa: E402
 
 NAMESPACE = '/replay_e2e'
 HEIGHT, WIDTH = 96, 160
@@ -107,5 +107,5 @@ def test_replayed_drive_is_segmented_by_the_node_and_recorded(drive_bag, tiny_bu
     for msg in labels:
         assert stamp_ns(msg.header) in inputs and msg.header.frame_id == 'camera_optical'
         assert (msg.height, msg.width, msg.encoding) == (HEIGHT, WIDTH, 'mono8')
-        assert bag_io.image_array(msg).max() < 19
+        assert image_to_array(msg).max() < 19
     assert any(topic.endswith('/overlay') for topic, _ in recorded)

@@ -4,7 +4,7 @@ Uses the tiny 64x128 bundle and a 320x240 camera so the run takes about 20 s; th
 """
 from __future__ import annotations
 
-from night_seg_ros.soak import SoakResult, latency_bound, run_soak
+from night_seg_ros.bench.soak import SoakResult, latency_bound, run_soak
 
 
 def test_500_frames_at_30_hz_leave_the_node_alive_without_memory_growth_or_backlog(tiny_bundle, tmp_path):

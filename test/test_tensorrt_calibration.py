@@ -7,8 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from night_seg_ros.sampling import evenly_spaced
-from night_seg_ros.tensorrt.calibration import load_frames
+from night_seg_ros.drives.frames import evenly_spaced, load_frames
 
 HEIGHT, WIDTH = 64, 128
 

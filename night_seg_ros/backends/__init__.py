@@ -8,25 +8,27 @@ names them all when none works.
 from __future__ import annotations
 
 import importlib.util
-import re
-from typing import TYPE_CHECKING
+from dataclasses import replace
 
 from night_seg_ros.backends.base import Backend, BackendError
 from night_seg_ros.bundle import Bundle
+from night_seg_ros.tensorrt.cache import EnginePolicy
+from night_seg_ros.vocabulary import BACKEND_NAMES, DEVICE_PATTERN, DEVICES, PRECISIONS
 
-if TYPE_CHECKING:
-    from night_seg_ros.tensorrt.cache import EnginePolicy
-
-BACKEND_NAMES = ('auto', 'tensorrt', 'onnxruntime', 'torch')
-PRECISIONS = ('fp32', 'fp16', 'int8')
-DEVICE_PATTERN = re.compile(r'^(auto|cpu|cuda(:\d+)?)$')
-DEVICES = 'auto, cpu, cuda, cuda:N'
-
-__all__ = ['BACKEND_NAMES', 'DEVICES', 'DEVICE_PATTERN', 'PRECISIONS', 'Backend', 'BackendError', 'create_backend']
+__all__ = ['Backend', 'BackendError', 'create_backend']
 
 
 def _create(name: str, bundle: Bundle, device: str, precision: str, num_threads: int,
             engine: EnginePolicy | None) -> Backend:
+    """Backend `name` (not auto); BackendError when its library is missing or fails to import here."""
+    try:
+        return _construct(name, bundle, device, precision, num_threads, engine)
+    except ImportError as error:  # a library that is installed but broken (a missing shared object, say)
+        raise BackendError(f'backend {name} cannot import its library here: {error}') from error
+
+
+def _construct(name: str, bundle: Bundle, device: str, precision: str, num_threads: int,
+               engine: EnginePolicy | None) -> Backend:
     if name == 'onnxruntime':
         if importlib.util.find_spec('onnxruntime') is None:
             raise BackendError('backend onnxruntime needs the onnxruntime package (pip install onnxruntime, or '
@@ -83,8 +85,4 @@ def create_backend(name: str, bundle: Bundle, device: str = 'auto', precision: s
 
 def _without_building(engine: EnginePolicy | None) -> EnginePolicy:
     """`engine` with building switched off: auto uses an engine only when one is already built for this system."""
-    from dataclasses import replace
-
-    from night_seg_ros.tensorrt.cache import EnginePolicy
-
     return replace(engine or EnginePolicy(), build=False)

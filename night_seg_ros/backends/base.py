@@ -5,8 +5,10 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
+from night_seg_ros.errors import NightSegError
 
-class BackendError(RuntimeError):
+
+class BackendError(NightSegError, RuntimeError):
     """A backend cannot be created or used here; the message says why and what to do."""
 
 

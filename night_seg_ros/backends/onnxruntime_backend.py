@@ -7,8 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from night_seg_ros.backends.base import Backend, BackendError
-from night_seg_ros.bundle import Bundle
-from night_seg_ros.export import INPUT_NAME, OUTPUT_NAMES
+from night_seg_ros.bundle import INPUT_NAME, OUTPUT_NAMES, Bundle
 
 
 class OnnxRuntimeBackend(Backend):

@@ -15,8 +15,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from night_seg_ros.backends.base import Backend, BackendError
-from night_seg_ros.bundle import Bundle
-from night_seg_ros.export import INPUT_NAME, OUTPUT_NAMES
+from night_seg_ros.bundle import INPUT_NAME, OUTPUT_NAMES, Bundle
 from night_seg_ros.tensorrt.builder import (
     TENSORRT_MISSING,
     BuildOptions,

@@ -1,4 +1,4 @@
-"""Part (d): a recorded drive through `night_seg_ros.bag.process_bag` against the bare backend on the same frames.
+"""Part (d): a recorded drive through `drives.bag.process_bag` against the bare backend on the same frames.
 
 Per camera size, a bag of smooth random bgr8 frames at 10 Hz is written with `bag_io`. Bare: backend.infer alone on
 those frames already resized to the model's input, timed before and after the bag pass and averaged, so a change in the
@@ -29,7 +29,7 @@ COLUMNS = [Column('camera', 'camera WxH'), Column('frames', 'frames'), Column('p
 
 def write_camera_bag(path: Path, frames: np.ndarray) -> Path:
     """Write `frames` (uint8 (N, H, W, 3) RGB) as bgr8 Images on TOPIC at 10 Hz into a new mcap bag at `path`."""
-    from night_seg_ros import bag_io
+    from night_seg_ros.drives import bag_io
 
     writer = bag_io.open_writer(path)
     try:
@@ -58,8 +58,8 @@ def bench_bag(work_dir: Path, bundle_path: Path, backend: str, cameras: list[tup
                          f'bare {backend} on the same frames (model {bundle_path.name})', COLUMNS,
                   ['camera'], ['ratio'])
     try:
-        from night_seg_ros.bag import BagOptions, process_bag
-        from night_seg_ros.bag_io import BagError
+        from night_seg_ros.drives.bag import BagOptions, process_bag
+        from night_seg_ros.drives.bag_io import BagError
     except ImportError as error:
         table.notes.append(f'skipped: the bag tool cannot be imported here ({error})')
         return table

@@ -23,7 +23,7 @@ from night_seg_ros.bundle import read_bundle
 from night_seg_ros.export import sample_images
 
 if TYPE_CHECKING:
-    from night_seg_ros.probe import Probe
+    from night_seg_ros.bench.probe import Probe
 
 COLUMNS = [Column('camera', 'camera WxH'), Column('input_hz', 'input Hz'), Column('sent', 'sent'),
            Column('answered', 'answered'), Column('node_dropped', 'node dropped'),
@@ -66,8 +66,8 @@ def bench_node(work_dir: Path, bundle_path: Path, backend: str, cameras: list[tu
     """
     import rclpy
 
+    from night_seg_ros.bench.probe import NodeProcess, Probe, answer_rate, camera_messages
     from night_seg_ros.dds import use_large_image_profile
-    from night_seg_ros.probe import NodeProcess, Probe, answer_rate, camera_messages
 
     bare = BareInfer(bundle_path, backend)
     model = read_bundle(bundle_path).input

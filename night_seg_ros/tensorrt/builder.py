@@ -22,15 +22,17 @@ from typing import Any
 import numpy as np
 
 from night_seg_ros.bundle import Bundle, atomic_write_bytes
-from night_seg_ros.tensorrt.cache import ENGINE_PRECISIONS, EngineKey, SystemInfo, sha256_file, write_engine
+from night_seg_ros.errors import NightSegError
+from night_seg_ros.tensorrt.cache import EngineKey, SystemInfo, sha256_file, write_engine
 from night_seg_ros.tensorrt.cuda import CudaRuntime
+from night_seg_ros.vocabulary import PRECISIONS
 
 DEFAULT_WORKSPACE_MIB = 1024  # Jetson builds get OOM-killed with TensorRT's default (all of the shared memory)
 TENSORRT_MISSING = ('the tensorrt Python package is not installed (JetPack: sudo apt install python3-libnvinfer; '
                     'desktop: pip install tensorrt-cu12, or NVIDIA\'s TensorRT packages)')
 
 
-class EngineBuildError(RuntimeError):
+class EngineBuildError(NightSegError, RuntimeError):
     """The engine cannot be built with these options or on this system; the message says why and what to do."""
 
 
@@ -79,8 +81,8 @@ def network_typing(tensorrt_version: str, dla_core: int | None) -> str:
 
 def check_options(options: BuildOptions, typing: str) -> None:
     """Refuse option combinations that cannot build, naming what is allowed."""
-    if options.precision not in ENGINE_PRECISIONS:
-        raise EngineBuildError(f'unknown precision {options.precision!r}; allowed: {", ".join(ENGINE_PRECISIONS)}')
+    if options.precision not in PRECISIONS:
+        raise EngineBuildError(f'unknown precision {options.precision!r}; allowed: {", ".join(PRECISIONS)}')
     if options.workspace_mib < 1:
         raise EngineBuildError(f'workspace must be >= 1 MiB; got {options.workspace_mib}')
     if options.precision == 'int8' and not options.calibration:
@@ -167,9 +169,12 @@ def build_engine(bundle: Bundle, cache_dir: Path, options: BuildOptions, system:
     with tempfile.TemporaryDirectory(prefix='night_seg_engine_') as work:
         onnx_path = prepare_onnx(bundle.require_onnx(), options, typing, Path(work))
         serialized, timing = compile_engine(trt, onnx_path, typing, options, timing, log)
-    atomic_write_bytes(timing_path, timing)
     build = {'typing': typing, 'workspace_mib': options.workspace_mib, 'timing_cache': str(timing_path),
              'seconds': round(time.monotonic() - start, 1), 'bundle': str(bundle.path)}
     if options.precision == 'int8':
         build['calibration'] = {'source': options.calibration_source, 'frames': len(options.calibration)}
-    return write_engine(cache_dir, key, system.gpu_name, serialized, build)
+    try:
+        atomic_write_bytes(timing_path, timing)
+        return write_engine(cache_dir, key, system.gpu_name, serialized, build)
+    except OSError as error:
+        raise EngineBuildError(f'cannot write the engine into {cache_dir}: {error}') from error

@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from night_seg_ros import __version__
-from night_seg_ros.backends import PRECISIONS as ENGINE_PRECISIONS
 from night_seg_ros.bundle import atomic_write_bytes
+from night_seg_ros.errors import NightSegError
 
-__all__ = ['ENGINE_PRECISIONS', 'EngineCacheError', 'EngineKey', 'EnginePolicy', 'Sidecar', 'SystemInfo',
+__all__ = ['EngineCacheError', 'EngineKey', 'EnginePolicy', 'Sidecar', 'SystemInfo',
            'find_engine', 'resolve_engine', 'write_engine']
 
 SIDECAR_FORMAT = 'night-seg-engine/1'
@@ -33,7 +33,7 @@ ENGINE_SUFFIX = '.engine'
 SIDECAR_SUFFIX = '.json'
 
 
-class EngineCacheError(RuntimeError):
+class EngineCacheError(NightSegError, RuntimeError):
     """No usable engine for a key; the message names what is missing or which fields do not match."""
 
 

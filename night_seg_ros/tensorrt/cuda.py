@@ -13,10 +13,12 @@ from typing import Any
 
 import numpy as np
 
+from night_seg_ros.errors import NightSegError
+
 CUDA_DEVICE = re.compile(r'^(auto|cuda)(:(\d+))?$')
 
 
-class CudaError(RuntimeError):
+class CudaError(NightSegError, RuntimeError):
     """CUDA is not usable here (no library, no GPU, a failing call); the message says which and what to do."""
 
 

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from night_seg_ros.export import INPUT_NAME, MIN_LABEL_AGREEMENT, OUTPUT_NAMES
+from night_seg_ros.bundle import INPUT_NAME, OUTPUT_NAMES
+from night_seg_ros.export import MIN_LABEL_AGREEMENT
 
 Runner = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 

@@ -24,8 +24,7 @@ from std_msgs.msg import Header
 
 from night_seg_ros.codec import numpy_to_image, stamp_ns
 from night_seg_ros.export import sample_images
-
-OUTPUTS = ('labels', 'color', 'overlay', 'confidence')
+from night_seg_ros.vocabulary import OUTPUTS
 
 
 def camera_messages(width: int, height: int, count: int = 8, frame_id: str = 'camera_optical',

@@ -22,14 +22,15 @@ from typing import Any
 import cv2
 import numpy as np
 
-from night_seg_ros import bag_io
 from night_seg_ros.classes import CITYSCAPES_CLASSES
-from night_seg_ros.codec import ImageDecodeError, stamp_ns
+from night_seg_ros.codec import ImageDecodeError, image_to_array, stamp_ns
+from night_seg_ros.drives import bag_io
+from night_seg_ros.drives.frames import evenly_spaced
+from night_seg_ros.drives.preview import Mp4Writer, contact_sheet
 from night_seg_ros.metrics import ConfusionMatrix
-from night_seg_ros.pipeline import OUTPUTS, Inference, SegmentationPipeline
-from night_seg_ros.preview import Mp4Writer, contact_sheet, write_png
-from night_seg_ros.render import colorize
-from night_seg_ros.sampling import evenly_spaced
+from night_seg_ros.pipeline import Inference, SegmentationPipeline
+from night_seg_ros.render import colorize, write_png
+from night_seg_ros.vocabulary import OUTPUTS
 
 DEFAULT_GT_TOPIC = '/ground_truth/labels'
 DEFAULT_OUTPUT_PREFIX = '/seg'
@@ -252,8 +253,8 @@ def _read_truth(connection: Any, timestamp: int, data: bytes, report: BagReport)
         msg = bag_io.deserialize(data, connection.msgtype)
         if msg.encoding != 'mono8':
             raise ImageDecodeError(f'ground truth encoding {msg.encoding!r}; allowed: mono8')
-        return _Truth(stamp_ns(msg.header), bag_io.image_array(msg).copy())
-    except (bag_io.BagError, ImageDecodeError, ValueError) as error:
+        return _Truth(stamp_ns(msg.header), image_to_array(msg))
+    except (bag_io.BagError, ImageDecodeError) as error:
         report.skipped.append(Skipped(-1, connection.topic, timestamp, str(error)))
         return None
 

@@ -1,21 +1,15 @@
-"""`night-seg`: the runtime tools as subcommands.
+"""`night-seg export` and `night-seg init`: bundles from torch, from a Hugging Face SegFormer, or untrained.
 
-  night-seg export BUNDLE               torch -> BUNDLE/model.onnx, checked against torch (exit 1 below 99.9 %)
-  night-seg export --hf SOURCE --out DIR   a bundle (with its ONNX) from a Hugging Face SegFormer checkpoint
-  night-seg init DIR                    an untrained bundle (random weights) to check plumbing without a model
-  night-seg build-engine BUNDLE         TensorRT engine for this GPU (verify-engine compares it with ONNX Runtime)
-  night-seg bench                       measure backends, the node over DDS, training iterations, bag processing
+  night-seg export BUNDLE [--opset 17] [--samples 4]
+  night-seg export --hf SOURCE --out DIR [--height 512] [--width 1024]
+  night-seg init DIR [--variant b0] [--seed 0] [--onnx]
 """
 from __future__ import annotations
 
 import argparse
-import sys
 
 from night_seg_ros.argtypes import positive_int
-from night_seg_ros.bag_commands import add_bag_commands
-from night_seg_ros.bench import add_bench_command
-from night_seg_ros.bundle import BundleError, read_bundle
-from night_seg_ros.tensorrt.cli import add_engine_commands
+from night_seg_ros.bundle import read_bundle
 
 
 def _add_size_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,14 +17,11 @@ def _add_size_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--width', type=positive_int, default=1024, help='model input width in pixels (1024)')
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of every subcommand; each sets `handler(args, parser) -> exit code`."""
-    parser = argparse.ArgumentParser(prog='night-seg', description='night_seg_ros runtime tools')
-    commands = parser.add_subparsers(dest='command', required=True, metavar='COMMAND')
-
-    export = commands.add_parser('export', help='export a bundle to ONNX and check it against torch',
-                                 description='Export BUNDLE to BUNDLE/model.onnx (or make a bundle from a Hugging '
-                                             'Face SegFormer with --hf), then compare ONNX Runtime with torch.')
+def register(subcommands: argparse._SubParsersAction) -> None:
+    """Add `export` and `init` to `night-seg`'s subcommands."""
+    export = subcommands.add_parser('export', help='export a bundle to ONNX and check it against torch',
+                                    description='Export BUNDLE to BUNDLE/model.onnx (or make a bundle from a Hugging '
+                                                'Face SegFormer with --hf), then compare ONNX Runtime with torch.')
     export.add_argument('bundle', nargs='?', help='bundle directory to export')
     export.add_argument('--hf', metavar='SOURCE', help='Hugging Face SegFormer: hub id or save_pretrained directory')
     export.add_argument('--out', metavar='DIR', help='bundle directory to write (with --hf)')
@@ -39,9 +30,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_size_arguments(export)
     export.set_defaults(handler=_export)
 
-    init = commands.add_parser('init', help='write an untrained bundle (random weights) to test plumbing',
-                               description='Write a bundle of a randomly initialised SegFormer for the 19 Cityscapes '
-                                           'classes. Its labels mean nothing; provenance says "untrained".')
+    init = subcommands.add_parser('init', help='write an untrained bundle (random weights) to test plumbing',
+                                  description='Write a bundle of a randomly initialised SegFormer for the 19 '
+                                              'Cityscapes classes. Its labels mean nothing; provenance says '
+                                              '"untrained".')
     init.add_argument('out', help='bundle directory to write')
     init.add_argument('--variant', default='b0', choices=('b0', 'b1', 'b2', 'b3', 'b4', 'b5'),
                       help='SegFormer size (b0)')
@@ -49,11 +41,6 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument('--onnx', action='store_true', help='also export model.onnx')
     _add_size_arguments(init)
     init.set_defaults(handler=_init)
-
-    add_bag_commands(commands)
-    add_bench_command(commands)
-    add_engine_commands(commands)
-    return parser
 
 
 def _export(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
@@ -86,17 +73,3 @@ def _init(args: argparse.Namespace, _parser: argparse.ArgumentParser) -> int:
         print(f'wrote {export_onnx(bundle)}')
     return 0
 
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of `night-seg`; returns the exit code (1 with a one-line error on a bad bundle or input)."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        return args.handler(args, parser)
-    except (BundleError, ValueError) as error:
-        print(f'night-seg {args.command}: error: {error}', file=sys.stderr)
-        return 1
-
-
-if __name__ == '__main__':
-    sys.exit(main())

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from night_seg_ros.backends import BACKEND_NAMES, DEVICE_PATTERN, DEVICES, PRECISIONS
-from night_seg_ros.pipeline import CONFIDENCE_ENCODINGS
+from night_seg_ros.hub import MODEL_CACHE_DIR
+from night_seg_ros.vocabulary import BACKEND_NAMES, CONFIDENCE_ENCODINGS, DEVICE_PATTERN, DEVICES, PRECISIONS
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec('model', '', 'Model bundle directory, or a Hugging Face SegFormer hub id (converted once into '
               'model_cache_dir; needs internet, torch and transformers). Empty: the bundled demo model, which knows '
               'synthetic streets only.'),
-    ParamSpec('model_cache_dir', '~/.cache/night_seg_ros/models', 'Where bundles converted from hub ids are kept.'),
+    ParamSpec('model_cache_dir', MODEL_CACHE_DIR, 'Where bundles converted from hub ids are kept.'),
     ParamSpec('backend', 'auto', 'Inference backend; auto tries tensorrt, then onnxruntime, then torch.',
               choices=BACKEND_NAMES),
     ParamSpec('device', 'auto', 'Inference device; auto uses CUDA when the backend can, else the CPU.'),

@@ -1,4 +1,7 @@
-"""Previews of processed drives: an MP4 that keeps the drive's timing, and a contact sheet PNG of sampled frames."""
+"""Previews of processed drives: an MP4 that keeps the drive's timing, and a contact sheet of sampled frames.
+
+The contact sheet is written as PNG with `render.write_png`.
+"""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -55,31 +58,25 @@ class Mp4Writer:
             self._writer = None
 
 
-def contact_sheet(rows: Sequence[Sequence[tuple[str, np.ndarray]]], tile_width: int = 384) -> np.ndarray:
-    """uint8 BGR grid: one row per sampled frame, one captioned tile per (caption, uint8 (H, W, 3) BGR image).
+def contact_sheet(rows: Sequence[Sequence[tuple[str, np.ndarray]]], tile_width: int | None = 384) -> np.ndarray:
+    """uint8 (rows * h, columns * tile_width, 3) grid: one row per sampled frame, one tile per (caption, image).
 
-    Tiles are scaled to `tile_width` pixels wide keeping their aspect ratio; rows may hold different tile counts
-    (missing tiles stay black).
+    Each image is uint8 (H, W, 3), all in one channel order (BGR to write with OpenCV), scaled to `tile_width`
+    pixels wide keeping the first image's aspect ratio (None: the first image's own size). A caption is drawn white
+    on black in the tile's corner; '' draws none. Rows may hold different tile counts (missing tiles stay black).
     """
     if not rows or not any(rows):
         raise ValueError('contact_sheet needs at least one row with one image')
     columns = max(len(row) for row in rows)
     first = next(image for row in rows for _, image in row)
+    tile_width = first.shape[1] if tile_width is None else tile_width
     tile_height = round(first.shape[0] * tile_width / first.shape[1])
     sheet = np.zeros((len(rows) * tile_height, columns * tile_width, 3), np.uint8)
     for r, row in enumerate(rows):
         for c, (caption, image) in enumerate(row):
             tile = cv2.resize(image, (tile_width, tile_height), interpolation=cv2.INTER_AREA)
-            cv2.putText(tile, caption, (6, 20), _FONT, 0.5, (0, 0, 0), 3, cv2.LINE_AA)
-            cv2.putText(tile, caption, (6, 20), _FONT, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
+            if caption:
+                cv2.putText(tile, caption, (6, 20), _FONT, 0.5, (0, 0, 0), 3, cv2.LINE_AA)
+                cv2.putText(tile, caption, (6, 20), _FONT, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
             sheet[r * tile_height:(r + 1) * tile_height, c * tile_width:(c + 1) * tile_width] = tile
     return sheet
-
-
-def write_png(path: str | Path, bgr: np.ndarray) -> Path:
-    """Write a uint8 BGR image as PNG (folders are created); OSError when OpenCV cannot."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(path), bgr):
-        raise OSError(f'could not write {path}')
-    return path

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from night_seg_ros import bag_io
+from night_seg_ros.drives import bag_io
 
 REPLAY_QOS_DEPTH = 10
 
@@ -80,8 +80,8 @@ class BagPlayer:
         return count
 
 
-def main(bag: str | Path, rate: float = 1.0, loop: bool = False, topics: Sequence[str] | None = None,
-         wait: float = 0.0, args: list[str] | None = None) -> int:
+def run_replay(bag: str | Path, rate: float = 1.0, loop: bool = False, topics: Sequence[str] | None = None,
+               wait: float = 0.0, args: list[str] | None = None) -> int:
     """`night-seg replay`: play `bag` (repeatedly with `loop`) until done or Ctrl-C; returns the exit code."""
     import rclpy
     from rclpy.executors import ExternalShutdownException

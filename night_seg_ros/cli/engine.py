@@ -4,33 +4,28 @@
   night-seg verify-engine BUNDLE [--precision fp16] [--images FOLDER_OR_BAG] [--frames 16]
 
 Argument errors exit 2 (argparse); a missing TensorRT, GPU or engine, or a failed build, exit 1 with one line.
+The converter itself is night_seg_ros/tensorrt/.
 """
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from night_seg_ros.argtypes import fraction, number, positive_int
-from night_seg_ros.backends import BackendError
-from night_seg_ros.bundle import Bundle, BundleError, read_bundle
+from night_seg_ros.bundle import Bundle, read_bundle
 from night_seg_ros.tensorrt.builder import (
     DEFAULT_WORKSPACE_MIB,
     BuildOptions,
-    EngineBuildError,
     build_engine,
     engine_key,
     import_tensorrt,
     system_info,
 )
-from night_seg_ros.tensorrt.cache import ENGINE_PRECISIONS, EngineCacheError, EnginePolicy, find_engine
-from night_seg_ros.tensorrt.cuda import CudaError, device_index, open_cuda
-
-ENGINE_ERRORS = (BundleError, BackendError, CudaError, EngineBuildError, EngineCacheError, OSError, ValueError)
-
+from night_seg_ros.tensorrt.cache import EngineCacheError, EnginePolicy, find_engine
+from night_seg_ros.tensorrt.cuda import device_index, open_cuda
+from night_seg_ros.vocabulary import PRECISIONS
 
 _dla_core = number(int, 0, hint=' (a DLA core index; Orin AGX and NX have cores 0 and 1)')
 
@@ -38,15 +33,15 @@ _dla_core = number(int, 0, hint=' (a DLA core index; Orin AGX and NX have cores 
 def _add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     """The arguments that select an engine: bundle, precision, cache folder, GPU, DLA core."""
     parser.add_argument('bundle', help='bundle directory (with model.onnx: night-seg export BUNDLE)')
-    parser.add_argument('--precision', default='fp16', choices=ENGINE_PRECISIONS, help='engine precision (fp16)')
+    parser.add_argument('--precision', default='fp16', choices=PRECISIONS, help='engine precision (fp16)')
     parser.add_argument('--cache-dir', metavar='DIR', help="engine folder (default: the bundle's engines/)")
     parser.add_argument('--device', default='cuda', help='GPU: cuda or cuda:N (cuda)')
     parser.add_argument('--dla-core', type=_dla_core, metavar='N', help='run on DLA core N (Jetson Orin AGX/NX)')
 
 
-def add_engine_commands(commands: Any) -> None:
-    """Add build-engine and verify-engine to the `night-seg` subcommands (an argparse subparsers object)."""
-    build = commands.add_parser(
+def register(subcommands: argparse._SubParsersAction) -> None:
+    """Add `build-engine` and `verify-engine` to `night-seg`'s subcommands."""
+    build = subcommands.add_parser(
         'build-engine', help='build the TensorRT engine of a bundle for this GPU',
         description='Build BUNDLE/model.onnx into a TensorRT engine for the GPU and TensorRT of this machine, with '
                     'a JSON sidecar, into the engine cache. fp16 and int8 convert the ONNX first (LayerNorm and '
@@ -62,7 +57,7 @@ def add_engine_commands(commands: Any) -> None:
     build.add_argument('--force', action='store_true', help='rebuild even when a matching engine exists')
     build.set_defaults(handler=_build)
 
-    verify = commands.add_parser(
+    verify = subcommands.add_parser(
         'verify-engine', help='compare a TensorRT engine with ONNX Runtime',
         description='Run the engine of BUNDLE and ONNX Runtime (FP32, CPU) on the same frames; report label '
                     'agreement and confidence error. Exit 1 below the floor.')
@@ -79,7 +74,7 @@ def add_engine_commands(commands: Any) -> None:
 def _frames(source: str, bundle: Bundle, limit: int, topic: str | None, option: str) -> list[np.ndarray]:
     """Up to `limit` frames of a folder or bag at the bundle's input size, uint8 (H, W, 3) RGB; `option` is the
     command-line option naming the bag's topic (for the message when it is ambiguous)."""
-    from night_seg_ros.tensorrt.calibration import load_frames
+    from night_seg_ros.drives.frames import load_frames
 
     return load_frames(source, bundle.input.height, bundle.input.width, limit, topic, option)
 
@@ -91,34 +86,29 @@ def _build(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         parser.error('--calibration is for --precision int8 only')
     if args.dla_core is not None and args.precision == 'fp32':
         parser.error('the DLA runs fp16 or int8 only; use --precision fp16 with --dla-core')
+    index = device_index(args.device)
+    bundle = read_bundle(args.bundle)
+    bundle.require_onnx()
+    trt = import_tensorrt()
+    cuda = open_cuda(index)
     try:
-        index = device_index(args.device)
-        bundle = read_bundle(args.bundle)
-        bundle.require_onnx()
-        trt = import_tensorrt()
-        cuda = open_cuda(index)
+        system = system_info(trt, cuda)
+    finally:
+        cuda.close()
+    cache_dir = EnginePolicy(args.cache_dir or '').folder(bundle.engines_dir)
+    frames = _frames(args.calibration, bundle, args.calibration_frames, args.calibration_topic,
+                     '--calibration-topic') if args.calibration else []
+    options = BuildOptions(args.precision, args.workspace_mib, Path(args.timing_cache) if args.timing_cache else None,
+                           args.dla_core, index, frames, args.calibration or '')
+    if not args.force:
         try:
-            system = system_info(trt, cuda)
-        finally:
-            cuda.close()
-        cache_dir = EnginePolicy(args.cache_dir or '').folder(bundle.engines_dir)
-        frames = _frames(args.calibration, bundle, args.calibration_frames, args.calibration_topic,
-                         '--calibration-topic') \
-            if args.calibration else []
-        options = BuildOptions(args.precision, args.workspace_mib, Path(args.timing_cache) if args.timing_cache
-                               else None, args.dla_core, index, frames, args.calibration or '')
-        if not args.force:
-            try:
-                path = find_engine(cache_dir, engine_key(bundle, system, args.precision, args.dla_core))
-            except EngineCacheError:
-                path = None
-            if path is not None:
-                print(f'{path} is up to date (use --force to rebuild)')
-                return 0
-        path = build_engine(bundle, cache_dir, options, system)
-    except ENGINE_ERRORS as error:
-        print(f'night-seg build-engine: error: {error}', file=sys.stderr)
-        return 1
+            path = find_engine(cache_dir, engine_key(bundle, system, args.precision, args.dla_core))
+        except EngineCacheError:
+            path = None
+        if path is not None:
+            print(f'{path} is up to date (use --force to rebuild)')
+            return 0
+    path = build_engine(bundle, cache_dir, options, system)
     print(f'wrote {path} and {path.with_suffix(".json").name}')
     return 0
 
@@ -129,36 +119,18 @@ def _verify(args: argparse.Namespace, _parser: argparse.ArgumentParser) -> int:
     from night_seg_ros.export import sample_images
     from night_seg_ros.tensorrt.verify import AGREEMENT_FLOORS, compare
 
+    bundle = read_bundle(args.bundle)
+    reference = OnnxRuntimeBackend(bundle, 'cpu')
+    if args.images:
+        frames = _frames(args.images, bundle, args.frames, args.topic, '--topic')
+    else:
+        frames = list(sample_images(args.frames, bundle.input.height, bundle.input.width))
+    engine = TensorRTBackend(bundle, args.device, args.precision,
+                             EnginePolicy(args.cache_dir or '', build=False, dla_core=args.dla_core))
     try:
-        bundle = read_bundle(args.bundle)
-        reference = OnnxRuntimeBackend(bundle, 'cpu')
-        if args.images:
-            frames = _frames(args.images, bundle, args.frames, args.topic, '--topic')
-        else:
-            frames = list(sample_images(args.frames, bundle.input.height, bundle.input.width))
-        engine = TensorRTBackend(bundle, args.device, args.precision,
-                                 EnginePolicy(args.cache_dir or '', build=False, dla_core=args.dla_core))
-        try:
-            floor = AGREEMENT_FLOORS[args.precision] if args.min_agreement is None else args.min_agreement
-            report = compare(reference.infer, engine.infer, frames, floor)
-        finally:
-            engine.close()
-    except ENGINE_ERRORS as error:
-        print(f'night-seg verify-engine: error: {error}', file=sys.stderr)
-        return 1
+        floor = AGREEMENT_FLOORS[args.precision] if args.min_agreement is None else args.min_agreement
+        report = compare(reference.infer, engine.infer, frames, floor)
+    finally:
+        engine.close()
     print(f'{engine.engine_path} vs ONNX Runtime (fp32, cpu): {report}')
     return 0 if report.passed else 1
-
-
-def build_main(argv: list[str] | None = None) -> int:
-    """Entry point of `build_engine` (`ros2 run night_seg_ros build_engine BUNDLE ...`)."""
-    from night_seg_ros.cli import main
-
-    return main(['build-engine', *(sys.argv[1:] if argv is None else argv)])
-
-
-def verify_main(argv: list[str] | None = None) -> int:
-    """Entry point of `verify_engine` (`ros2 run night_seg_ros verify_engine BUNDLE ...`)."""
-    from night_seg_ros.cli import main
-
-    return main(['verify-engine', *(sys.argv[1:] if argv is None else argv)])

@@ -4,16 +4,16 @@
   night-seg replay BAG [--rate F] [--loop] [--topics T ...]
   night-seg record OUT --topics T ... [--duration S]
 
-Argument parsing lives here; the work is done by `bag`, `replay` and `recorder`, imported when a command runs.
+Argument parsing lives here; the work is done by `drives.bag`, `drives.replay` and `drives.recorder`, imported when
+a command runs. The bag tool loads its model with `pipeline.load_pipeline`, as seg_node does.
 """
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
 
-from night_seg_ros.argtypes import positive_float
-from night_seg_ros.backends import BACKEND_NAMES, PRECISIONS
+from night_seg_ros.argtypes import fraction, positive_float
+from night_seg_ros.vocabulary import BACKEND_NAMES, PRECISIONS
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,38 +23,16 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--device', default='auto', help='auto, cpu, cuda or cuda:N (auto)')
     parser.add_argument('--precision', default='fp16', choices=PRECISIONS, help='precision on CUDA (fp16)')
     parser.add_argument('--threads', type=int, default=0, help='CPU inference threads, 0 = library default (0)')
-    parser.add_argument('--confidence-threshold', type=float, default=0.0,
+    parser.add_argument('--confidence-threshold', type=fraction, default=0.0,
                         help='pixels below this confidence are labelled 255 (0.0)')
-    parser.add_argument('--alpha', type=float, default=0.5, help='palette weight in the overlay (0.5)')
+    parser.add_argument('--alpha', type=fraction, default=0.5, help='palette weight in the overlay (0.5)')
 
 
-def build_pipeline(args: argparse.Namespace) -> Any:
-    """The SegmentationPipeline of the model arguments (backend created and warmed up), as seg_node builds it."""
-    from night_seg_ros.backends import BackendError, create_backend
-    from night_seg_ros.bundle import read_bundle
-    from night_seg_ros.hub import resolve_model
-    from night_seg_ros.parameters import PARAMETERS
-    from night_seg_ros.paths import DEMO_MODEL, share_file
-    from night_seg_ros.pipeline import SegmentationPipeline
+def register(subcommands: argparse._SubParsersAction) -> None:
+    """Add `bag`, `replay` and `record` to `night-seg`'s subcommands."""
+    from night_seg_ros.drives.bag import DEFAULT_GT_TOPIC, DEFAULT_OUTPUT_PREFIX
 
-    if not 0.0 <= args.confidence_threshold <= 1.0 or not 0.0 <= args.alpha <= 1.0:
-        raise ValueError('--confidence-threshold and --alpha must be in 0 .. 1')
-    cache_dir = next(spec.default for spec in PARAMETERS if spec.name == 'model_cache_dir')
-    bundle = read_bundle(resolve_model(args.model, cache_dir) if args.model else share_file(DEMO_MODEL))
-    try:
-        backend = create_backend(args.backend, bundle, args.device, args.precision, args.threads)
-    except BackendError as error:
-        raise ValueError(str(error)) from error
-    backend.warmup()
-    return SegmentationPipeline(backend, (bundle.input.height, bundle.input.width), bundle.palette,
-                                args.confidence_threshold, args.alpha)
-
-
-def add_bag_commands(commands: argparse._SubParsersAction) -> None:
-    """Add the `bag`, `replay` and `record` subcommands to `night-seg`'s subparsers."""
-    from night_seg_ros.bag import DEFAULT_GT_TOPIC, DEFAULT_OUTPUT_PREFIX
-
-    bag = commands.add_parser(
+    bag = subcommands.add_parser(
         'bag', help='segment a camera topic of a rosbag2 into a new bag (+ MP4, contact sheet, mIoU)',
         description='Run the node\'s pipeline on every frame of a camera topic (sensor_msgs/Image or '
                     'CompressedImage) of a rosbag2 (sqlite3 or mcap) and write the labels, color, overlay and '
@@ -75,7 +53,7 @@ def add_bag_commands(commands: argparse._SubParsersAction) -> None:
     add_model_arguments(bag)
     bag.set_defaults(handler=_bag)
 
-    replay = commands.add_parser(
+    replay = subcommands.add_parser(
         'replay', help='publish a bag\'s topics with their original timing (for machines without ros2 bag play)',
         description='Publish the messages of a rosbag2 through rclpy at their recorded times (scaled by --rate), '
                     'using the large-image Fast DDS profile. Ctrl-C stops.')
@@ -87,7 +65,7 @@ def add_bag_commands(commands: argparse._SubParsersAction) -> None:
                         help='wait up to SECONDS for a subscriber on a replayed topic before starting (0)')
     replay.set_defaults(handler=_replay)
 
-    record = commands.add_parser(
+    record = subcommands.add_parser(
         'record', help='record topics into a new bag (for machines without ros2 bag record)',
         description='Subscribe to topics (their types found on the graph) and write every message to a new '
                     'rosbag2 until Ctrl-C or --duration.')
@@ -99,9 +77,12 @@ def add_bag_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def _bag(args: argparse.Namespace, _parser: argparse.ArgumentParser) -> int:
-    from night_seg_ros.bag import BagOptions, process_bag
+    from night_seg_ros.drives.bag import BagOptions, process_bag
+    from night_seg_ros.pipeline import ModelSetting, load_pipeline
 
-    pipeline = build_pipeline(args)
+    setting = ModelSetting(args.model, backend=args.backend, device=args.device, precision=args.precision,
+                           num_threads=args.threads)
+    pipeline, _bundle = load_pipeline(setting, args.confidence_threshold, args.alpha, model_option='--model')
     print(f'model input {pipeline.input_width}x{pipeline.input_height}, backend {pipeline.backend.describe()}')
     options = BagOptions(topic=args.topic, gt_topic=args.gt_topic, output_prefix=args.output_prefix,
                          storage=args.storage, mp4=args.mp4, mp4_fps=args.fps, sheet=args.contact_sheet,
@@ -112,12 +93,12 @@ def _bag(args: argparse.Namespace, _parser: argparse.ArgumentParser) -> int:
 
 
 def _replay(args: argparse.Namespace, _parser: argparse.ArgumentParser) -> int:
-    from night_seg_ros.replay import main as replay_main
+    from night_seg_ros.drives.replay import run_replay
 
-    return replay_main(args.bag, rate=args.rate, loop=args.loop, topics=args.topics, wait=args.wait)
+    return run_replay(args.bag, rate=args.rate, loop=args.loop, topics=args.topics, wait=args.wait)
 
 
 def _record(args: argparse.Namespace, _parser: argparse.ArgumentParser) -> int:
-    from night_seg_ros.recorder import main as record_main
+    from night_seg_ros.drives.recorder import run_recorder
 
-    return record_main(args.output, args.topics, duration=args.duration, storage=args.storage)
+    return run_recorder(args.output, args.topics, duration=args.duration, storage=args.storage)

@@ -1,7 +1,8 @@
 """seg_node: camera images in; labels, color, overlay, confidence and diagnostics out.
 
-The node is glue: it declares parameters (from `parameters.PARAMETERS`), QoS, the subscription and publishers, and
-hands frames to one worker thread (latest frame wins) that runs decode -> `SegmentationPipeline` -> publish. Every
+The node is glue: it declares parameters (from `parameters.PARAMETERS`), loads its pipeline with
+`pipeline.load_pipeline` (as the bag tool does), sets up QoS, the subscription and publishers, and hands frames to one
+worker thread (latest frame wins) that runs decode -> `SegmentationPipeline` -> publish. Every
 output carries the input's header unchanged; an output nobody subscribes to is not computed.
 """
 from __future__ import annotations
@@ -25,22 +26,23 @@ except ImportError:  # Humble
     from rclpy.qos_event import SubscriptionEventCallbacks
 
 from night_seg_ros import codec
-from night_seg_ros.backends import Backend, BackendError, create_backend
-from night_seg_ros.bundle import Bundle, BundleError, read_bundle
 from night_seg_ros.dds import use_large_image_profile
-from night_seg_ros.latest_frame import FrameWorker, LatestFrameSlot
-from night_seg_ros.parameters import PARAMETERS, validate
-from night_seg_ros.paths import DEMO_MODEL, share_file
-from night_seg_ros.pipeline import OUTPUTS as OUTPUT_TOPICS
-from night_seg_ros.pipeline import OutputRequest, SegmentationPipeline
-from night_seg_ros.stats import FrameStats
+from night_seg_ros.errors import NightSegError
+from night_seg_ros.node.latest_frame import FrameWorker, LatestFrameSlot
+from night_seg_ros.node.parameters import PARAMETERS, validate
+from night_seg_ros.node.stats import FrameStats
+from night_seg_ros.pipeline import ModelSetting, OutputRequest, load_pipeline
 from night_seg_ros.tensorrt.cache import EnginePolicy
+from night_seg_ros.vocabulary import OUTPUTS as OUTPUT_TOPICS
 
 WARN_THROTTLE_S = 5.0
 
 
-class StartupError(RuntimeError):
-    """The node cannot start (bad parameter, missing or broken model, unusable backend); the message says why."""
+class StartupError(NightSegError, RuntimeError):
+    """The node's parameters cannot start it (an invalid value, an option this distribution lacks); says why.
+
+    A missing or broken model and an unusable backend are the pipeline's BundleError and BackendError.
+    """
 
 
 def reliability_policy(name: str) -> ReliabilityPolicy:
@@ -59,11 +61,11 @@ class SegmentationNode(Node):
         """Declare and validate parameters, load the model and backend, then start subscriptions and the worker."""
         super().__init__('seg_node', **kwargs)
         self.params = self._declare_parameters()
-        self.backend, bundle = self._load_backend()
+        self.pipeline, bundle = load_pipeline(
+            self._model_setting(), self.params['confidence_threshold'], self.params['overlay_alpha'],
+            self.params['confidence_encoding'], log=self.get_logger(), model_option='parameter model')
+        self.backend = self.pipeline.backend
         self.bundle_path = bundle.path
-        self.pipeline = SegmentationPipeline(
-            self.backend, (bundle.input.height, bundle.input.width), bundle.palette,
-            self.params['confidence_threshold'], self.params['overlay_alpha'], self.params['confidence_encoding'])
         self.stats = FrameStats()
         self._buffers: dict[str, tuple[Image, Any]] = {}
 
@@ -105,33 +107,11 @@ class SegmentationNode(Node):
             raise StartupError('invalid parameters: ' + '; '.join(problems))
         return values
 
-    def _load_backend(self) -> tuple[Backend, Bundle]:
-        """Resolve the model parameter to a bundle, create the backend and warm it up."""
-        model = self.params['model']
-        if not model:
-            try:
-                model = str(share_file(DEMO_MODEL))
-            except FileNotFoundError as error:
-                raise StartupError(f'parameter model is empty and the bundled demo model is missing ({error}); set '
-                                   'model to a bundle directory or a Hugging Face hub id') from error
-            self.get_logger().warning(
-                f'parameter model is empty: using the bundled demo model {model}. It was trained on synthetic '
-                'streets only and is not meant for real cameras; train a real one with night-seg-train (README).')
-        from night_seg_ros.hub import resolve_model
-
-        try:
-            bundle = read_bundle(resolve_model(model, self.params['model_cache_dir']))
-            backend = create_backend(self.params['backend'], bundle, self.params['device'], self.params['precision'],
-                                     self.params['num_threads'], self._engine_policy())
-            for reason in backend.skipped:
-                self.get_logger().info(f'backend auto skipped {reason}')
-            backend.warmup()
-        except ImportError as error:  # only a hub id needs torch and transformers before the backend is chosen
-            raise StartupError(f'cannot convert model {model!r}: {error}; a hub id needs torch and transformers'
-                               ) from error
-        except (BundleError, BackendError, OSError) as error:
-            raise StartupError(str(error)) from error
-        return backend, bundle
+    def _model_setting(self) -> ModelSetting:
+        """The model, backend and engine the parameters ask for."""
+        params = self.params
+        return ModelSetting(params['model'], params['model_cache_dir'], params['backend'], params['device'],
+                            params['precision'], params['num_threads'], self._engine_policy())
 
     def _engine_policy(self) -> EnginePolicy:
         """Where the tensorrt backend finds its engine, whether it may build one, and on which DLA core."""
@@ -255,7 +235,7 @@ def main(args: list[str] | None = None) -> int:
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
-    except StartupError as error:
+    except NightSegError as error:
         rclpy.logging.get_logger('seg_node').fatal(f'cannot start: {error}')
         code = 1
     finally:

@@ -15,8 +15,8 @@ from typing import Any
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
-from night_seg_ros import bag_io
-from night_seg_ros.replay import message_class
+from night_seg_ros.drives import bag_io
+from night_seg_ros.drives.replay import message_class
 
 RECORD_QOS_DEPTH = 10
 
@@ -62,8 +62,8 @@ def discover_types(node: Node, topics: Sequence[str], timeout: float) -> dict[st
         time.sleep(0.1)
 
 
-def main(output: str | Path, topics: Sequence[str], duration: float | None = None, storage: str = 'mcap',
-         discovery_timeout: float = 10.0, args: list[str] | None = None) -> int:
+def run_recorder(output: str | Path, topics: Sequence[str], duration: float | None = None, storage: str = 'mcap',
+                 discovery_timeout: float = 10.0, args: list[str] | None = None) -> int:
     """`night-seg record`: record `topics` into the new bag `output` until Ctrl-C or `duration` seconds."""
     import rclpy
     from rclpy.executors import ExternalShutdownException

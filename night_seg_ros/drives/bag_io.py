@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from night_seg_ros import codec
+from night_seg_ros.errors import NightSegError
 
 IMAGE = 'sensor_msgs/msg/Image'
 COMPRESSED_IMAGE = 'sensor_msgs/msg/CompressedImage'
@@ -29,7 +30,7 @@ BAG_VERSION = 9
 """rosbag2 format version of the bags this module writes (Kilted's)."""
 
 
-class BagError(ValueError):
+class BagError(NightSegError, ValueError):
     """A bag cannot be read or written as asked; the message says what is wrong and what is allowed."""
 
 
@@ -140,12 +141,8 @@ def header(stamp: int, frame_id: str) -> Any:
 
 
 def image_message(array: np.ndarray, encoding: str, msg_header: Any) -> Any:
-    """A sensor_msgs/Image of a uint8 (H, W) / (H, W, 3) or float32 (H, W) array (encodings as codec.numpy_to_image)."""
-    channels = 1 if array.ndim == 2 else array.shape[2]
-    data = np.ascontiguousarray(array).reshape(-1).view(np.uint8)
-    return typestore().types[IMAGE](
-        header=msg_header, height=array.shape[0], width=array.shape[1], encoding=encoding,
-        is_bigendian=int(not np.little_endian), step=array.shape[1] * channels * array.dtype.itemsize, data=data)
+    """A sensor_msgs/Image of a uint8 (H, W) / (H, W, 3) or float32 (H, W) array, laid out by codec.image_fields."""
+    return typestore().types[IMAGE](header=msg_header, **codec.image_fields(array, encoding))
 
 
 def compressed_message(bgr: np.ndarray, msg_header: Any, quality: int = 90) -> Any:
@@ -157,12 +154,3 @@ def compressed_message(bgr: np.ndarray, msg_header: Any, quality: int = 90) -> A
         raise ValueError(f'cv2 could not encode a {bgr.dtype} {bgr.shape} image as JPEG')
     return typestore().types[COMPRESSED_IMAGE](header=msg_header, format='jpeg', data=encoded.reshape(-1))
 
-
-def image_array(msg: Any) -> np.ndarray:
-    """The pixels of an unpadded mono8 / rgb8 / bgr8 / 32FC1 Image as (H, W) or (H, W, 3) (a view of msg.data)."""
-    channels = {'mono8': 1, 'rgb8': 3, 'bgr8': 3, '32FC1': 1}.get(msg.encoding)
-    if channels is None:
-        raise codec.ImageDecodeError(f'encoding {msg.encoding!r}; allowed here: mono8, rgb8, bgr8, 32FC1')
-    dtype = np.float32 if msg.encoding == '32FC1' else np.uint8
-    pixels = np.frombuffer(msg.data, dtype, count=msg.height * msg.width * channels)
-    return pixels.reshape((msg.height, msg.width) if channels == 1 else (msg.height, msg.width, channels))

@@ -27,7 +27,7 @@ import numpy as np
 if TYPE_CHECKING:
     from sensor_msgs.msg import Image
 
-    from night_seg_ros.probe import NodeProcess, Probe
+    from night_seg_ros.bench.probe import NodeProcess, Probe
 
 SETTLE_S = 3.0
 """Seconds to wait for outputs still in flight after the stream, and for the diagnostics that follow."""
@@ -115,8 +115,9 @@ def run_soak(bundle_path: Path, work_dir: Path, frames: int = 10_000, rate_hz: f
     """
     import rclpy
 
+    from night_seg_ros.bench.probe import NodeProcess, Probe, camera_messages
     from night_seg_ros.dds import use_large_image_profile
-    from night_seg_ros.probe import OUTPUTS, NodeProcess, Probe, camera_messages
+    from night_seg_ros.vocabulary import OUTPUTS
 
     warmup = frames // 10 if warmup_frames is None else warmup_frames
     width, height = camera
@@ -156,7 +157,7 @@ def run_soak(bundle_path: Path, work_dir: Path, frames: int = 10_000, rate_hz: f
 
 
 def _check_latency(result: SoakResult, latencies: dict[int, float], sent: list[int], bound_s: float | None) -> None:
-    from night_seg_ros.probe import answer_rate
+    from night_seg_ros.bench.probe import answer_rate
 
     warm = [latencies[stamp] for stamp in sent[:result.warmup_frames] if stamp in latencies]
     after = [latencies[stamp] for stamp in sent[result.warmup_frames:] if stamp in latencies]

@@ -1,0 +1,125 @@
+"""`night-seg bench`: measured speed of the backends, the node over DDS, training iterations and bag processing.
+
+  night-seg bench                                   every part at the default sizes
+  night-seg bench --parts backends --input-sizes 512x256 --iterations 5      a quick run of part (a)
+
+Parts: (a) `backends`, (b) `node`, (c) `training` (from a source checkout), (d) `bag` (needs the `bag` extra).
+Prints one table per part and writes bench.json and bench.png into --out (and a Markdown page with --markdown, e.g.
+docs/BENCHMARKS.md). Every ratio is measured within one run; absolute times depend on the machine and on whatever else
+loads it (the load average is recorded).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+from night_seg_ros.argtypes import positive_float, positive_int
+from night_seg_ros.bench.models import parse_size
+from night_seg_ros.bench.report import Table, finish, machine_description
+from night_seg_ros.paths import DEMO_MODEL, share_file
+
+PARTS = ('backends', 'node', 'training', 'bag')
+DEFAULT_INPUT_SIZES = ('512x256', '768x384', '1024x512')
+DEFAULT_CAMERAS = ('640x480', '1280x720', '1920x1080')
+DEFAULT_RATES = (10.0, 30.0)
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        return parse_size(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _rate(text: str) -> float | int:
+    """argparse type: an input rate in Hz (> 0), kept as an int when whole so tables print 10, not 10.0."""
+    value = positive_float(text)
+    return int(value) if value.is_integer() else value
+
+
+def register(subcommands: argparse._SubParsersAction) -> None:
+    """Add `bench` to `night-seg`'s subcommands."""
+    bench = subcommands.add_parser('bench', help='measure backends, the node over DDS, training and bag processing',
+                                description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    bench.add_argument('--parts', nargs='+', choices=PARTS, default=list(PARTS), help='parts to run (all)')
+    bench.add_argument('--out', type=Path, default=Path('bench_results'),
+                       help='folder for bench.json and bench.png (./bench_results)')
+    bench.add_argument('--markdown', type=Path, help='also write the tables, command and machine here')
+    bench.add_argument('--work-dir', type=Path,
+                       help='folder for the generated bundles, reused between runs (a temporary folder)')
+    group = bench.add_argument_group('(a) backends')
+    group.add_argument('--input-sizes', nargs='+', type=_size, default=[parse_size(s) for s in DEFAULT_INPUT_SIZES],
+                       metavar='WxH', help=f'model input sizes ({" ".join(DEFAULT_INPUT_SIZES)})')
+    group.add_argument('--backends', nargs='+', choices=('torch', 'onnxruntime'), default=['torch', 'onnxruntime'],
+                       help='backends to time (torch onnxruntime)')
+    group.add_argument('--iterations', type=positive_int, default=10, help='timed frames per backend and size (10)')
+    group.add_argument('--threads', nargs='+', type=int, default=[0], metavar='N',
+                       help='CPU thread counts to time, 0 = the library default (0)')
+    group = bench.add_argument_group('(b) node over DDS and (d) bag')
+    group.add_argument('--model', type=Path,
+                       help='bundle (with model.onnx) for parts b and d (the bundled demo model, B0 at 768x384)')
+    group.add_argument('--node-backend', choices=('onnxruntime', 'torch'), default='onnxruntime',
+                       help='backend of the node and of its bare reference (onnxruntime)')
+    group.add_argument('--cameras', nargs='+', type=_size, default=[parse_size(s) for s in DEFAULT_CAMERAS],
+                       metavar='WxH', help=f'camera sizes ({" ".join(DEFAULT_CAMERAS)})')
+    group.add_argument('--rates', nargs='+', type=_rate, default=[int(r) for r in DEFAULT_RATES], metavar='HZ',
+                       help='input rates in frames per second (10 30)')
+    group.add_argument('--seconds', type=float, default=10.0, help='streaming time per camera and rate (10)')
+    group.add_argument('--bag-frames', type=positive_int, default=20, help='frames in each recorded drive (20)')
+    group = bench.add_argument_group('(c) training')
+    group.add_argument('--train-methods', nargs='+', default=['source_only', 'full'],
+                       help='methods, the first the baseline (source_only full)')
+    group.add_argument('--train-iterations', type=positive_int, default=5, help='timed iterations per method (5)')
+    group.add_argument('--train-batch', type=positive_int, default=2, help='crops per iteration (2)')
+    group.add_argument('--train-crop', type=positive_int, default=192, help='square crop side in pixels (192)')
+    group.add_argument('--train-device', default='cpu', help='cpu or cuda (cpu)')
+    bench.set_defaults(handler=run_bench)
+
+
+def _node_model(args: argparse.Namespace) -> Path:
+    if args.model is not None:
+        return args.model
+    return share_file(DEMO_MODEL)
+
+
+def run_bench(args: argparse.Namespace, _parser: argparse.ArgumentParser) -> int:
+    """Run the chosen parts, print their tables, write the JSON, plot and Markdown; exit code 0."""
+    machine = machine_description()
+    temporary = None
+    if args.work_dir is None:
+        temporary = tempfile.TemporaryDirectory(prefix='night_seg_bench_')
+        args.work_dir = Path(temporary.name)
+    args.work_dir.mkdir(parents=True, exist_ok=True)
+    tables: list[Table] = []
+    try:
+        for part in PARTS:
+            if part in args.parts:
+                print(f'running part {part} ...', file=sys.stderr, flush=True)
+                tables.append(_run_part(part, args))
+    finally:
+        if temporary is not None:
+            temporary.cleanup()
+    for path in finish([Path(sys.argv[0]).name, *sys.argv[1:]], machine, tables, args.out, args.markdown):
+        print(f'wrote {path}')
+    return 0
+
+
+def _run_part(part: str, args: argparse.Namespace) -> Table:
+    if part == 'backends':
+        from night_seg_ros.bench.backends import bench_backends
+
+        return bench_backends(args.work_dir, args.input_sizes, args.backends, args.iterations, args.threads)
+    if part == 'node':
+        from night_seg_ros.bench.node import bench_node
+
+        return bench_node(args.work_dir, _node_model(args), args.node_backend, args.cameras, args.rates, args.seconds)
+    if part == 'training':
+        from night_seg_ros.bench.train_iteration import bench_training
+
+        return bench_training(args.train_methods, args.train_iterations, args.train_batch, args.train_crop,
+                              args.train_device)
+    from night_seg_ros.bench.bag import bench_bag
+
+    return bench_bag(args.work_dir, _node_model(args), args.node_backend, args.cameras, args.bag_frames)
