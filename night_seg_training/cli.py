@@ -1,9 +1,11 @@
-"""`night-seg-train`: train, evaluate, and generate synthetic data.
+"""`night-seg-train`: train, evaluate, generate synthetic data, and measure the cost of a training iteration.
 
   night-seg-train train RECIPE [--set KEY=VALUE ...] [--run-dir DIR]   a run folder ending with a bundle
   night-seg-train train --resume RUN_DIR [--set KEY=VALUE ...]         continue an interrupted run
   night-seg-train eval BUNDLE --dataset NAME [--root DIR] [--split S]  mIoU, confusion matrix, gallery
   night-seg-train synth OUT [--split S] [--count N]                    synthetic day/night streets on disk
+  night-seg-train drive OUT [--seconds S] [--rate HZ]                  the synthetic night drive as a rosbag2
+  night-seg-train bench [--methods M ...] [--device D]                 the cost of one training iteration per method
 
 Multi-GPU or multi-node: `torchrun --nproc_per_node=N $(which night-seg-train) train RECIPE` (the same code path).
 RECIPE is a YAML file or the name of a shipped recipe in night_seg_training/configs (e.g. synthetic_demo).
@@ -19,16 +21,20 @@ from pathlib import Path
 import yaml
 
 from night_seg_ros.argtypes import positive_int
+from night_seg_ros.errors import NightSegError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of every subcommand."""
-    from night_seg_training.datasets import DATASET_NAMES
-
+    """The argument parser of every subcommand; each sets `run`, its runner (parsed arguments, parser) -> exit code."""
     parser = argparse.ArgumentParser(prog='night-seg-train', description='day-night training for night_seg_ros',
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     commands = parser.add_subparsers(dest='command', required=True, metavar='COMMAND')
+    for add_command in (_add_train, _add_eval, _add_synth, _add_drive, _add_bench):
+        add_command(commands)
+    return parser
 
+
+def _add_train(commands: argparse._SubParsersAction) -> None:
     train = commands.add_parser('train', help='train a model from a recipe; the run ends with a bundle')
     train.add_argument('recipe', nargs='?', help='recipe YAML or shipped recipe name (omit with --resume)')
     train.add_argument('--set', dest='overrides', action='append', default=[], metavar='KEY=VALUE',
@@ -37,6 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument('--resume', type=Path, metavar='RUN_DIR', help='continue the run in RUN_DIR from its checkpoint')
     train.add_argument('--device', help='cpu or cuda (default: cuda when present)')
     train.add_argument('--no-progress', action='store_true', help='no progress bars')
+    train.set_defaults(run=_train)
+
+
+def _add_eval(commands: argparse._SubParsersAction) -> None:
+    from night_seg_training.datasets import DATASET_NAMES
 
     evaluate = commands.add_parser('eval', help='evaluate a bundle on a labelled dataset')
     evaluate.add_argument('bundle', type=Path, help='bundle directory')
@@ -48,7 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument('--out', type=Path, help='folder for metrics.json, confusion.png, gallery.png')
     evaluate.add_argument('--gallery', type=int, default=4, help='gallery rows (4)')
     evaluate.add_argument('--device', default='cpu', help='cpu or cuda (cpu)')
+    evaluate.set_defaults(run=_eval)
 
+
+def _add_synth(commands: argparse._SubParsersAction) -> None:
     synth = commands.add_parser('synth', help='write synthetic day/night street pairs in a Dark Zurich-like layout')
     synth.add_argument('out', type=Path, help='dataset root to write')
     synth.add_argument('--split', default='train', choices=('train', 'val', 'test'), help='split (train)')
@@ -56,7 +70,44 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument('--height', type=positive_int, default=256, help='image height in pixels (256)')
     synth.add_argument('--width', type=positive_int, default=512, help='image width in pixels (512)')
     synth.add_argument('--seed', type=int, default=0, help='generator seed (0)')
-    return parser
+    synth.set_defaults(run=_synth)
+
+
+def _add_drive(commands: argparse._SubParsersAction) -> None:
+    from night_seg_ros.drives.bag_io import STORAGES
+    from night_seg_training import drive as drive_module
+
+    defaults = drive_module.DriveSpec()
+    drive = commands.add_parser('drive', help="write the synthetic night drive as a rosbag2 (the demo's input)",
+                                description=drive_module.__doc__.split('\n\n')[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    drive.add_argument('out', type=Path, help='bag folder to write (must not exist)')
+    drive.add_argument('--seconds', type=float, default=defaults.seconds, help=f'duration ({defaults.seconds})')
+    drive.add_argument('--rate', type=float, default=defaults.rate_hz, help=f'frames per second ({defaults.rate_hz})')
+    drive.add_argument('--height', type=int, default=defaults.height, help=f'pixels ({defaults.height})')
+    drive.add_argument('--width', type=int, default=defaults.width, help=f'pixels ({defaults.width})')
+    drive.add_argument('--seed', type=int, default=defaults.seed, help=f'street, traffic, light ({defaults.seed})')
+    drive.add_argument('--storage', default='mcap', choices=STORAGES, help='bag storage (mcap)')
+    drive.set_defaults(run=_drive)
+
+
+def _add_bench(commands: argparse._SubParsersAction) -> None:
+    bench = commands.add_parser(
+        'bench', help='the cost of one training iteration per method, measured in one run',
+        description='Cost of one training iteration per method, same batch and crop, measured in one run; prints the '
+                    "ratios to the first method. Each timed iteration is the loop's own optimisation_step on batches "
+                    'prepared beforehand (data loading is not counted); methods are timed in alternation so drift in '
+                    "the machine's speed hits them alike.")
+    bench.add_argument('--methods', nargs='+', default=['source_only', 'mean_teacher', 'full'],
+                       help='methods to time; the first is the baseline (source_only mean_teacher full)')
+    bench.add_argument('--batch', type=int, default=4, help='day and night crops per iteration (4)')
+    bench.add_argument('--crop', type=int, default=192, help='square crop side in pixels (192)')
+    bench.add_argument('--iterations', type=int, default=10, help='timed iterations per method (10)')
+    bench.add_argument('--warmup', type=int, default=2, help='untimed iterations per method first (2)')
+    bench.add_argument('--variant', default='b0', help='SegFormer variant (b0)')
+    bench.add_argument('--device', default='cpu', help='cpu or cuda (cpu)')
+    bench.add_argument('--json', help='also write the results to this JSON file')
+    bench.set_defaults(run=_bench)
 
 
 def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
@@ -93,7 +144,7 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     return 0
 
 
-def _eval(args: argparse.Namespace) -> int:
+def _eval(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from night_seg_ros.bundle import read_bundle
     from night_seg_ros.model import load_model
     from night_seg_training.datasets import build_dataset
@@ -119,7 +170,7 @@ def _eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def _synth(args: argparse.Namespace) -> int:
+def _synth(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from night_seg_training.synth import write_dataset
 
     root = write_dataset(args.out, args.split, args.count, args.height, args.width, args.seed)
@@ -127,22 +178,34 @@ def _synth(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of `night-seg-train`; returns the exit code (0 ok, 1 error, 2 usage, 130 interrupted)."""
-    from night_seg_ros.bundle import BundleError
-    from night_seg_training.checkpoint import CheckpointError
-    from night_seg_training.config import ConfigError
-    from night_seg_training.datasets import DatasetError
+def _drive(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from night_seg_training.drive import DriveSpec, write_drive_bag
 
+    spec = DriveSpec(seed=args.seed, seconds=args.seconds, rate_hz=args.rate, height=args.height, width=args.width)
+    out = write_drive_bag(args.out, spec, args.storage)
+    print(f'wrote {out}: {spec.frames} frames of {spec.width}x{spec.height} at {spec.rate_hz:g} Hz (synthetic)')
+    return 0
+
+
+def _bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from night_seg_training.bench import bench_iterations
+
+    bench_iterations(args.methods, args.batch, args.crop, args.iterations, args.warmup, args.variant, args.device,
+                     args.json)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `night-seg-train`; returns the exit code (0 ok, 1 error, 2 usage, 130 interrupted).
+
+    A NightSegError (bad config, dataset, bundle, checkpoint, generator argument, ...) is printed as one line; any
+    other exception is a bug and keeps its traceback.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        if args.command == 'train':
-            return _train(args, parser)
-        if args.command == 'eval':
-            return _eval(args)
-        return _synth(args)
-    except (ConfigError, DatasetError, BundleError, CheckpointError) as error:
+        return args.run(args, parser)
+    except NightSegError as error:
         print(f'night-seg-train {args.command}: {error}', file=sys.stderr)
         return 1
 

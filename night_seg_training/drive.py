@@ -1,6 +1,6 @@
 """A synthetic night drive as a real rosbag2: a camera driving forward along one generated street at night.
 
-Every frame renders the same street (`training.synth.make_scene`) from a camera that advances `speed` metres per
+Every frame renders the same street (`synth.make_scene`) from a camera that advances `speed` metres per
 second along the right-hand lane, with the traffic moving along (`synth.advance`) and the night lighting held steady
 (`synth.render(..., lighting=...)`), so consecutive frames are one coherent drive, not independent scenes. The bag is
 deterministic in its `DriveSpec` (pixels, labels, stamps) and carries, all with the same header per frame:
@@ -12,14 +12,12 @@ deterministic in its `DriveSpec` (pixels, labels, stamps) and carries, all with 
 
 It is synthetic data and says so in the bag's folder (SYNTHETIC.md).
 
-  python -m training.drive OUT [--seconds 10] [--rate 10] [--storage mcap]
+  night-seg-train drive OUT [--seconds 10] [--rate 10] [--storage mcap]
 """
 from __future__ import annotations
 
-import argparse
 import math
 import shutil
-import sys
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,8 +25,9 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from night_seg_ros import bag_io
+from night_seg_ros.drives import bag_io
 from night_seg_training import synth
+from night_seg_training.synth import SynthError
 
 IMAGE_TOPIC = '/camera/image_raw'
 COMPRESSED_TOPIC = '/camera/image_raw/compressed'
@@ -59,16 +58,16 @@ class DriveSpec:
         return int(round(self.seconds * self.rate_hz)) + 1
 
     def check(self) -> None:
-        """ValueError naming a value out of range."""
+        """SynthError (a ValueError) naming a value out of range."""
         if self.seed < 0:
-            raise ValueError(f'seed {self.seed}; must be >= 0')
+            raise SynthError(f'seed {self.seed}; must be >= 0')
         if not 0 < self.rate_hz <= 100:
-            raise ValueError(f'rate {self.rate_hz} Hz; allowed: > 0 and <= 100')
+            raise SynthError(f'rate {self.rate_hz} Hz; allowed: > 0 and <= 100')
         if self.seconds <= 0 or self.start + self.speed * self.seconds > synth.STREET_LENGTH:
-            raise ValueError(f'{self.seconds} s at {self.speed} m/s from {self.start} m leaves the street '
+            raise SynthError(f'{self.seconds} s at {self.speed} m/s from {self.start} m leaves the street '
                              f'(0-{synth.STREET_LENGTH:.0f} m); drive shorter or slower')
         if self.height < 8 or self.width < 8:
-            raise ValueError(f'image size {self.width}x{self.height}; both sides must be >= 8 pixels')
+            raise SynthError(f'image size {self.width}x{self.height}; both sides must be >= 8 pixels')
 
 
 @dataclass(frozen=True, eq=False)
@@ -129,7 +128,7 @@ def write_drive_bag(out: str | Path, spec: DriveSpec = DriveSpec(), storage: str
     """Write the drive of `spec` as a new rosbag2 folder `out` (written aside, renamed into place); returns out."""
     out = Path(out)
     if out.exists():
-        raise ValueError(f'{out} already exists; choose a new folder or remove it')
+        raise SynthError(f'{out} already exists; choose a new folder or remove it')
     staging = out.with_name(out.name + '.partial')  # the bag is written as staging/<name>, then moved to out
     shutil.rmtree(staging, ignore_errors=True)
     partial = staging / out.name
@@ -161,30 +160,3 @@ def write_drive_bag(out: str | Path, spec: DriveSpec = DriveSpec(), storage: str
     partial.rename(out)
     staging.rmdir()
     return out
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m training.drive OUT`: write the synthetic night drive bag; exit 1 with a one-line error."""
-    parser = argparse.ArgumentParser(prog='python -m training.drive', description=__doc__.split('\n\n')[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    defaults = DriveSpec()
-    parser.add_argument('out', type=Path, help='bag folder to write (must not exist)')
-    parser.add_argument('--seconds', type=float, default=defaults.seconds, help=f'duration ({defaults.seconds})')
-    parser.add_argument('--rate', type=float, default=defaults.rate_hz, help=f'frames per second ({defaults.rate_hz})')
-    parser.add_argument('--height', type=int, default=defaults.height, help=f'pixels ({defaults.height})')
-    parser.add_argument('--width', type=int, default=defaults.width, help=f'pixels ({defaults.width})')
-    parser.add_argument('--seed', type=int, default=defaults.seed, help=f'street, traffic, light ({defaults.seed})')
-    parser.add_argument('--storage', default='mcap', choices=bag_io.STORAGES, help='bag storage (mcap)')
-    args = parser.parse_args(argv)
-    spec = DriveSpec(seed=args.seed, seconds=args.seconds, rate_hz=args.rate, height=args.height, width=args.width)
-    try:
-        out = write_drive_bag(args.out, spec, args.storage)
-    except ValueError as error:
-        print(f'training.drive: error: {error}', file=sys.stderr)
-        return 1
-    print(f'wrote {out}: {spec.frames} frames of {spec.width}x{spec.height} at {spec.rate_hz:g} Hz (synthetic)')
-    return 0
-
-
-if __name__ == '__main__':
-    sys.exit(main())

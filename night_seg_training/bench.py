@@ -1,23 +1,22 @@
-#!/usr/bin/env python3
-"""Cost of one training iteration per method, same batch and crop, measured in one run; prints the ratios to
-source_only.
+"""`night-seg-train bench`: the cost of one training iteration per method, same batch and crop, measured in one run;
+prints the ratios to the first method (source_only by default).
 
 Each timed iteration is the loop's own `optimisation_step` (teacher forward, cross attention, ClassMix, strong
 augmentation, student forward and backward, AdamW step, EMA update) on batches prepared beforehand, so data loading
 (which overlaps training in background workers) is not counted. Methods are timed in alternation so drift in the
 machine's speed hits them alike.
 
-  .venv/bin/python scripts/bench_train_iteration.py                       # B0, batch 4, 192x192 crops, CPU
-  .venv/bin/python scripts/bench_train_iteration.py --device cuda --crop 512 --batch 2
+  night-seg-train bench                                       # B0, batch 4, 192x192 crops, CPU
+  night-seg-train bench --device cuda --crop 512 --batch 2
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
 import dataclasses
 import json
 import platform
 import time
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -33,41 +32,37 @@ from night_seg_training.segmenter import Segmenter, initial_network
 from night_seg_training.teacher import EmaTeacher
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--methods', nargs='+', default=['source_only', 'mean_teacher', 'full'])
-    parser.add_argument('--batch', type=int, default=4, help='day and night crops per iteration (4)')
-    parser.add_argument('--crop', type=int, default=192, help='square crop side in pixels (192)')
-    parser.add_argument('--iterations', type=int, default=10, help='timed iterations per method (10)')
-    parser.add_argument('--warmup', type=int, default=2, help='untimed iterations per method first (2)')
-    parser.add_argument('--variant', default='b0', help='SegFormer variant (b0)')
-    parser.add_argument('--device', default='cpu', help='cpu or cuda (cpu)')
-    parser.add_argument('--json', help='also write the results to this JSON file')
-    args = parser.parse_args()
+def bench_iterations(methods: Sequence[str], batch: int, crop: int, iterations: int, warmup: int, variant: str,
+                     device_name: str, json_path: str | None) -> dict[str, dict[str, float]]:
+    """Time `iterations` optimisation steps per method (after `warmup` untimed ones), the methods in alternation, on
+    `batch` day (and night) crops of crop x crop pixels of SegFormer-`variant` on `device_name` ('cpu' or 'cuda').
 
-    device = torch.device(args.device)
-    config = load_config('synthetic_demo', [f'optim.batch_size={args.batch}', f'data.crop_height={args.crop}',
-                                            f'data.crop_width={args.crop}'])
+    Prints the table; with `json_path`, also writes {'config', 'machine', 'results'} there. Returns the results: per
+    method median_s and p90_s (seconds per iteration) and ratio_to_first (median / the first method's median).
+    """
+    device = torch.device(device_name)
+    config = load_config('synthetic_demo', [f'optim.batch_size={batch}', f'data.crop_height={crop}',
+                                            f'data.crop_width={crop}'])
     spec = {'split': 'train', 'count': 64, 'height': 256, 'width': 512, 'seed': 0}
     source = build_dataset({'name': 'synthetic_day', **spec})
     target = build_dataset({'name': 'synthetic_night', **spec})
     autocast = (torch.autocast('cuda', dtype=torch.bfloat16) if device.type == 'cuda' else contextlib.nullcontext())
     runs = {}
-    for name in args.methods:
+    for name in methods:
         method = AdaptationMethod(dataclasses.replace(config.method, name=name), CITYSCAPES_CLASSES)
         torch.manual_seed(0)
-        network, _ = initial_network(args.variant, None)
+        network, _ = initial_network(variant, None)
         student = Segmenter(network, InputSpec(config.model.input_height, config.model.input_width)).to(device)
         teacher = EmaTeacher(student, config.method.ema_alpha) if method.uses_teacher else None
-        batches = IterationBatches(source, target if method.uses_target else None, args.batch, 0, 0,
+        batches = IterationBatches(source, target if method.uses_target else None, batch, 0, 0,
                                    config.data.resize_height, (config.data.scale_min, config.data.scale_max),
-                                   (args.crop, args.crop), method.uses_reference, method.uses_target_labels)
+                                   (crop, crop), method.uses_reference, method.uses_target_labels)
         prepared = [{part: {key: tensor.to(device) for key, tensor in items.items()}
-                     for part, items in batches[i].items()} for i in range(args.warmup + args.iterations)]
+                     for part, items in batches[i].items()} for i in range(warmup + iterations)]
         runs[name] = {'method': method, 'student': student, 'teacher': teacher, 'batches': prepared,
                       'optimizer': build_optimizer(student, config), 'seconds': []}
 
-    for index in range(args.warmup + args.iterations):
+    for index in range(warmup + iterations):
         for run in runs.values():
             if device.type == 'cuda':
                 torch.cuda.synchronize()
@@ -76,13 +71,13 @@ def main() -> None:
                               torch.Generator().manual_seed(index), autocast, index)
             if device.type == 'cuda':
                 torch.cuda.synchronize()
-            if index >= args.warmup:
+            if index >= warmup:
                 run['seconds'].append(time.perf_counter() - began)
 
-    baseline = float(np.median(runs[args.methods[0]]['seconds']))
+    baseline = float(np.median(runs[methods[0]]['seconds']))
     machine = (torch.cuda.get_device_name(device) if device.type == 'cuda'
                else f'{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads')
-    print(f'SegFormer-{args.variant.upper()}, batch {args.batch}, crop {args.crop}x{args.crop}, {args.iterations} '
+    print(f'SegFormer-{variant.upper()}, batch {batch}, crop {crop}x{crop}, {iterations} '
           f'timed iterations each, {machine}')
     print(f'{"method":<14}{"median s/iter":>15}{"p90 s/iter":>12}{"ratio":>8}')
     results = {}
@@ -91,10 +86,9 @@ def main() -> None:
         results[name] = {'median_s': median, 'p90_s': float(np.percentile(run['seconds'], 90)),
                          'ratio_to_first': median / baseline}
         print(f'{name:<14}{median:>15.3f}{results[name]["p90_s"]:>12.3f}{median / baseline:>8.2f}')
-    if args.json:
-        with open(args.json, 'w') as stream:
-            json.dump({'config': vars(args), 'machine': machine, 'results': results}, stream, indent=2)
-
-
-if __name__ == '__main__':
-    main()
+    if json_path:
+        settings = {'methods': list(methods), 'batch': batch, 'crop': crop, 'iterations': iterations,
+                    'warmup': warmup, 'variant': variant, 'device': device_name, 'json': json_path}
+        with open(json_path, 'w') as stream:
+            json.dump({'config': settings, 'machine': machine, 'results': results}, stream, indent=2)
+    return results
