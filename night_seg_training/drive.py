@@ -125,7 +125,10 @@ def camera_info(spec: DriveSpec, msg_header: object) -> object:
 
 def write_drive_bag(out: str | Path, spec: DriveSpec = DriveSpec(), storage: str = 'mcap',
                     progress: bool = True) -> Path:
-    """Write the drive of `spec` as a new rosbag2 folder `out` (written aside, renamed into place); returns out."""
+    """Write the drive of `spec` as a new rosbag2 folder `out` (written aside, renamed into place); returns out.
+
+    SynthError for a spec out of range or an existing `out`, raised before anything is written."""
+    spec.check()
     out = Path(out)
     if out.exists():
         raise SynthError(f'{out} already exists; choose a new folder or remove it')
