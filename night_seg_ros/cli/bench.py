@@ -3,7 +3,7 @@
   night-seg bench                                   every part at the default sizes
   night-seg bench --parts backends --input-sizes 512x256 --iterations 5      a quick run of part (a)
 
-Parts: (a) `backends`, (b) `node`, (c) `training` (from a source checkout), (d) `bag` (needs the `bag` extra).
+Parts: (a) `backends`, (b) `node`, (c) `training` (runs `night-seg-train bench`), (d) `bag` (needs the `bag` extra).
 Prints one table per part and writes bench.json and bench.png into --out (and a Markdown page with --markdown, e.g.
 docs/BENCHMARKS.md). Every ratio is measured within one run; absolute times depend on the machine and on whatever else
 loads it (the load average is recorded).
