@@ -1,5 +1,5 @@
 # The two commands for a fresh machine: `make demo` (the main job) and `make test`; each sets up .venv if missing.
-.PHONY: setup test lint demo
+.PHONY: setup test test-fast lint demo
 
 setup:
 	bash scripts/setup.sh
@@ -7,6 +7,11 @@ setup:
 test:
 	@[ -x .venv/bin/python ] || bash scripts/setup.sh
 	.venv/bin/python -m pytest -q test
+
+# The fast layers only (test/unit, test/component; about a minute): what to run while changing code.
+test-fast:
+	@[ -x .venv/bin/python ] || bash scripts/setup.sh
+	.venv/bin/python -m pytest -q test -m "unit or component"
 
 lint:
 	.venv/bin/ruff check .

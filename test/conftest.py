@@ -1,5 +1,9 @@
 """Shared fixtures: DDS isolation for the whole session, an rclpy context per module that asks for it, and one tiny
-untrained bundle with its ONNX."""
+untrained bundle with its ONNX; and the layer marker of every test, from its folder.
+
+Layers (markers registered in setup.cfg): unit/ pure functions, component/ one part with its real libraries, dds/
+seg_node as its own process over real DDS, slow/ soak, colcon build, training runs, benchmarks.
+"""
 from __future__ import annotations
 
 import os
@@ -15,6 +19,18 @@ os.environ['ROS_DOMAIN_ID'] = str(random.SystemRandom().randint(1, 101))
 os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
 
 TINY_HEIGHT, TINY_WIDTH = 64, 128
+LAYERS = ('unit', 'component', 'dds', 'slow')
+"""The folders under test/, each also a marker: `pytest -m "unit or component"` runs the fast layers."""
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark each test with the layer of its folder; a test outside the layer folders is a usage error."""
+    root = Path(__file__).parent
+    for item in items:
+        layer = item.path.relative_to(root).parts[0]
+        if layer not in LAYERS:
+            raise pytest.UsageError(f'{item.nodeid}: every test lives in one of test/{{{",".join(LAYERS)}}}/')
+        item.add_marker(layer)
 
 
 @pytest.fixture(scope='session')

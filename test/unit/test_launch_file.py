@@ -8,7 +8,7 @@ import yaml
 
 from night_seg_ros.dds import profile_env_var
 
-PACKAGE_DIR = Path(__file__).resolve().parents[1]
+PACKAGE_DIR = Path(__file__).resolve().parents[2]
 LAUNCH_FILE = PACKAGE_DIR / 'launch' / 'seg.launch.py'
 RVIZ_FILE = PACKAGE_DIR / 'config' / 'seg.rviz'
 

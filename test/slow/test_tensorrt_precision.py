@@ -16,7 +16,7 @@ from night_seg_ros.export import sample_images
 from night_seg_ros.tensorrt.precision import FP32_OPS, FrameReader, fold_initializer_aliases, to_int8_qdq, write_fp16
 from night_seg_ros.tensorrt.verify import compare, onnx_runner
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DEMO_ONNX = ROOT / 'models' / 'synthetic_demo_b0' / 'model.onnx'
 
 

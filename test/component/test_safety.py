@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from night_seg_ros.bundle import WEIGHTS_FILE, BundleError, read_bundle
 from night_seg_ros.hub import hub_cache_folder, resolve_model
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SCANNED = ('night_seg_ros', 'night_seg_training', 'scripts')
 PICKLE_MODULES = {'pickle', 'cPickle', '_pickle', 'dill', 'joblib', 'shelve', 'cloudpickle'}
 UNSAFE_YAML = {'load', 'unsafe_load', 'full_load', 'load_all', 'unsafe_load_all', 'full_load_all'}

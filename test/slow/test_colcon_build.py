@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = 'night_seg_ros'
-PACKAGE_DIR = Path(__file__).resolve().parents[1]
+PACKAGE_DIR = Path(__file__).resolve().parents[2]
 COLCON = Path(sys.executable).parent / 'colcon'
 
 EXECUTABLES = ['seg_node', 'night-seg', 'night-seg-train']

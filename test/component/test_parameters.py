@@ -10,7 +10,7 @@ import yaml
 
 from night_seg_ros.node.parameters import PARAMETERS, PARAMETERS_BY_NAME, validate
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def readme_table(heading: str) -> list[list[str]]:

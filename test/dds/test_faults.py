@@ -146,7 +146,7 @@ def test_checkpoint_writer_killed_mid_write_leaves_a_readable_checkpoint(tmp_pat
     from night_seg_training.checkpoint import load_checkpoint, save_checkpoint
 
     path = tmp_path / 'last.pt'
-    repo = Path(__file__).resolve().parents[1]
+    repo = Path(__file__).resolve().parents[2]
     writer = subprocess.Popen([sys.executable, '-c', KILLED_WRITER, str(path)], stdout=subprocess.PIPE, text=True,
                               cwd=repo)
     try:

@@ -14,7 +14,7 @@ pytest.importorskip('rosbags', reason='the bag tool reads and writes bags with r
 from night_seg_ros.backends import create_backend  # noqa: E402
 from night_seg_ros.bundle import read_bundle  # noqa: E402
 from night_seg_ros.cli import main as cli_main  # noqa: E402
-from night_seg_ros.codec import stamp_ns  # noqa: E402
+from night_seg_ros.codec import image_to_array, stamp_ns  # noqa: E402
 from night_seg_ros.drives import bag_io  # noqa: E402 - after the skip
 from night_seg_ros.drives.bag import BagOptions, process_bag  # noqa: E402
 from night_seg_ros.pipeline import SegmentationPipeline  # noqa: E402
@@ -54,14 +54,23 @@ def camera_messages(compressed: bool) -> list[tuple[int, bytes]]:
     return out
 
 
-def truth_messages() -> list[tuple[int, bytes]]:
-    """(bag timestamp, CDR) of mono8 ground-truth labels for every frame: left half road (0), right half sky (10)."""
+def truth_messages(padding: int = 0) -> list[tuple[int, bytes]]:
+    """(bag timestamp, CDR) of mono8 ground-truth labels for every frame: left half road (0), right half sky (10).
+
+    padding > 0 pads every row to step = WIDTH + padding bytes, the padding filled with class id 7 (as a driver that
+    aligns rows may write it; a reader that ignores step would take it for labels).
+    """
     labels = np.zeros((HEIGHT, WIDTH), np.uint8)
     labels[:, WIDTH // 2:] = 10
-    return [(T0 + index * 100_000_000 + 5_000,
-             bag_io.serialize(bag_io.image_message(labels, 'mono8',
-                                                   bag_io.header(T0 + index * 100_000_000, 'camera_optical')),
-                              bag_io.IMAGE)) for index in range(FRAMES)]
+    out = []
+    for index in range(FRAMES):
+        msg = bag_io.image_message(labels, 'mono8', bag_io.header(T0 + index * 100_000_000, 'camera_optical'))
+        if padding:
+            rows = np.full((HEIGHT, WIDTH + padding), 7, np.uint8)
+            rows[:, :WIDTH] = labels
+            msg.step, msg.data = WIDTH + padding, rows.reshape(-1)
+        out.append((T0 + index * 100_000_000 + 5_000, bag_io.serialize(msg, bag_io.IMAGE)))
+    return out
 
 
 def write_humble_sqlite3(path: Path, topics: dict[str, tuple[str, list[tuple[int, bytes]]]]) -> Path:
@@ -169,6 +178,25 @@ def test_miou_is_that_of_the_nodes_labels(tmp_path, pipeline):
     confusion = ConfusionMatrix(19)
     confusion.update(np.stack(expected), np.stack([truth] * 3))
     assert report.miou == pytest.approx(confusion.miou())
+
+
+def test_padded_mono8_ground_truth_is_read_by_its_step(tmp_path, pipeline):
+    padded = write_mcap(tmp_path / 'padded', {CAMERA: (bag_io.IMAGE, camera_messages(False)),
+                                              GT: (bag_io.IMAGE, truth_messages(padding=16))})
+    with bag_io.open_reader(padded) as reader:
+        connection = next(c for c in reader.connections if c.topic == GT)
+        msg = bag_io.deserialize(next(reader.messages(connections=[connection]))[2], bag_io.IMAGE)
+    expected = np.zeros((HEIGHT, WIDTH), np.uint8)
+    expected[:, WIDTH // 2:] = 10
+    assert msg.step == WIDTH + 16 and np.array_equal(image_to_array(msg), expected)
+
+    plain = write_mcap(tmp_path / 'plain', {CAMERA: (bag_io.IMAGE, camera_messages(False)),
+                                            GT: (bag_io.IMAGE, truth_messages())})
+    from_padded = process_bag(padded, tmp_path / 'out_padded', pipeline, BagOptions(progress=False))
+    from_plain = process_bag(plain, tmp_path / 'out_plain', pipeline, BagOptions(progress=False))
+    assert from_padded.gt_frames == from_plain.gt_frames == FRAMES - 1
+    assert [s.topic for s in from_padded.skipped] == [CAMERA]  # only the malformed camera frame
+    assert from_padded.miou == pytest.approx(from_plain.miou) and from_padded.iou == from_plain.iou
 
 
 def test_cli_names_a_missing_topic_and_lists_the_bag(tmp_path, tiny_bundle, capsys):
