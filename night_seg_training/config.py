@@ -27,6 +27,12 @@ mean_teacher  + EMA teacher pseudo-labels on night, confidence weighting, strong
 full          + cross attention over day/night pairs (similarity weighting, static-class transfer);
 oracle        day supervision + night ground truth (synthetic data only: an upper bound)."""
 
+PSEUDO_WEIGHTINGS = ('confidence', 'image_fraction')
+"""How a pseudo-labelled pixel is weighted in the consistency loss (teacher.pseudo_label_weight)."""
+TRANSFERS = ('attention', 'identity')
+"""How `full` carries the day prediction to night positions: matched by cross attention, or copied from the same
+pixel (cross_attention)."""
+
 RECIPES_DIR = Path(__file__).parent / 'configs'
 
 
@@ -88,25 +94,35 @@ class MethodConfig:
     """One of METHODS."""
     ema_alpha: float = 0.999
     """Teacher = alpha * teacher + (1 - alpha) * student after each step (alpha ramps up from 0 early on)."""
+    pseudo_weighting: str = 'confidence'
+    """How each pseudo-label pixel is weighted (PSEUDO_WEIGHTINGS): `confidence`, its own (refined)
+    confidence, which works from scratch; `image_fraction`, DAFormer's fraction of the image above the threshold."""
     pseudo_threshold: float = 0.968
-    """Per-image pseudo-label weight = fraction of pixels whose teacher confidence exceeds this."""
+    """The confidence threshold of `image_fraction` weighting (DAFormer: 0.968)."""
     classmix: bool = True
     """Paste half the classes of a day crop onto the night crop (DACS ClassMix)."""
     unsup_weight: float = 1.0
     """Weight of the night consistency loss against the day supervised loss."""
-    attention_stage: int = 3
-    """Encoder stage (1..4) whose teacher features the cross attention compares (3: 1/16 resolution)."""
+    transfer: str = 'attention'
+    """How `full` carries the day reference's prediction to night pixels (TRANSFERS): `attention`,
+    matched by cross attention anchored by position; `identity`, the same pixel (the ablation)."""
+    reference_weight: float = 0.8
+    """Share of the day reference in the refined pseudo-label where night and reference both predict a static
+    class: refined = (1 - w) p_night + w p_day. 0 turns the refinement off; 1 takes the reference there."""
+    attention_stage: int = 2
+    """Encoder stage (1..4) whose teacher features the cross attention compares (2: 1/8 resolution)."""
     attention_temperature: float = 0.07
     """Softmax temperature over cosine similarities of night (query) and day (key) features."""
-    attention_position_sigma: float = 0.25
-    """Std of the Gaussian prior on the displacement between matched positions, as a fraction of the image side
-    (the pairs are only coarsely aligned); 0 disables the prior."""
-    reference_scale: float = 0.5
-    """The day reference goes through the teacher at this scale. It is only coarsely aligned with its night image,
-    and at 0.5 its forward costs a quarter, which keeps a `full` iteration within 2.5x a `source_only` one."""
-    transfer_weight: float = 1.0
-    """How strongly the transferred day prediction refines static-class night pseudo-labels (times similarity)."""
-    similarity_weighting: bool = True
+    attention_sigma_px: float = 16.0
+    """Std in pixels of the network input of the Gaussian prior on where a night location's match lies, around
+    the global shift (the parallax of near objects between the day and the night camera)."""
+    attention_search_px: float = 96.0
+    """Largest horizontal global shift searched, in pixels (yaw and lateral offset of a GPS-matched pair)."""
+    attention_search_vertical_px: float = 16.0
+    """Largest vertical global shift searched, in pixels."""
+    similarity_mixing: bool = False
+    """Multiply the reference's share by the night-day similarity (0..1) of each pixel."""
+    similarity_weighting: bool = False
     """Weight the consistency loss per pixel by the night-day similarity (normalised to mean 1 per image)."""
 
 
@@ -137,6 +153,9 @@ class ScheduleConfig:
     checkpoint_every: int = 250
     eval_images: int = 4
     """Gallery rows written per evaluation set."""
+    pseudo_label_diagnostics: bool = True
+    """Measure the teacher's night pseudo-labels against night ground truth where the target set has it
+    (synthetic): accuracy, mIoU, sky IoU in the log. For measurement only; never used in a loss."""
 
 
 @dataclass
@@ -228,8 +247,19 @@ def _validate(config: TrainConfig) -> None:
         problems.append(f'method.ema_alpha is {config.method.ema_alpha}; allowed: 0 <= alpha < 1')
     if not 0.0 <= config.method.pseudo_threshold < 1.0:
         problems.append(f'method.pseudo_threshold is {config.method.pseudo_threshold}; allowed: 0 <= t < 1')
-    if not 0.0 < config.method.reference_scale <= 1.0:
-        problems.append(f'method.reference_scale is {config.method.reference_scale}; allowed: 0 < scale <= 1')
+    if config.method.pseudo_weighting not in PSEUDO_WEIGHTINGS:
+        problems.append(f'method.pseudo_weighting is {config.method.pseudo_weighting!r}; allowed: '
+                        f'{", ".join(PSEUDO_WEIGHTINGS)}')
+    if config.method.transfer not in TRANSFERS:
+        problems.append(f'method.transfer is {config.method.transfer!r}; allowed: {", ".join(TRANSFERS)}')
+    if not 0.0 <= config.method.reference_weight <= 1.0:
+        problems.append(f'method.reference_weight is {config.method.reference_weight}; allowed: 0 <= w <= 1')
+    for key in ('attention_temperature', 'attention_sigma_px'):
+        if getattr(config.method, key) <= 0:
+            problems.append(f'method.{key} is {getattr(config.method, key)}; it must be > 0')
+    for key in ('attention_search_px', 'attention_search_vertical_px'):
+        if getattr(config.method, key) < 0:
+            problems.append(f'method.{key} is {getattr(config.method, key)}; it must be >= 0')
     if config.method.attention_stage not in (1, 2, 3, 4):
         problems.append(f'method.attention_stage is {config.method.attention_stage}; allowed: 1, 2, 3, 4')
     for key in ('optim.batch_size', 'optim.iterations', 'schedule.log_every', 'schedule.images_every',

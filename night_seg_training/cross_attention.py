@@ -1,13 +1,18 @@
 """Cross attention over day/night image pairs (training only; nothing of it reaches the bundle, ONNX or TensorRT).
 
-Night features are the queries, the paired day features the keys; the teacher's day prediction is the value. Used
-twice (DESIGN.md section 1):
-1. `similarity`: how well each night location matches some day location; the consistency loss weighs those more;
-2. `transfer`: the day prediction carried to night positions by the attention weights, which refines the night
-   pseudo-label for static classes, weighted by the similarity. Dynamic classes never come from the reference.
+Night features are the queries, the paired day features the keys (DESIGN.md section 1). The pairs are only coarsely
+aligned (GPS-matched: the day camera stood up to a few metres aside and turned a few degrees), so the attention is
+anchored by position in two steps, all in pixels of the network input:
+1. `global_shift`: the one displacement (dy, dx) of the whole day image that makes its features agree best with the
+   night features (mean cosine similarity over the overlap, searched on a grid up to `search_px`). It absorbs yaw and
+   most of a lateral offset; summed over the whole image it is robust where single locations match poorly.
+2. `attend`: every night location attends to the day locations, with a Gaussian prior of `sigma_px` around the global
+   shift (the parallax of near objects). Its expected displacement is a flow field, and its attention-weighted cosine
+   the night-day `similarity` (0..1).
+The day prediction is then warped to the night image along that flow at full resolution (`warp`); `refine` mixes it
+into the night pseudo-label on static classes. `identity` (flow 0) is the ablation that copies the same pixel.
 
-The attention has no learnable parameters: it compares the EMA teacher's encoder features (cosine similarity, a
-temperature, and a Gaussian prior on displacement because the pairs are only coarsely aligned).
+The attention has no learnable parameters: it compares the EMA teacher's encoder features.
 """
 from __future__ import annotations
 
@@ -15,7 +20,6 @@ from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 STATIC_CLASS_NAMES = ('road', 'sidewalk', 'building', 'wall', 'fence', 'pole', 'traffic light', 'traffic sign',
                       'vegetation', 'terrain', 'sky')
@@ -27,70 +31,110 @@ def static_class_mask(classes: Sequence[str]) -> torch.Tensor:
     return torch.tensor([name in STATIC_CLASS_NAMES for name in classes])
 
 
-def _positions(height: int, width: int, device: torch.device) -> torch.Tensor:
-    """float (height * width, 2): (y, x) cell centres in [0, 1], row-major."""
-    ys = (torch.arange(height, device=device, dtype=torch.float32) + 0.5) / height
-    xs = (torch.arange(width, device=device, dtype=torch.float32) + 0.5) / width
+def cell_centres(cells: tuple[int, int], image: tuple[int, int], device: torch.device) -> torch.Tensor:
+    """float (h * w, 2): the (y, x) pixel centres of a feature grid of `cells` = (h, w) over an image of `image`
+    = (H, W) pixels, row-major."""
+    (h, w), (height, width) = cells, image
+    ys = (torch.arange(h, device=device, dtype=torch.float32) + 0.5) * (height / h)
+    xs = (torch.arange(w, device=device, dtype=torch.float32) + 0.5) * (width / w)
     return torch.stack(torch.meshgrid(ys, xs, indexing='ij'), -1).view(-1, 2)
 
 
-class CrossAttentionTransfer(nn.Module):
-    """Night-to-day cross attention, parameter free.
+def descriptors(features: torch.Tensor) -> torch.Tensor:
+    """Matching descriptors of encoder features float (N, C, h, w) -> float (N, C, h, w), unit length over C.
 
-    forward(night_features, day_features, day_probabilities) with night_features float (N, C, h, w), day_features
-    float (N, C, h', w'), day_probabilities float (N, K, H', W') (the teacher's softmax on the day image, any
-    resolution). Returns (transferred float (N, K, h, w): the day prediction carried to each night position, zero
-    on dynamic classes; similarity float (N, h, w) in [0, 1]).
+    Each image's features are first normalised per channel over its own locations (instance normalisation): that
+    removes what the whole image shares (night's low light and colour cast shift every feature alike), leaving
+    how a location differs from the rest of its image, which day and night views of a place share.
     """
-
-    def __init__(self, static_classes: torch.Tensor, temperature: float = 0.07, position_sigma: float = 0.25) -> None:
-        super().__init__()
-        self.register_buffer('static', static_classes.float(), persistent=False)  # (K,)
-        self.temperature = temperature
-        self.position_sigma = position_sigma
-
-    def attend(self, night: torch.Tensor, day: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Attention weights float (N, h*w, h'*w') (rows sum to 1) and similarity float (N, h, w).
-
-        The similarity of a night position is the attention-weighted cosine similarity of the day positions it
-        attends to, clamped at 0.
-        """
-        n, _, h, w = night.shape
-        query = F.normalize(night.float().flatten(2), dim=1).transpose(1, 2)  # (N, h*w, C)
-        key = F.normalize(day.float().flatten(2), dim=1)  # (N, C, h'*w')
-        cosine = query @ key  # (N, h*w, h'*w')
-        scores = cosine / self.temperature
-        if self.position_sigma > 0:
-            offsets = torch.cdist(_positions(h, w, night.device), _positions(*day.shape[-2:], night.device))
-            scores = scores - (offsets ** 2 / (2 * self.position_sigma ** 2))  # log of a Gaussian prior
-        weights = torch.softmax(scores, dim=-1)
-        similarity = (weights * cosine).sum(-1).clamp(min=0).view(n, h, w)
-        return weights, similarity
-
-    def forward(self, night_features: torch.Tensor, day_features: torch.Tensor,
-                day_probabilities: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """See the class docstring."""
-        n, _, h, w = night_features.shape
-        weights, similarity = self.attend(night_features, day_features)
-        values = F.adaptive_avg_pool2d(day_probabilities.float(), day_features.shape[-2:])  # (N, K, h', w')
-        transferred = weights @ values.flatten(2).transpose(1, 2)  # (N, h*w, K)
-        static = self.static.to(transferred.device).view(1, -1, 1, 1)  # the method builds it on the CPU
-        transferred = transferred.transpose(1, 2).reshape(n, -1, h, w) * static
-        return transferred, similarity
+    features = features.float()
+    centred = features - features.mean(dim=(2, 3), keepdim=True)
+    return F.normalize(centred / centred.std(dim=(2, 3), keepdim=True).clamp(min=1e-6), dim=1)
 
 
-def refine_pseudo_labels(night_probabilities: torch.Tensor, night_labels: torch.Tensor, transferred: torch.Tensor,
-                         similarity: torch.Tensor, static_classes: torch.Tensor, weight: float) -> torch.Tensor:
-    """Refine the teacher's night probabilities with the transferred day prediction, for static classes only.
+def _sample(values: torch.Tensor, points: torch.Tensor, image: tuple[int, int]) -> torch.Tensor:
+    """Bilinear samples of values float (N, C, h, w) (covering an image of H x W pixels) at points float
+    (N, P, Q, 2) (y, x) in pixels -> float (N, C, P, Q); zero outside the image."""
+    height, width = image
+    grid = torch.stack((points[..., 1] / width * 2 - 1, points[..., 0] / height * 2 - 1), -1)
+    return F.grid_sample(values, grid, mode='bilinear', padding_mode='zeros', align_corners=False)
 
-    night_probabilities float (N, K, H, W) (softmax) and night_labels int64 (N, H, W) (their argmax, computed once
-    by the caller: an argmax over classes is one of the dearest operations here on a CPU); transferred float
-    (N, K, H, W) (zero on dynamic classes); similarity float (N, H, W) in [0, 1]; static_classes bool (K,). Where the
-    teacher's night label is a static class, adds weight * similarity * transferred and renormalises; where it is a
-    dynamic class, the pixel is left as the teacher saw it (a car parked at night is not in the day reference).
-    Returns float (N, K, H, W), summing to 1 over K.
+
+def global_shift(night: torch.Tensor, day: torch.Tensor, image: tuple[int, int], search_px: tuple[float, float],
+                 step_px: float) -> torch.Tensor:
+    """The displacement of the day image that best matches the night one: float (N, 2) (dy, dx) in pixels.
+
+    night float (N, C, h, w), day float (N, C, h', w') encoder features of images of `image` = (H, W) pixels.
+    Every shift on a grid of `step_px` within +-search_px = (vertical, horizontal) is scored by the mean cosine
+    similarity of night features and the day features at the shifted positions, over the night locations whose
+    shifted position lies inside the day image; the best score wins (ties: the smaller shift).
     """
-    gate = static_classes.to(night_probabilities.device)[night_labels]  # (N, H, W) bool
-    strength = (weight * similarity * gate).unsqueeze(1)  # (N, 1, H, W)
-    refined = night_probabilities + strength * transferred
-    return refined / (1.0 + strength * transferred.sum(1, keepdim=True))
+    n, _, h, w = night.shape
+    query, key = descriptors(night), descriptors(day)
+    centres = cell_centres((h, w), image, night.device)  # (h*w, 2)
+    dys = torch.arange(-search_px[0], search_px[0] + 1e-3, step_px, device=night.device)
+    dxs = torch.arange(-search_px[1], search_px[1] + 1e-3, step_px, device=night.device)
+    shifts = torch.stack(torch.meshgrid(dys, dxs, indexing='ij'), -1).view(-1, 2)  # (S, 2)
+    shifts = shifts[torch.argsort(shifts.abs().sum(1), stable=True)]  # smallest first: argmax keeps it on ties
+    points = centres.view(1, 1, -1, 2) + shifts.view(1, -1, 1, 2)  # (1, S, h*w, 2)
+    inside = ((points[..., 0] >= 0) & (points[..., 0] < image[0]) & (points[..., 1] >= 0)
+              & (points[..., 1] < image[1])).float()  # (1, S, h*w)
+    sampled = _sample(key, points.expand(n, -1, -1, -1), image)  # (N, C, S, h*w)
+    cosine = (sampled * query.flatten(2).unsqueeze(2)).sum(1)  # (N, S, h*w)
+    score = (cosine * inside).mean(-1)  # (N, S): a location shifted out of the day image scores 0
+    return shifts[score.argmax(1)]
+
+
+def attend(night: torch.Tensor, day: torch.Tensor, image: tuple[int, int], shift: torch.Tensor, sigma_px: float,
+           temperature: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Night-to-day attention anchored at `shift`: (flow float (N, 2, h, w) in pixels, similarity float (N, h, w)).
+
+    night float (N, C, h, w) queries, day float (N, C, h', w') keys, both over images of `image` = (H, W) pixels;
+    shift float (N, 2) (dy, dx). Scores are cosine / temperature plus the log of a Gaussian prior (std `sigma_px`)
+    on the distance between a day location and the night location moved by `shift`. The flow is the attention's
+    expected displacement (day position - night position); the similarity its expected cosine, clamped at 0.
+    """
+    n, _, h, w = night.shape
+    query = descriptors(night).flatten(2).transpose(1, 2)  # (N, h*w, C)
+    key = descriptors(day).flatten(2)  # (N, C, h'*w')
+    cosine = query @ key  # (N, h*w, h'*w')
+    night_centres = cell_centres((h, w), image, night.device)  # (h*w, 2)
+    day_centres = cell_centres(tuple(day.shape[-2:]), image, night.device)  # (h'*w', 2)
+    anchored = night_centres.unsqueeze(0) + shift.view(n, 1, 2)  # (N, h*w, 2)
+    distance = torch.cdist(anchored, day_centres.unsqueeze(0).expand(n, -1, -1))  # (N, h*w, h'*w')
+    weights = torch.softmax(cosine / temperature - distance ** 2 / (2 * sigma_px ** 2), dim=-1)
+    expected = weights @ day_centres  # (N, h*w, 2)
+    flow = (expected - night_centres).transpose(1, 2).reshape(n, 2, h, w)
+    similarity = (weights * cosine).sum(-1).clamp(min=0).view(n, h, w)
+    return flow, similarity
+
+
+def warp(day_probabilities: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+    """The day prediction carried to night pixels: float (N, K, H, W) -> float (N, K, H, W).
+
+    flow float (N, 2, h, w) (dy, dx) pixels on any grid over the image (upsampled bilinearly to H x W). Night pixel
+    p takes the day prediction at p + flow(p) (bilinear); where that lies outside the day image it gets all zeros.
+    """
+    n, _, height, width = day_probabilities.shape
+    dense = F.interpolate(flow, size=(height, width), mode='bilinear', align_corners=False)  # (N, 2, H, W)
+    centres = cell_centres((height, width), (height, width), flow.device).view(1, height, width, 2)
+    return _sample(day_probabilities.float(), centres + dense.permute(0, 2, 3, 1), (height, width))
+
+
+def refine(night_probabilities: torch.Tensor, day_probabilities: torch.Tensor, static_classes: torch.Tensor,
+           mix: torch.Tensor | float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Convex mix of the night pseudo-label with the day reference on static classes (as Refign).
+
+    night_probabilities float (N, K, H, W) (the teacher's softmax on the night image); day_probabilities float
+    (N, K, H, W) (the day prediction at night positions; all zeros where the reference does not reach);
+    static_classes bool (K,); mix: float or float (N, H, W) in [0, 1] (the reference's share).
+    refined = (1 - e) p_night + e p_day with e = mix where both predictions are a static class (and the reference
+    reaches), 0 elsewhere: a night car or person stays as the teacher saw it, a car parked by day never enters the
+    night label, and a confidently wrong static night label (the night sky called "building") is overruled by a
+    confident reference. Returns (refined float (N, K, H, W) summing to 1 over K, gate bool (N, H, W)).
+    """
+    static = static_classes.to(night_probabilities.device)
+    reaches = day_probabilities.sum(1) > 0.5  # (N, H, W): zeros outside the day image
+    gate = static[night_probabilities.argmax(1)] & static[day_probabilities.argmax(1)] & reaches
+    share = (gate * mix).unsqueeze(1)  # (N, 1, H, W)
+    return night_probabilities + share * (day_probabilities - night_probabilities), gate

@@ -350,7 +350,8 @@ DATASET_NAMES: tuple[str, ...] = tuple(_READERS)
 
 _REQUIRED = inspect.Parameter.empty
 # Keys of a synthetic_* entry without 'root' (generated in memory), with their defaults.
-_GENERATOR_KEYS = {'split': 'train', 'count': _REQUIRED, 'height': _REQUIRED, 'width': _REQUIRED, 'seed': 0}
+_GENERATOR_KEYS = {'split': 'train', 'count': _REQUIRED, 'height': _REQUIRED, 'width': _REQUIRED, 'seed': 0,
+                   'alignment': 'aligned'}
 
 
 def _entry_arguments(name: str, params: dict[str, Any], keys: dict[str, Any]) -> dict[str, Any]:
@@ -372,17 +373,19 @@ def _entry_arguments(name: str, params: dict[str, Any], keys: dict[str, Any]) ->
 def _cached_synthetic(cache: Path, args: dict[str, Any]) -> Path:
     """The folder under `cache` holding synthetic pairs `args` describes, generated there first if absent.
 
-    One folder per (split, count, size, seed), so the day and night views of a recipe share it. It is written to a
-    temporary folder and renamed into place, so an interrupted generation is never mistaken for a complete one and
-    concurrent processes (DDP ranks) do not write into each other's files.
+    One folder per (split, count, size, seed, alignment), so the day and night views of a recipe share it. It is
+    written to a temporary folder and renamed into place, so an interrupted generation is never mistaken for a
+    complete one and concurrent processes (DDP ranks) do not write into each other's files.
     """
     from night_seg_training.synth import write_dataset
 
-    root = cache / f'{args["split"]}-{args["count"]}-{args["width"]}x{args["height"]}-seed{args["seed"]}'
+    name = f'{args["split"]}-{args["count"]}-{args["width"]}x{args["height"]}-seed{args["seed"]}'
+    root = cache / (name if args['alignment'] == 'aligned' else f'{name}-{args["alignment"]}')
     if not root.is_dir():
         cache.mkdir(parents=True, exist_ok=True)
         partial = Path(tempfile.mkdtemp(dir=cache, prefix=f'.{root.name}.'))
-        write_dataset(partial, args['split'], args['count'], args['height'], args['width'], args['seed'])
+        write_dataset(partial, args['split'], args['count'], args['height'], args['width'], args['seed'],
+                      args['alignment'])
         try:
             partial.rename(root)
         except OSError:  # another process finished the same folder first
@@ -393,11 +396,12 @@ def _cached_synthetic(cache: Path, args: dict[str, Any]) -> Path:
 def build_dataset(spec: dict[str, Any]) -> Any:
     """Build the dataset a recipe entry describes, e.g. ``{'name': 'cityscapes', 'root': '/data/cityscapes'}``.
 
-    'name' is one of DATASET_NAMES; the other keys are the reader's arguments ('root', 'split', ...). ``synthetic_day``
-    and ``synthetic_night`` without 'root' generate their samples with ``training.synth`` (keys split, count, height,
-    width, seed): in memory, or with 'cache': DIR once onto disk under DIR, read from there afterwards. With 'root'
-    they read a folder written by ``night-seg-train synth``. DatasetError
-    names the allowed names or keys when the entry has an unknown name, an unknown key or lacks a required one.
+    'name' is one of DATASET_NAMES; the other keys are the reader's arguments ('root', 'split', ...).
+    ``synthetic_day`` and ``synthetic_night`` without 'root' generate their samples with ``night_seg_training.synth``
+    (keys split, count, height, width, seed, alignment: aligned | coarse): in memory, or with 'cache': DIR once onto
+    disk under DIR, read from there afterwards. With 'root' they read a folder written by ``night-seg-train synth``.
+    DatasetError names the allowed names or keys when the entry has an unknown name, an unknown key or lacks a
+    required one.
     """
     params = dict(spec)
     name = params.pop('name', None)
@@ -412,7 +416,8 @@ def build_dataset(spec: dict[str, Any]) -> Any:
                 root, args['split'])
         from night_seg_training.synth import SyntheticStreets
 
-        streets = SyntheticStreets(args['split'], args['count'], args['height'], args['width'], args['seed'])
+        streets = SyntheticStreets(args['split'], args['count'], args['height'], args['width'], args['seed'],
+                                   args['alignment'])
         return streets.day() if name == 'synthetic_day' else streets.night()
     reader = _READERS[name]
     keys = {key: parameter.default for key, parameter in inspect.signature(reader).parameters.items()}

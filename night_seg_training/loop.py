@@ -40,6 +40,8 @@ from night_seg_training.segmenter import Segmenter, initial_network
 from night_seg_training.teacher import EmaTeacher
 
 LOG = logging.getLogger('night_seg_train')
+SCALARS_FILE = 'scalars.jsonl'
+"""The run's logged scalars (window means every schedule.log_every iterations), one JSON object per line."""
 
 
 class TrainingInterrupted(Exception):
@@ -87,7 +89,7 @@ def build_optimizer(segmenter: Segmenter, config: TrainConfig) -> torch.optim.Op
     return torch.optim.AdamW([{'params': encoder, 'lr': lr, 'base_lr': lr},
                               {'params': head, 'lr': lr * config.optim.head_lr_mult,
                                'base_lr': lr * config.optim.head_lr_mult}],
-                             weight_decay=config.optim.weight_decay)
+                             weight_decay=config.optim.weight_decay, fused=True)  # one kernel for all tensors
 
 
 @contextlib.contextmanager
@@ -203,10 +205,12 @@ def train(config: TrainConfig, run_dir: Path, dist_info: Distributed, resume: bo
         student = nn.parallel.DistributedDataParallel(
             segmenter, device_ids=[dist_info.device.index] if dist_info.device.type == 'cuda' else None)
     use_amp = config.optim.amp and dist_info.device.type == 'cuda'
+    diagnose = (method.uses_teacher and config.schedule.pseudo_label_diagnostics and target is not None
+                and 'label' in target[0])  # measured against night ground truth, never learned from
     batches = IterationBatches(source, target, config.optim.batch_size, config.seed, dist_info.rank,
                                config.data.resize_height, (config.data.scale_min, config.data.scale_max),
                                (config.data.crop_height, config.data.crop_width), method.uses_reference,
-                               method.uses_target_labels)
+                               method.uses_target_labels or diagnose)
     total = config.optim.iterations
     writer = None
     if dist_info.is_main:
@@ -230,6 +234,7 @@ def train(config: TrainConfig, run_dir: Path, dist_info: Distributed, resume: bo
     bar = tqdm(total=total, initial=start, disable=not (progress and dist_info.is_main), desc=config.name,
                dynamic_ncols=True)
     seconds = []
+    window: dict[str, list[float]] = {}  # scalars of the iterations since the last log, averaged when logged
     with _stop_on_signals() as flag:
         for iteration, batch in zip(range(start, total),
                                     iteration_loader(batches, start, total, config.data.workers), strict=False):
@@ -250,13 +255,18 @@ def train(config: TrainConfig, run_dir: Path, dist_info: Distributed, resume: bo
             seconds.append(time.perf_counter() - began)
             bar.update(1)
             done = iteration + 1
+            for key, value in dict(result.scalars, loss=result.loss.item()).items():
+                window.setdefault(key, []).append(value)
             if writer is not None and (done % config.schedule.log_every == 0 or done == total):
-                scalars = dict(result.scalars, loss=result.loss.item(), lr=optimizer.param_groups[0]['lr'],
+                scalars = {key: float(np.mean(values)) for key, values in window.items()}
+                scalars.update(lr=optimizer.param_groups[0]['lr'],
                                seconds_per_iteration=float(np.median(seconds[-config.schedule.log_every:])))
                 for key, value in scalars.items():
                     writer.add_scalar(key, value, done)
-                bar.set_postfix(loss=f'{result.loss.item():.3f}')
-                LOG.debug('iteration %d %s', done, scalars)
+                with open(run_dir / SCALARS_FILE, 'a') as stream:
+                    stream.write(json.dumps({'iteration': done, **scalars}) + '\n')
+                bar.set_postfix(loss=f'{scalars["loss"]:.3f}')
+                window.clear()
             if writer is not None and result.night is not None and done % config.schedule.images_every == 0:
                 _log_images(writer, done, result.night, result.pseudo_label)
             stop = dist_info.any(flag['stop'])

@@ -3,8 +3,12 @@
   source_only   L = CE(student(day), day labels)
   oracle        L = CE(student([day, night]), [day labels, night labels])          (synthetic data only)
   mean_teacher  L = CE(student(day), day labels) + w * weighted CE(student(strong(mix)), mixed pseudo-labels)
-  full          as mean_teacher, with pseudo-labels refined by cross attention to the day reference and the
-                per-pixel weight multiplied by the night-day similarity
+  full          as mean_teacher, with the night pseudo-labels refined on static classes by the day reference's
+                prediction, carried to night pixels by cross attention (or copied, `transfer: identity`)
+
+Each pseudo-label pixel weighs its own confidence after refinement (teacher.pseudo_label_weight). Where the night
+dataset has ground truth (synthetic), the pseudo-labels are measured against it for the log (diagnostics.py); the
+ground truth never enters a loss but the oracle's.
 
 The student sees day crops and mixed night crops in one forward (one batch of 2N), so DDP syncs one backward.
 """
@@ -21,8 +25,9 @@ from torch import nn
 from night_seg_ros.classes import IGNORE_INDEX
 from night_seg_training.augment import classmix_masks, mix, strong_augment
 from night_seg_training.config import MethodConfig
-from night_seg_training.cross_attention import CrossAttentionTransfer, refine_pseudo_labels, static_class_mask
-from night_seg_training.teacher import EmaTeacher, confidence_weight, similarity_weight
+from night_seg_training.cross_attention import STATIC_CLASS_NAMES, attend, global_shift, refine, static_class_mask, warp
+from night_seg_training.diagnostics import label_quality
+from night_seg_training.teacher import EmaTeacher, pseudo_label_weight, similarity_weight
 
 
 def weighted_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, weight: torch.Tensor,
@@ -51,8 +56,8 @@ class AdaptationMethod:
         self.config = config
         self.ignore_index = ignore_index
         self.static = static_class_mask(classes)
-        self.attention = CrossAttentionTransfer(self.static, config.attention_temperature,
-                                                config.attention_position_sigma)
+        self.num_classes = len(classes)
+        self.sky = list(classes).index('sky') if 'sky' in classes and 'sky' in STATIC_CLASS_NAMES else None
 
     @property
     def uses_teacher(self) -> bool:
@@ -114,35 +119,67 @@ class AdaptationMethod:
                        autocast: AbstractContextManager) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
         """Teacher pseudo-labels int64 (N, H, W) and per-pixel weights float (N, H, W) for the night crops."""
         night = target['image']
-        n, _, height, width = night.shape
+        scalars: dict[str, float] = {}
         if self.config.name == 'full':
-            reference = target['reference']
-            if self.config.reference_scale != 1.0:  # (N, 3, H * scale, W * scale)
-                reference = F.interpolate(reference, scale_factor=self.config.reference_scale, mode='bilinear',
-                                          align_corners=False, antialias=True)
-            with autocast:
-                logits, night_features = teacher.model(night, self.config.attention_stage)
-                day_logits, day_features = teacher.model(reference, self.config.attention_stage)
-            probabilities = torch.softmax(logits.float(), dim=1)  # (N, K, H, W)
-            transferred, similarity = self.attention(night_features, day_features,
-                                                     torch.softmax(day_logits.float(), dim=1))
-            transferred = F.interpolate(transferred, size=(height, width), mode='bilinear', align_corners=False)
-            similarity = F.interpolate(similarity.unsqueeze(1), size=(height, width), mode='bilinear',
-                                       align_corners=False).squeeze(1)  # (N, H, W)
-            teacher_labels = probabilities.argmax(1)  # (N, H, W)
-            night_probabilities = refine_pseudo_labels(probabilities, teacher_labels, transferred, similarity,
-                                                       self.static, self.config.transfer_weight)
+            probabilities, teacher_labels, similarity, scalars = self._refined(teacher, target, autocast)
         else:
             with autocast:
                 logits = teacher.model(night)
-            night_probabilities = torch.softmax(logits.float(), dim=1)
-        confidence, pseudo = night_probabilities.max(dim=1)  # (N, H, W) each
-        image_weight = confidence_weight(confidence, self.config.pseudo_threshold)  # (N,)
-        weight = image_weight.view(n, 1, 1).expand(n, height, width)
-        scalars = {'pseudo/confident_fraction': image_weight.mean().item()}
-        if self.config.name == 'full':
-            if self.config.similarity_weighting:
-                weight = weight * similarity_weight(similarity)
-            changed = (pseudo != teacher_labels).float().mean().item()
-            scalars.update({'attention/similarity': similarity.mean().item(), 'attention/changed_fraction': changed})
+            probabilities = torch.softmax(logits.float(), dim=1)
+            teacher_labels = similarity = None
+        confidence, pseudo = probabilities.max(dim=1)  # (N, H, W) each
+        weight = pseudo_label_weight(confidence, self.config.pseudo_weighting, self.config.pseudo_threshold)
+        if similarity is not None and self.config.similarity_weighting:
+            weight = weight * similarity_weight(similarity)
+        scalars.update({'pseudo/confident_fraction': (confidence > self.config.pseudo_threshold).float().mean().item(),
+                        'pseudo/weight': weight.mean().item()})
+        if teacher_labels is not None:
+            scalars['refine/changed_fraction'] = (pseudo != teacher_labels).float().mean().item()
+        if 'label' in target:  # measurement only: ground truth never enters these methods' losses
+            scalars.update(self._quality('pseudo', pseudo, target['label']))
+            if teacher_labels is not None:
+                scalars.update(self._quality('teacher', teacher_labels, target['label']))
         return pseudo, weight, scalars
+
+    def _refined(self, teacher: EmaTeacher, target: dict[str, torch.Tensor], autocast: AbstractContextManager
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, dict[str, float]]:
+        """`full`: the teacher's night probabilities refined by the day reference (cross_attention.refine).
+
+        One teacher forward over night and reference crops together. Returns (refined float (N, K, H, W), the
+        teacher's own night labels int64 (N, H, W), the night-day similarity float (N, H, W) or None for the
+        identity transfer, scalars to log).
+        """
+        night, reference = target['image'], target['reference']
+        n, _, height, width = night.shape
+        attention = self.config.transfer == 'attention'
+        with autocast:
+            output = teacher.model(torch.cat([night, reference]), self.config.attention_stage if attention else None)
+        logits, features = output if attention else (output, None)
+        probabilities = torch.softmax(logits.float(), dim=1)  # (2N, K, H, W)
+        night_probabilities, day_probabilities = probabilities[:n], probabilities[n:]
+        scalars = {}
+        similarity = None
+        if attention:
+            night_features, day_features = features[:n], features[n:]
+            cell = height / night_features.shape[-2]
+            shift = global_shift(night_features, day_features, (height, width),
+                                 (self.config.attention_search_vertical_px, self.config.attention_search_px),
+                                 cell / 2)
+            flow, cell_similarity = attend(night_features, day_features, (height, width), shift,
+                                           self.config.attention_sigma_px, self.config.attention_temperature)
+            day_probabilities = warp(day_probabilities, flow)
+            similarity = F.interpolate(cell_similarity.unsqueeze(1), size=(height, width), mode='bilinear',
+                                       align_corners=False).squeeze(1)  # (N, H, W)
+            scalars.update({'attention/similarity': similarity.mean().item(),
+                            'attention/shift_x_px': shift[:, 1].abs().mean().item()})
+        mix = self.config.reference_weight * (similarity if similarity is not None and self.config.similarity_mixing
+                                              else 1.0)
+        refined, gate = refine(night_probabilities, day_probabilities, self.static, mix)
+        teacher_labels = night_probabilities.argmax(1)
+        scalars['refine/gate_fraction'] = gate.float().mean().item()
+        return refined, teacher_labels, similarity, scalars
+
+    def _quality(self, prefix: str, labels: torch.Tensor, truth: torch.Tensor) -> dict[str, float]:
+        """`prefix`/accuracy, /miou, /sky_iou of labels int64 (N, H, W) against night ground truth (percent)."""
+        quality = label_quality(labels, truth, self.num_classes, self.ignore_index, self.sky)
+        return {f'{prefix}/{key}': value for key, value in quality.items()}

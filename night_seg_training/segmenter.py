@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from night_seg_ros.bundle import InputSpec
+from night_seg_ros.bundle import MODEL_JSON, InputSpec, read_bundle
 from night_seg_ros.classes import CITYSCAPES_CLASSES
 from night_seg_ros.model import arch_from_config, build_network, segformer_arch
 from night_seg_training.config import ConfigError
@@ -49,13 +49,17 @@ def initial_network(variant: str, init: str | None,
                     classes: tuple[str, ...] = CITYSCAPES_CLASSES) -> tuple[nn.Module, dict[str, Any]]:
     """The network to start training from, and its bundle `arch` entry.
 
-    `init` None: a randomly initialised SegFormer `variant`. Otherwise a Hugging Face hub id or `save_pretrained`
-    directory (a segmentation checkpoint such as nvidia/segformer-b0-finetuned-cityscapes-1024-1024, or an
-    encoder-only one such as nvidia/mit-b0); its decode head is re-initialised when its class count differs.
+    `init` None: a randomly initialised SegFormer `variant`. A model bundle directory (model.json +
+    weights.safetensors, e.g. the bundled demo model or a previous run's bundle): its network and weights, which
+    must have `classes`. Otherwise a Hugging Face hub id or `save_pretrained` directory (a segmentation checkpoint
+    such as nvidia/segformer-b0-finetuned-cityscapes-1024-1024, or an encoder-only one such as nvidia/mit-b0); its
+    decode head is re-initialised when its class count differs.
     """
     if init is None:
         arch = segformer_arch(variant, num_labels=len(classes))
         return build_network(arch), arch
+    if (Path(init).expanduser() / MODEL_JSON).is_file():
+        return _bundle_network(Path(init).expanduser(), classes)
     from transformers import SegformerForSemanticSegmentation
 
     source = str(Path(init).expanduser()) if Path(init).expanduser().is_dir() else init
@@ -68,3 +72,15 @@ def initial_network(variant: str, init: str | None,
         raise ConfigError(f'cannot initialise from {init!r} (a Hugging Face hub id or save_pretrained directory): '
                          f'{error}') from error
     return network, arch_from_config(network.config, Path(init).name)
+
+
+def _bundle_network(path: Path, classes: tuple[str, ...]) -> tuple[nn.Module, dict[str, Any]]:
+    """The trainable network of a model bundle and its `arch`; ConfigError when its classes differ from `classes`."""
+    from night_seg_ros.model import load_model
+
+    bundle = read_bundle(path)
+    if tuple(bundle.classes) != tuple(classes):
+        raise ConfigError(f'model.init {str(path)!r} is a bundle of {len(bundle.classes)} classes '
+                          f'({", ".join(bundle.classes[:3])}, ...); training needs {len(classes)}: '
+                          f'{", ".join(classes[:3])}, ...')
+    return load_model(bundle).network.train(), bundle.arch

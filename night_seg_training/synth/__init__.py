@@ -42,6 +42,7 @@ from night_seg_training.synth.materials import (
                                                 WALL,
 )
 from night_seg_training.synth.pairs import (
+                                                ALIGNMENTS,
                                                 MIN_SIZE,
                                                 SPLITS,
                                                 STREETS_PER_SPLIT,
@@ -56,7 +57,8 @@ from night_seg_training.synth.street import STREET_LENGTH, VIEW_DISTANCE, Scene,
 from night_seg_training.synth.traffic import Thing, advance, sample_dynamic
 
 __all__ = [
-    'BICYCLE', 'BUILDING', 'BUS', 'CAR', 'FENCE', 'GENERATOR_VERSION', 'MIN_SIZE', 'MOTORCYCLE', 'PERSON', 'POLE',
+    'ALIGNMENTS', 'BICYCLE', 'BUILDING', 'BUS', 'CAR', 'FENCE', 'GENERATOR_VERSION', 'MIN_SIZE', 'MOTORCYCLE', 'PERSON',
+    'POLE',
     'RIDER', 'ROAD', 'SIDEWALK', 'SKY', 'SPLITS', 'STREETS_PER_SPLIT', 'STREET_LENGTH', 'TERRAIN', 'TIMES_OF_DAY',
     'TRAFFIC_LIGHT', 'TRAFFIC_SIGN', 'TRUCK', 'VEGETATION', 'VIEW_DISTANCE', 'WALL', 'Camera', 'Primitives', 'Scene',
     'StreetPair', 'SynthError', 'SyntheticDayView', 'SyntheticNightView', 'SyntheticStreets', 'Thing', 'advance',

@@ -12,7 +12,14 @@ import numpy as np
 
 from night_seg_ros.classes import CITYSCAPES_PALETTE
 from night_seg_ros.render import colorize, palette_lut
-from night_seg_training.synth.pairs import StreetPair, _check_seed, _check_size, _check_split, render_pair
+from night_seg_training.synth.pairs import (
+    StreetPair,
+    _check_alignment,
+    _check_seed,
+    _check_size,
+    _check_split,
+    render_pair,
+)
 from night_seg_training.synth.rendering import SynthError
 
 GENERATOR_VERSION: int = 1
@@ -26,7 +33,8 @@ def _write_png(path: Path, image: np.ndarray) -> None:
         raise OSError(f'could not write {path}')
 
 
-def write_dataset(root: str | os.PathLike, split: str, count: int, height: int, width: int, seed: int) -> Path:
+def write_dataset(root: str | os.PathLike, split: str, count: int, height: int, width: int, seed: int,
+                  alignment: str = 'aligned') -> Path:
     """Write `count` pairs of `split` as PNGs in a Dark Zurich val-like layout under root; returns root.
 
     rgb_anon/{split}/night/SYNTH/SYNTH_frame_{i:06d}_rgb_anon.png, rgb_anon/{split}_ref/day/SYNTH_ref/
@@ -35,6 +43,7 @@ def write_dataset(root: str | os.PathLike, split: str, count: int, height: int, 
     SYNTH_frame_* files of an earlier, larger run are removed.
     """
     _check_split(split)
+    _check_alignment(alignment)
     if count < 1:
         raise SynthError(f'count {count}; must be >= 1')
     _check_size(height, width)
@@ -51,7 +60,7 @@ def write_dataset(root: str | os.PathLike, split: str, count: int, height: int, 
         for old in folder.glob('SYNTH_frame_*.png'):
             old.unlink()
     for index in range(count):
-        pair = render_pair(seed, split, index, height, width)
+        pair = render_pair(seed, split, index, height, width, alignment)
         for key, image in (('night', pair.night_image), ('day', pair.day_image), ('night_label', pair.night_label),
                            ('day_label', pair.day_label)):
             folder, suffix = folders[key]
@@ -61,6 +70,7 @@ def write_dataset(root: str | os.PathLike, split: str, count: int, height: int, 
         'Every image and label here is procedurally generated synthetic data (night_seg_training.synth): simple '
         '3-D street scenes rendered by day and by night, not photographs of real places.\n\n'
         f'- generator version: {GENERATOR_VERSION}\n- seed: {seed}\n- split: {split}\n- pairs: {count}\n'
+        f'- day/night alignment: {alignment}\n'
         f'- size: {width}x{height} (width x height)\n'
         '- labels: Cityscapes train ids 0..18 (exact: drawn with the geometry)\n'
         '- layout: Dark Zurich val-like; night images with labels, day references with labels\n')

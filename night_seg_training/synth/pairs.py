@@ -1,7 +1,10 @@
 """Deterministic day/night pairs of one place: `render_pair` and the map-style dataset `SyntheticStreets`.
 
 Place i of (seed, split) stands in street i % STREETS_PER_SPLIT at a place-specific camera: the night camera is the
-day camera shifted slightly (coarsely aligned), and the traffic of the two images differs (`_place`).
+day camera moved a little, and the traffic of the two images differs (`_place`). How far it moves is the pair's
+`alignment` (ALIGNMENTS): `aligned` (up to 0.5 m aside, 2 m along, 2 degrees of yaw: image shifts up to about 20 px
+at 768 px wide) or `coarse`, like Dark Zurich's GPS-matched pairs (0.6-1.5 m aside, 1-5 m along, 3-7 degrees of
+yaw: shifts of 50-100 px at 768 px wide occur).
 """
 from __future__ import annotations
 
@@ -17,6 +20,12 @@ from night_seg_training.synth.street import STREET_LENGTH, Scene, make_scene
 from night_seg_training.synth.traffic import Thing, sample_dynamic
 
 SPLITS: tuple[str, ...] = ('train', 'val', 'test')
+ALIGNMENTS: tuple[str, ...] = ('aligned', 'coarse')
+"""How far the night camera of a pair stands from the day camera (module docstring)."""
+_NIGHT_OFFSETS = {  # alignment -> uniform ranges of |lateral| m, |along| m, |yaw| degrees of the night camera
+    'aligned': ((0.1, 0.5), (0.5, 2.0), (0.3, 2.0)),
+    'coarse': ((0.6, 1.5), (1.0, 5.0), (3.0, 7.0)),
+}
 STREETS_PER_SPLIT = 64
 """Streets render_pair draws its places from, per (seed, split): place i stands in street i % STREETS_PER_SPLIT at a
 place-specific camera position (streets are cached, so a dataset pass builds each street once per process)."""
@@ -68,9 +77,18 @@ class _Place:
     image_seeds: tuple[np.random.SeedSequence, np.random.SeedSequence]
 
 
-def _place(seed: int, split: str, index: int) -> _Place:
-    """The place of `index` in `split`: its street (one of STREETS_PER_SPLIT), cameras and traffic."""
+def _check_alignment(alignment: str) -> None:
+    if alignment not in ALIGNMENTS:
+        raise SynthError(f'alignment {alignment!r}; allowed: {", ".join(ALIGNMENTS)}')
+
+
+def _place(seed: int, split: str, index: int, alignment: str = 'aligned') -> _Place:
+    """The place of `index` in `split`: its street (one of STREETS_PER_SPLIT), cameras and traffic.
+
+    The day camera, the street and the traffic do not depend on `alignment`; only how far the night camera moves.
+    """
     _check_split(split)
+    _check_alignment(alignment)
     _check_seed(seed)
     if index < 0:
         raise SynthError(f'index {index}; must be >= 0')
@@ -84,8 +102,9 @@ def _place(seed: int, split: str, index: int) -> _Place:
                  z=rng.uniform(0.0, STREET_LENGTH), yaw=math.radians(rng.normal(0.0, 1.5)),
                  hfov_deg=rng.uniform(64, 76))
     sign = rng.choice([-1.0, 1.0], 3)
-    night = Camera(x=day.x + sign[0] * rng.uniform(0.1, 0.5), height=day.height + rng.uniform(-0.1, 0.1),
-                   z=day.z + sign[1] * rng.uniform(0.5, 2.0), yaw=day.yaw + sign[2] * math.radians(rng.uniform(0.3, 2)),
+    lateral, along, yaw = _NIGHT_OFFSETS[alignment]
+    night = Camera(x=day.x + sign[0] * rng.uniform(*lateral), height=day.height + rng.uniform(-0.1, 0.1),
+                   z=day.z + sign[1] * rng.uniform(*along), yaw=day.yaw + sign[2] * math.radians(rng.uniform(*yaw)),
                    hfov_deg=day.hfov_deg)
     dynamic = tuple(sample_dynamic(scene, rng, (camera.z - 15.0, camera.z + _TRAFFIC_AHEAD), keep_clear=camera)
                     for camera in (day, night))
@@ -98,11 +117,12 @@ def _render_place(place: _Place, which: int, height: int, width: int) -> tuple[n
                   np.random.default_rng(place.image_seeds[which]))
 
 
-def render_pair(seed: int, split: str, index: int, height: int = 256, width: int = 512) -> StreetPair:
-    """The day/night pair of place `index` of `split` (deterministic in seed, split, index; splits never share
-    places). height and width: multiples of 32 pixels."""
+def render_pair(seed: int, split: str, index: int, height: int = 256, width: int = 512,
+                alignment: str = 'aligned') -> StreetPair:
+    """The day/night pair of place `index` of `split` (deterministic in seed, split, index, alignment; splits never
+    share places). height and width: multiples of 32 pixels; alignment: one of ALIGNMENTS."""
     _check_size(height, width)
-    place = _place(seed, split, index)
+    place = _place(seed, split, index, alignment)
     day_image, day_label = _render_place(place, 0, height, width)
     night_image, night_label = _render_place(place, 1, height, width)
     return StreetPair(day_image, day_label, night_image, night_label)
@@ -116,13 +136,15 @@ class SyntheticStreets:
     """Map-style dataset (no torch dependency): len() and [i] over render_pair(seed, split, i)."""
 
     def __init__(self, split: str = 'train', count: int = 1000, height: int = 256, width: int = 512,
-                 seed: int = 0) -> None:
+                 seed: int = 0, alignment: str = 'aligned') -> None:
         _check_split(split)
+        _check_alignment(alignment)
         if count < 1:
             raise SynthError(f'count {count}; must be >= 1')
         _check_size(height, width)
         _check_seed(seed)
         self.split, self.count, self.height, self.width, self.seed = split, count, height, width, seed
+        self.alignment = alignment
 
     def __len__(self) -> int:
         return self.count
@@ -133,7 +155,7 @@ class SyntheticStreets:
         return index % self.count
 
     def __getitem__(self, index: int) -> StreetPair:
-        return render_pair(self.seed, self.split, self._check_index(index), self.height, self.width)
+        return render_pair(self.seed, self.split, self._check_index(index), self.height, self.width, self.alignment)
 
     def day(self) -> SyntheticDayView:
         """The day renderings as labelled views {'image', 'label', 'name'}."""

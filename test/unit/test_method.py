@@ -12,10 +12,11 @@ from night_seg_ros.classes import CITYSCAPES_CLASSES, IGNORE_INDEX
 from night_seg_ros.model import build_network, segformer_arch
 from night_seg_training.augment import classmix_masks, gaussian_blur, mix, strong_augment
 from night_seg_training.config import MethodConfig
-from night_seg_training.cross_attention import CrossAttentionTransfer, refine_pseudo_labels, static_class_mask
+from night_seg_training.cross_attention import attend, global_shift, refine, static_class_mask, warp
+from night_seg_training.diagnostics import label_quality
 from night_seg_training.method import AdaptationMethod, weighted_cross_entropy
 from night_seg_training.segmenter import Segmenter
-from night_seg_training.teacher import EmaTeacher, confidence_weight, similarity_weight
+from night_seg_training.teacher import EmaTeacher, pseudo_label_weight, similarity_weight
 
 STATIC = static_class_mask(CITYSCAPES_CLASSES)
 CAR = CITYSCAPES_CLASSES.index('car')
@@ -27,70 +28,92 @@ def test_static_classes_are_the_eleven_background_classes() -> None:
     assert STATIC[:11].all() and not STATIC[11:].any()  # person, rider, car, truck, bus, train, motorcycle, bicycle
 
 
+CELL = 8  # pixels per feature cell in these tests (stage 2 of SegFormer)
+
+
 def _shifted_pair(shift: int, channels: int = 64, height: int = 8, width: int = 12) -> tuple[torch.Tensor, ...]:
-    """Day features and night features of the same place seen `shift` cells further right, plus a day prediction."""
+    """Night and day features of the same place, the day camera seeing it `shift` cells further left, plus a day
+    prediction: night cell (y, x) shows what day cell (y, x + shift) shows. Images are CELL pixels per cell."""
     generator = torch.Generator().manual_seed(0)
     world = torch.randn(1, channels, height, width + shift, generator=generator)
     day = world[..., :width]
-    night = world[..., shift:]  # night (y, x) shows what day (y, x + shift) shows
+    night = world[..., shift:] * 0.3 + 2.0  # darker and offset: night light changes every feature alike
     static_ids = torch.nonzero(STATIC).flatten()
     day_classes = static_ids[torch.randint(len(static_ids), (1, height, width), generator=generator)]
     day_probabilities = F.one_hot(day_classes, len(CITYSCAPES_CLASSES)).permute(0, 3, 1, 2).float()
     return night, day, day_probabilities, day_classes
 
 
-def test_attention_transfer_carries_reference_prediction_to_the_matching_place() -> None:
-    shift = 2
+@pytest.mark.parametrize('shift', [0, 2, 5])
+def test_global_shift_finds_the_displacement_between_day_and_night(shift: int) -> None:
+    night, day, _, _ = _shifted_pair(shift)
+    image = (night.shape[-2] * CELL, night.shape[-1] * CELL)
+    found = global_shift(night, day, image, search_px=(16.0, 64.0), step_px=CELL / 2)
+    assert found.tolist() == [[0.0, shift * CELL]]
+
+
+def test_attention_anchored_at_the_shift_carries_the_day_prediction_to_the_matching_place() -> None:
+    shift = 5
     night, day, day_probabilities, day_classes = _shifted_pair(shift)
-    attention = CrossAttentionTransfer(STATIC, temperature=0.05, position_sigma=0.25)
-    transferred, similarity = attention(night, day, day_probabilities)
-    width = day.shape[-1]
-    inside = transferred[..., :width - shift]  # night columns whose match lies inside the day image
-    assert torch.equal(inside.argmax(1), day_classes[..., shift:])
-    assert inside.max(1).values.min() > 0.9
-    assert similarity[..., :width - shift].min() > 0.9  # matched places look alike
+    height, width = night.shape[-2] * CELL, night.shape[-1] * CELL
+    anchor = torch.tensor([[0.0, shift * CELL]])
+    flow, similarity = attend(night, day, (height, width), anchor, sigma_px=16.0, temperature=0.07)
+    inside = slice(0, day.shape[-1] - shift)  # night columns whose match lies inside the day image
+    assert torch.allclose(flow[0, 1, :, inside], torch.tensor(float(shift * CELL)), atol=1.0)
+    assert flow[0, 0, :, inside].abs().max() < 1.0
+    assert similarity[..., inside].min() > 0.9  # matched places look alike
+    dense = F.interpolate(day_probabilities, scale_factor=CELL, mode='nearest')  # (1, K, H, W)
+    warped = warp(dense, flow)
+    centres = warped[..., CELL // 2::CELL, CELL // 2::CELL]  # one pixel per cell, at its centre
+    assert torch.equal(centres[..., inside].argmax(1), day_classes[..., shift:])
 
 
 def test_attention_without_a_match_has_low_similarity() -> None:
-    night, day, day_probabilities, _ = _shifted_pair(0)
-    attention = CrossAttentionTransfer(STATIC)
-    _, same = attention(night, day, day_probabilities)
-    _, opposite = attention(night, -day, day_probabilities)
+    night, day, _, _ = _shifted_pair(0)
+    image = (night.shape[-2] * CELL, night.shape[-1] * CELL)
+    zero = torch.zeros(1, 2)
+    _, same = attend(night, day, image, zero, sigma_px=16.0, temperature=0.07)
+    _, opposite = attend(night, -day, image, zero, sigma_px=16.0, temperature=0.07)
     assert same.min() > 0.9
-    assert opposite.max() < 0.5  # the best a random 64-d feature finds among 96 unrelated ones
     assert opposite.mean() < same.mean() - 0.6
 
 
-def test_only_static_classes_are_transferred() -> None:
-    night, day, _, _ = _shifted_pair(0)
-    attention = CrossAttentionTransfer(STATIC)
-    all_car = torch.zeros(1, len(CITYSCAPES_CLASSES), *day.shape[-2:])
-    all_car[:, CAR] = 1.0
-    transferred, _ = attention(night, day, all_car)
-    assert transferred.abs().max() == 0  # a day reference full of cars transfers nothing
-    mixed = torch.softmax(torch.randn(1, len(CITYSCAPES_CLASSES), *day.shape[-2:]), dim=1)
-    transferred, _ = attention(night, day, mixed)
-    assert transferred[:, ~STATIC].abs().max() == 0
-    assert transferred[:, STATIC].sum(1).min() > 0
+def test_warp_moves_the_prediction_by_the_flow_and_leaves_nothing_outside() -> None:
+    probabilities = torch.zeros(1, len(CITYSCAPES_CLASSES), 4, 8)
+    probabilities[:, ROAD] = 1.0
+    probabilities[..., 0, :, 6:] = 0.0
+    probabilities[0, SKY, :, 6:] = 1.0  # the two right columns are sky
+    flow = torch.zeros(1, 2, 4, 8)
+    flow[:, 1] = 2.0  # every night pixel takes the day pixel 2 to its right
+    warped = warp(probabilities, flow)
+    assert torch.equal(warped[0, :, :, 4:6].argmax(0), torch.full((4, 2), SKY))
+    assert torch.equal(warped[0, :, :, :4].argmax(0), torch.full((4, 4), ROAD))
+    assert warped[0, :, :, 6:].abs().max() == 0  # beyond the day image: no reference
+    assert torch.equal(warp(probabilities, torch.zeros(1, 2, 2, 2)), probabilities)  # identity
 
 
-def test_refinement_changes_static_pixels_only_and_keeps_a_distribution() -> None:
+def test_refinement_overrules_a_confidently_wrong_static_label_and_keeps_dynamic_ones() -> None:
     classes = len(CITYSCAPES_CLASSES)
-    night = torch.full((1, classes, 2, 2), 0.01)
-    night[0, BUILDING, 0, 0] = 0.5  # unsure building: static, may be refined
-    night[0, CAR, 0, 1] = 0.5  # unsure car: dynamic, must stay
-    night[0, SKY, 1, :] = 0.9  # confident sky
+    night = torch.full((1, classes, 2, 3), 0.01)
+    night[0, BUILDING, 0, 0] = 0.9  # the night sky called building, confidently
+    night[0, CAR, 0, 1] = 0.9  # a night car where the day reference has road
+    night[0, ROAD, 0, 2] = 0.9  # road where the day reference has a parked car
+    night[0, BUILDING, 1, :] = 0.9  # building, with no reference at (1, 2)
     night = night / night.sum(1, keepdim=True)
-    transferred = torch.zeros_like(night)
-    transferred[:, ROAD] = 1.0  # the day reference says road everywhere
-    similarity = torch.tensor([[[1.0, 1.0], [0.0, 1.0]]])
-    refined = refine_pseudo_labels(night, night.argmax(1), transferred, similarity, STATIC, weight=2.0)
-    assert torch.allclose(refined.sum(1), torch.ones(1, 2, 2))
+    day = torch.full((1, classes, 2, 3), 0.05 / (classes - 1))
+    day[0, SKY, 0, 0] = 0.95
+    day[0, ROAD, 0, 1] = 0.95
+    day[0, CAR, 0, 2] = 0.95
+    day[0, SKY, 1, :] = 0.95
+    day[..., 1, 2] = 0.0  # outside the day image
+    refined, gate = refine(night, day, STATIC, 0.8)
+    assert torch.allclose(refined.sum(1), torch.ones(1, 2, 3))
+    assert gate.tolist() == [[[True, False, False], [True, True, False]]]
     labels = refined.argmax(1)[0]
-    assert labels[0, 0] == ROAD  # unsure static pixel refined by a similar reference
-    assert labels[0, 1] == CAR and torch.equal(refined[0, :, 0, 1], night[0, :, 0, 1])  # dynamic untouched
-    assert torch.equal(refined[0, :, 1, 0], night[0, :, 1, 0])  # similarity 0: untouched
-    assert refined[0, ROAD, 1, 1] > night[0, ROAD, 1, 1]  # similar static pixel moves towards the reference
+    assert labels[0, 0] == SKY and refined[0, SKY, 0, 0] > 0.75  # overruled, and confident enough to learn from
+    for y, x in ((0, 1), (0, 2), (1, 2)):  # the night car, the day's parked car, no reference: untouched
+        assert torch.equal(refined[0, :, y, x], night[0, :, y, x])
+    assert torch.equal(refine(night, day, STATIC, 0.0)[0], night)
 
 
 def test_ema_teacher_math() -> None:
@@ -134,13 +157,30 @@ def test_classmix_image_and_label_masks_agree() -> None:
     assert torch.equal(label[masks], labels[masks]) and (label[~masks] == 7).all()
 
 
-def test_confidence_and_similarity_weights() -> None:
+def test_pseudo_label_weights() -> None:
     confidence = torch.tensor([[[0.99, 0.5], [0.97, 0.1]], [[0.2, 0.2], [0.2, 0.2]]])
-    assert torch.allclose(confidence_weight(confidence, 0.968), torch.tensor([0.5, 0.0]))
+    assert torch.equal(pseudo_label_weight(confidence, 'confidence', 0.968), confidence)
+    fraction = pseudo_label_weight(confidence, 'image_fraction', 0.968)
+    assert torch.allclose(fraction, torch.tensor([0.5, 0.0]).view(2, 1, 1).expand(2, 2, 2))
+    with pytest.raises(ValueError, match="pseudo_weighting 'soft'; allowed: confidence, image_fraction"):
+        pseudo_label_weight(confidence, 'soft', 0.968)
     similarity = torch.tensor([[[0.2, 0.6], [0.4, 0.8]]])
     weight = similarity_weight(similarity)
     assert torch.allclose(weight.mean(), torch.tensor(1.0))
     assert torch.equal(weight.flatten().argsort(), similarity.flatten().argsort())  # more similar, more weight
+
+
+def test_label_quality_by_hand() -> None:
+    truth = torch.tensor([[[0, 0, 1, 1], [10, 10, 10, IGNORE_INDEX]]])
+    predicted = torch.tensor([[[0, 1, 1, 1], [10, 10, 0, 3]]])
+    quality = label_quality(predicted, truth, 19, IGNORE_INDEX, sky=10)
+    assert quality['accuracy'] == pytest.approx(100 * 5 / 7)
+    # IoU: class 0: 1 / (2 + 2 - 1) = 1/3; class 1: 2 / 3; class 10 (sky): 2 / 3
+    assert quality['miou'] == pytest.approx(100 * (1 / 3 + 2 / 3 + 2 / 3) / 3)
+    assert quality['sky_iou'] == pytest.approx(100 * 2 / 3)
+    assert 'sky_iou' not in label_quality(predicted[:, :1], truth[:, :1], 19, IGNORE_INDEX, sky=10)
+    unknown = label_quality(torch.full_like(truth, IGNORE_INDEX), truth, 19, IGNORE_INDEX)
+    assert unknown['accuracy'] == 0.0
 
 
 def test_weighted_cross_entropy() -> None:
@@ -176,24 +216,50 @@ def _tiny_segmenter() -> Segmenter:
     return Segmenter(build_network(segformer_arch('b0')), InputSpec(64, 64))
 
 
-@pytest.mark.parametrize('name', ['source_only', 'mean_teacher', 'full', 'oracle'])
-def test_each_switch_gives_a_finite_loss_with_gradients(name: str) -> None:
+def _batch(with_night_labels: bool) -> dict[str, dict[str, torch.Tensor]]:
+    generator = torch.Generator().manual_seed(5)
+    target = {'image': torch.rand(2, 3, 64, 64, generator=generator) * 0.2,
+              'reference': torch.rand(2, 3, 64, 64, generator=generator),
+              'label': torch.randint(0, 19, (2, 64, 64), generator=generator)}
+    if not with_night_labels:
+        del target['label']
+    return {'source': {'image': torch.rand(2, 3, 64, 64, generator=generator),
+                       'label': torch.randint(0, 19, (2, 64, 64), generator=generator)}, 'target': target}
+
+
+METHOD_SCALARS = {'loss/source', 'loss/night_consistency', 'pseudo/confident_fraction', 'pseudo/weight'}
+QUALITY = {'pseudo/accuracy', 'pseudo/miou'}
+
+
+@pytest.mark.parametrize(('name', 'transfer'), [('source_only', 'attention'), ('mean_teacher', 'attention'),
+                                                ('full', 'attention'), ('full', 'identity'), ('oracle', 'attention')])
+def test_each_switch_gives_a_finite_loss_with_gradients(name: str, transfer: str) -> None:
     student = _tiny_segmenter()
-    method = AdaptationMethod(MethodConfig(name=name), CITYSCAPES_CLASSES)
+    method = AdaptationMethod(MethodConfig(name=name, transfer=transfer), CITYSCAPES_CLASSES)
     teacher = EmaTeacher(student) if method.uses_teacher else None
-    generator = torch.Generator().manual_seed(0)
-    batch = {'source': {'image': torch.rand(2, 3, 64, 64), 'label': torch.randint(0, 19, (2, 64, 64))},
-             'target': {'image': torch.rand(2, 3, 64, 64) * 0.2, 'reference': torch.rand(2, 3, 64, 64),
-                        'label': torch.randint(0, 19, (2, 64, 64))}}
-    result = method.step(student, teacher, batch, generator, contextlib.nullcontext())
+    result = method.step(student, teacher, _batch(True), torch.Generator().manual_seed(0), contextlib.nullcontext())
     assert torch.isfinite(result.loss)
     result.loss.backward()
     assert all(p.grad is not None for p in student.parameters() if p.requires_grad)
+    refinement = {'teacher/accuracy', 'teacher/miou', 'refine/gate_fraction', 'refine/changed_fraction'}
     expected = {'source_only': {'loss/source'}, 'oracle': {'loss/source', 'loss/night_supervised'},
-                'mean_teacher': {'loss/source', 'loss/night_consistency', 'pseudo/confident_fraction'},
-                'full': {'loss/source', 'loss/night_consistency', 'pseudo/confident_fraction',
-                         'attention/similarity', 'attention/changed_fraction'}}[name]
-    assert set(result.scalars) == expected
+                'mean_teacher': METHOD_SCALARS | QUALITY,
+                'full': METHOD_SCALARS | QUALITY | refinement | (
+                    {'attention/similarity', 'attention/shift_x_px'} if transfer == 'attention' else set())}[name]
+    assert expected <= set(result.scalars) <= expected | {'pseudo/sky_iou', 'teacher/sky_iou'}
     assert (method.uses_target, method.uses_reference, method.uses_target_labels) == {
         'source_only': (False, False, False), 'mean_teacher': (True, False, False), 'full': (True, True, False),
         'oracle': (True, False, True)}[name]
+
+
+@pytest.mark.parametrize('name', ['mean_teacher', 'full'])
+def test_night_ground_truth_is_measured_but_never_learned_from(name: str) -> None:
+    losses = {}
+    for with_labels in (False, True):
+        student = _tiny_segmenter()
+        method = AdaptationMethod(MethodConfig(name=name), CITYSCAPES_CLASSES)
+        result = method.step(student, EmaTeacher(student), _batch(with_labels), torch.Generator().manual_seed(0),
+                             contextlib.nullcontext())
+        losses[with_labels] = result.loss.item()
+        assert ('pseudo/accuracy' in result.scalars) == with_labels
+    assert losses[True] == losses[False]

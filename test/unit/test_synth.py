@@ -89,6 +89,22 @@ def test_night_view_is_coarsely_aligned_with_other_traffic(pairs: list[synth.Str
     assert np.mean(overlaps) < np.mean(agreements) - 0.2, (overlaps, agreements)   # traffic sampled anew
 
 
+def _static_agreement(pair: synth.StreetPair) -> float:
+    static = ~np.isin(pair.day_label, DYNAMIC) & ~np.isin(pair.night_label, DYNAMIC)
+    return float(np.mean((pair.day_label == pair.night_label)[static]))
+
+
+def test_coarse_alignment_moves_only_the_night_camera_and_further(pairs: list[synth.StreetPair]) -> None:
+    coarse = [synth.render_pair(0, 'val', index, HEIGHT, WIDTH, 'coarse') for index in range(SAMPLES)]
+    for aligned_pair, coarse_pair in zip(pairs, coarse, strict=True):
+        assert np.array_equal(aligned_pair.day_image, coarse_pair.day_image)  # the same day camera and place
+        assert not np.array_equal(aligned_pair.night_label, coarse_pair.night_label)
+    aligned_agreement = [_static_agreement(pair) for pair in pairs]
+    coarse_agreement = [_static_agreement(pair) for pair in coarse]
+    assert np.mean(coarse_agreement) < np.mean(aligned_agreement) - 0.05, (coarse_agreement, aligned_agreement)
+    assert min(coarse_agreement) > 0.4  # still the same place
+
+
 def test_drive_through_a_street() -> None:
     scene = synth.make_scene(7)
     camera = synth.Camera(x=scene.lane_width / 2, height=1.4, z=20.0)
@@ -141,6 +157,7 @@ def test_datasets_give_the_sample_dicts(pairs: list[synth.StreetPair]) -> None:
     ({'height': 100}, 'height 100; must be a multiple of 32'),
     ({'width': 16}, 'width 16; must be a multiple of 32 pixels, at least 32'),
     ({'seed': -1}, 'seed -1; must be >= 0'),
+    ({'alignment': 'gps'}, "alignment 'gps'; allowed: aligned, coarse"),
 ])
 def test_bad_arguments_are_refused(kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):

@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""How good are the night pseudo-labels each variant of the method gives, with a fixed teacher?
+
+Loads a teacher from a model bundle, draws night crops with their day references exactly as training does (train
+split: this study chooses settings, so it never looks at the validation split the experiment reports), and measures
+the pseudo-labels of each variant against the night ground truth of the synthetic data: `teacher` (mean_teacher's
+pseudo-labels), `identity` (full, the reference copied from the same pixel) and `attention` (full, matched by
+cross attention), plus any `--set KEY=VALUE` variants of full. Prints mean accuracy, mIoU and sky IoU (percent) over
+the batches, and the share of pixels the refinement gated and changed.
+
+  .venv/bin/python scripts/pseudo_label_study.py --teacher models/synthetic_demo_b0
+  .venv/bin/python scripts/pseudo_label_study.py --teacher RUN/bundle --alignment coarse \\
+      --variant 'sigma 32=method.attention_sigma_px=32'
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import json
+
+import numpy as np
+import torch
+
+from night_seg_ros.bundle import InputSpec
+from night_seg_ros.classes import CITYSCAPES_CLASSES
+from night_seg_training.batches import IterationBatches
+from night_seg_training.config import load_config
+from night_seg_training.datasets import build_dataset
+from night_seg_training.method import AdaptationMethod
+from night_seg_training.segmenter import Segmenter, initial_network
+from night_seg_training.teacher import EmaTeacher
+
+KEYS = ('accuracy', 'miou', 'sky_iou')
+
+
+def variants(config_method: object, extra: list[str]) -> dict[str, object]:
+    """Name -> MethodConfig of every variant measured."""
+    found = {'teacher': dataclasses.replace(config_method, name='mean_teacher'),
+             'identity': dataclasses.replace(config_method, name='full', transfer='identity'),
+             'attention': dataclasses.replace(config_method, name='full', transfer='attention')}
+    for text in extra:
+        name, _, override = text.partition('=')
+        found[name] = load_config('synthetic_demo', ['method.name=full', override]).method
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--teacher', required=True, help='model bundle directory of the teacher')
+    parser.add_argument('--recipe', default='synthetic_demo', help='recipe giving data and method settings')
+    parser.add_argument('--set', dest='overrides', action='append', default=[], metavar='KEY=VALUE')
+    parser.add_argument('--variant', action='append', default=[], metavar='NAME=KEY=VALUE',
+                        help='an extra variant of full: its name, then one config override')
+    parser.add_argument('--alignment', default=None, help='pair alignment of the synthetic target (aligned, coarse)')
+    parser.add_argument('--batches', type=int, default=8, help='batches measured (8)')
+    parser.add_argument('--json', help='also write the results here')
+    args = parser.parse_args()
+
+    config = load_config(args.recipe, args.overrides)
+    spec = dict(config.data.target)
+    if args.alignment:
+        spec['alignment'] = args.alignment
+    target = build_dataset(spec)
+    network, _ = initial_network('b0', args.teacher)
+    teacher = EmaTeacher(Segmenter(network, InputSpec(config.model.input_height, config.model.input_width)))
+    batches = IterationBatches(target, target, config.optim.batch_size, config.seed, 0, config.data.resize_height,
+                               (config.data.scale_min, config.data.scale_max),
+                               (config.data.crop_height, config.data.crop_width), True, True)
+    drawn = [batches[index]['target'] for index in range(args.batches)]
+    results = {}
+    for name, method_config in variants(config.method, args.variant).items():
+        method = AdaptationMethod(method_config, CITYSCAPES_CLASSES)
+        logged: dict[str, list[float]] = {}
+        with torch.no_grad():
+            for batch in drawn:
+                _, _, scalars = method._pseudo_labels(teacher, batch, contextlib.nullcontext())
+                for key, value in scalars.items():
+                    logged.setdefault(key, []).append(value)
+        results[name] = {key: float(np.mean(values)) for key, values in logged.items()}
+    print(f'teacher {args.teacher}; target {spec["name"]} {spec.get("split")} alignment '
+          f'{spec.get("alignment", "aligned")}; {args.batches} batches of {config.optim.batch_size} crops '
+          f'{config.data.crop_height}x{config.data.crop_width}')
+    print(f'{"variant":<14}' + ''.join(f'{key:>10}' for key in KEYS) + f'{"gated":>8}{"changed":>9}{"shift_x":>9}')
+    for name, result in results.items():
+        gated, changed = (100 * result.get(f'refine/{key}_fraction', 0) for key in ('gate', 'changed'))
+        print(f'{name:<14}' + ''.join(f'{result.get("pseudo/" + key, float("nan")):>10.1f}' for key in KEYS)
+              + f'{gated:>8.1f}{changed:>9.1f}{result.get("attention/shift_x_px", 0):>9.1f}')
+    if args.json:
+        with open(args.json, 'w') as stream:
+            json.dump({'args': vars(args), 'results': results}, stream, indent=2)
+
+
+if __name__ == '__main__':
+    main()
