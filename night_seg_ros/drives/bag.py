@@ -310,7 +310,10 @@ class _Sink:
             self.report.skipped.append(Skipped(-1, 'ground truth', stamp, f'size {truth.shape[::-1]} differs from '
                                                                           f'the camera\'s {prediction.shape[::-1]}'))
             return
-        self.confusion.update(prediction, truth)
+        try:
+            self.confusion.update(prediction, truth)
+        except ValueError as error:  # ids that are no Cityscapes train id (labelIds instead of trainIds, say)
+            raise bag_io.BagError(f'ground truth at stamp {stamp} of {self.options.gt_topic}: {error}') from error
         self.report.gt_frames += 1
         if stamp in self.sheet:
             self.sheet[stamp].append(('ground truth', cv2.cvtColor(colorize(truth, self.pipeline.lut_rgb),

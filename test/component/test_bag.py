@@ -199,6 +199,19 @@ def test_padded_mono8_ground_truth_is_read_by_its_step(tmp_path, pipeline):
     assert from_padded.miou == pytest.approx(from_plain.miou) and from_padded.iou == from_plain.iou
 
 
+def test_ground_truth_ids_outside_the_classes_are_a_one_line_error(tmp_path, tiny_bundle, capsys):
+    labels = np.full((HEIGHT, WIDTH), 30, np.uint8)  # a labelIds value, not a train id
+    truth = [(T0 + index * 100_000_000 + 5_000,
+              bag_io.serialize(bag_io.image_message(labels, 'mono8', bag_io.header(T0 + index * 100_000_000, 'cam')),
+                               bag_io.IMAGE)) for index in range(FRAMES)]
+    source = write_mcap(tmp_path / 'in', {CAMERA: (bag_io.IMAGE, camera_messages(False)), GT: (bag_io.IMAGE, truth)})
+    code = cli_main(['bag', str(source), str(tmp_path / 'out'), '--model', str(tiny_bundle), '--backend',
+                     'onnxruntime', '--no-progress'])
+    error = capsys.readouterr().err
+    assert code == 1 and error.count('\n') == 1 and error.startswith('night-seg bag: error: ground truth at stamp')
+    assert f'of {GT}: target has' in error and 'ids [30], neither a class id (0-18) nor ignore (255)' in error
+
+
 def test_cli_names_a_missing_topic_and_lists_the_bag(tmp_path, tiny_bundle, capsys):
     source = write_mcap(tmp_path / 'in', {CAMERA: (bag_io.IMAGE, camera_messages(False))})
     code = cli_main(['bag', str(source), str(tmp_path / 'out'), '--topic', '/front/image', '--model',
