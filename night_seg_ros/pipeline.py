@@ -204,7 +204,11 @@ def load_pipeline(setting: ModelSetting, confidence_threshold: float = 0.0, over
     if log is not None:
         for reason in backend.skipped:
             log.info(f'backend auto skipped {reason}')
-    backend.warmup()
-    pipeline = SegmentationPipeline(backend, (bundle.input.height, bundle.input.width), bundle.palette,
-                                    confidence_threshold, overlay_alpha, confidence_encoding)
+    try:
+        backend.warmup()
+        pipeline = SegmentationPipeline(backend, (bundle.input.height, bundle.input.width), bundle.palette,
+                                        confidence_threshold, overlay_alpha, confidence_encoding)
+    except BaseException:
+        backend.close()  # a TensorRT backend holds a CUDA thread and buffers
+        raise
     return pipeline, bundle
