@@ -10,7 +10,7 @@ PACKAGE = 'night_seg_ros'
 PACKAGE_DIR = Path(__file__).resolve().parents[2]
 COLCON = Path(sys.executable).parent / 'colcon'
 
-EXECUTABLES = ['seg_node', 'night-seg', 'night-seg-train']
+EXECUTABLES = ['seg_node', 'night-seg', 'night-seg-train', 'build_engine', 'verify_engine']
 SHARE_FILES = [
     'launch/seg.launch.py',
     'config/seg.yaml',
