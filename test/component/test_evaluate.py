@@ -1,4 +1,5 @@
-"""Tests for night_seg_training.evaluate: confusion matrix and IoU by hand, figures, an untrained model evaluated."""
+"""Tests for night_seg_training.evaluate: confusion matrix and IoU by hand, figures, an untrained model evaluated
+(the two-process evaluation is test/slow/test_distributed_evaluation.py)."""
 from __future__ import annotations
 
 import json
@@ -9,13 +10,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import torch
-import torch.distributed as dist
-import torch.multiprocessing as mp
-from torch import nn
 
 from night_seg_ros.backends.torch_backend import TorchBackend
-from night_seg_ros.bundle import Bundle, InputSpec
+from night_seg_ros.bundle import Bundle
 from night_seg_ros.classes import CITYSCAPES_CLASSES, CITYSCAPES_PALETTE, IGNORE_INDEX
 from night_seg_ros.model import SegmentationModel, create_untrained_bundle, load_model
 from night_seg_ros.pipeline import OutputRequest, SegmentationPipeline
@@ -279,44 +276,3 @@ def test_evaluate_on_shifted_labels_scores_zero(model: SegmentationModel, images
 def test_evaluate_refuses_an_empty_dataset(model: SegmentationModel) -> None:
     with pytest.raises(ValueError, match='empty dataset'):
         evaluate(model, [], CITYSCAPES_CLASSES, CITYSCAPES_PALETTE, progress=False)
-
-
-# --- evaluate under torch.distributed (2 processes, gloo) ------------------------------------------------------------
-
-class _BrightnessModel(nn.Module):
-    """A stand-in SegmentationModel: label = red channel // 16 (fast to build in a spawned process)."""
-
-    input_spec = InputSpec(height=16, width=24)
-
-    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return image[..., 0] // 16, torch.ones(image.shape[:3])
-
-
-def _toy_dataset() -> list[dict]:
-    """Five random 32x48 images with random labels over 16 classes (about 10 % ignore)."""
-    rng = np.random.default_rng(4)
-    return [{'image': rng.integers(0, 256, (32, 48, 3), dtype=np.uint8), 'label': _random_labels(rng, (32, 48), 16),
-             'name': str(index)} for index in range(5)]
-
-
-def _distributed_worker(rank: int, world_size: int, init_file: str, out_root: str) -> None:
-    dist.init_process_group('gloo', init_method=f'file://{init_file}', rank=rank, world_size=world_size)
-    try:
-        out_dir = Path(out_root) / f'rank{rank}'
-        results = evaluate(_BrightnessModel(), _toy_dataset(), CITYSCAPES_CLASSES[:16], CITYSCAPES_PALETTE[:16],
-                           out_dir=out_dir, progress=False, distributed=True, batch_size=2)
-        (Path(out_root) / f'results{rank}.json').write_text(json.dumps(results))
-    finally:
-        dist.destroy_process_group()
-
-
-def test_distributed_evaluation_sums_the_shards(tmp_path: Path) -> None:
-    mp.spawn(_distributed_worker, args=(2, str(tmp_path / 'init'), str(tmp_path)), nprocs=2)
-    single = evaluate(_BrightnessModel(), _toy_dataset(), CITYSCAPES_CLASSES[:16], CITYSCAPES_PALETTE[:16],
-                      progress=False)
-    assert 0.0 < single['miou'] < 100.0
-    for rank in (0, 1):
-        assert json.loads((tmp_path / f'results{rank}.json').read_text()) == json.loads(json.dumps(single))
-    assert sorted(path.name for path in (tmp_path / 'rank0').iterdir()) == ['confusion.png', 'gallery.png',
-                                                                             'metrics.json']
-    assert not (tmp_path / 'rank1').exists(), 'only rank 0 writes files'
