@@ -151,3 +151,19 @@ def test_onnx_that_does_not_match_model_json_is_refused(bundle_copy: Path) -> No
                                            rf'\[1, {HEIGHT // 2}, {WIDTH}, 3\].*\[1, {HEIGHT}, {WIDTH}, 3\].*'
                                            rf'Re-export with: night-seg export {bundle_copy}'):
         create_backend('onnxruntime', read_bundle(bundle_copy), device='cpu', precision='fp32')
+
+
+def test_a_backend_library_that_fails_to_import_is_named_not_blamed_on_the_model(
+        tiny_bundle: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from night_seg_ros.backends import onnxruntime_backend
+    from night_seg_ros.pipeline import ModelSetting, load_pipeline
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise ImportError('libonnxruntime.so.1: cannot open shared object file')
+
+    monkeypatch.setattr(onnxruntime_backend.OnnxRuntimeBackend, '__init__', broken)
+    match = r'^backend onnxruntime cannot import its library here: libonnxruntime\.so\.1: cannot open shared object'
+    with pytest.raises(BackendError, match=match):
+        create_backend('onnxruntime', read_bundle(tiny_bundle), device='cpu')
+    with pytest.raises(BackendError, match=match):
+        load_pipeline(ModelSetting(str(tiny_bundle), backend='onnxruntime', device='cpu'))
