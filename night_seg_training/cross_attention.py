@@ -4,7 +4,7 @@ Night features are the queries, the paired day features the keys (DESIGN.md sect
 aligned (GPS-matched: the day camera stood up to a few metres aside and turned a few degrees), so the attention is
 anchored by position in two steps, all in pixels of the network input:
 1. `global_shift`: the one displacement (dy, dx) of the whole day image that makes its features agree best with the
-   night features (mean cosine similarity over the overlap, searched on a grid up to `search_px`). It absorbs yaw and
+   night features (mean cosine similarity, every whole-cell shift up to `search_px`). It absorbs yaw and
    most of a lateral offset; summed over the whole image it is robust where single locations match poorly.
 2. `attend`: every night location attends to the day locations, with a Gaussian prior of `sigma_px` around the global
    shift (the parallax of near objects). Its expected displacement is a flow field, and its attention-weighted cosine
@@ -60,51 +60,60 @@ def _sample(values: torch.Tensor, points: torch.Tensor, image: tuple[int, int]) 
     return F.grid_sample(values, grid, mode='bilinear', padding_mode='zeros', align_corners=False)
 
 
-def global_shift(night: torch.Tensor, day: torch.Tensor, image: tuple[int, int], search_px: tuple[float, float],
-                 step_px: float) -> torch.Tensor:
+def cosine_similarity(night: torch.Tensor, day: torch.Tensor) -> torch.Tensor:
+    """float (N, h*w, h*w): cosine similarity of every night location (row) with every day location (column).
+
+    night, day float (N, C, h, w): encoder features of a night image and its day reference on the same grid (the
+    reference is resized to the night image's size before the teacher sees it).
+    """
+    if night.shape != day.shape:
+        raise ValueError(f'night features {tuple(night.shape)} and day features {tuple(day.shape)} must match')
+    return descriptors(night).flatten(2).transpose(1, 2) @ descriptors(day).flatten(2)
+
+
+def global_shift(cosine: torch.Tensor, cells: tuple[int, int], image: tuple[int, int],
+                 search_px: tuple[float, float]) -> torch.Tensor:
     """The displacement of the day image that best matches the night one: float (N, 2) (dy, dx) in pixels.
 
-    night float (N, C, h, w), day float (N, C, h', w') encoder features of images of `image` = (H, W) pixels.
-    Every shift on a grid of `step_px` within +-search_px = (vertical, horizontal) is scored by the mean cosine
-    similarity of night features and the day features at the shifted positions, over the night locations whose
-    shifted position lies inside the day image; the best score wins (ties: the smaller shift).
+    cosine float (N, h*w, h*w) from `cosine_similarity` over a grid of `cells` = (h, w) covering `image` = (H, W)
+    pixels. Every whole-cell shift within +-search_px = (vertical, horizontal) is scored by the mean over night
+    locations of the cosine with the day location that shift away (0 where that lies outside the day image); the
+    best score wins, the smaller shift on ties.
     """
-    n, _, h, w = night.shape
-    query, key = descriptors(night), descriptors(day)
-    centres = cell_centres((h, w), image, night.device)  # (h*w, 2)
-    dys = torch.arange(-search_px[0], search_px[0] + 1e-3, step_px, device=night.device)
-    dxs = torch.arange(-search_px[1], search_px[1] + 1e-3, step_px, device=night.device)
-    shifts = torch.stack(torch.meshgrid(dys, dxs, indexing='ij'), -1).view(-1, 2)  # (S, 2)
-    shifts = shifts[torch.argsort(shifts.abs().sum(1), stable=True)]  # smallest first: argmax keeps it on ties
-    points = centres.view(1, 1, -1, 2) + shifts.view(1, -1, 1, 2)  # (1, S, h*w, 2)
-    inside = ((points[..., 0] >= 0) & (points[..., 0] < image[0]) & (points[..., 1] >= 0)
-              & (points[..., 1] < image[1])).float()  # (1, S, h*w)
-    sampled = _sample(key, points.expand(n, -1, -1, -1), image)  # (N, C, S, h*w)
-    cosine = (sampled * query.flatten(2).unsqueeze(2)).sum(1)  # (N, S, h*w)
-    score = (cosine * inside).mean(-1)  # (N, S): a location shifted out of the day image scores 0
-    return shifts[score.argmax(1)]
+    (h, w), (height, width) = cells, image
+    cell_y, cell_x = height / h, width / w
+    reach_y, reach_x = int(search_px[0] // cell_y), int(search_px[1] // cell_x)
+    offsets = torch.stack(torch.meshgrid(torch.arange(-reach_y, reach_y + 1), torch.arange(-reach_x, reach_x + 1),
+                                         indexing='ij'), -1).view(-1, 2)  # (S, 2) in cells
+    offsets = offsets[torch.argsort(offsets.abs().sum(1), stable=True)]  # smallest first: argmax keeps it on ties
+    ys, xs = torch.meshgrid(torch.arange(h), torch.arange(w), indexing='ij')
+    target_y = ys.reshape(1, -1) + offsets[:, :1]  # (S, h*w)
+    target_x = xs.reshape(1, -1) + offsets[:, 1:]
+    inside = (target_y >= 0) & (target_y < h) & (target_x >= 0) & (target_x < w)
+    columns = (target_y.clamp(0, h - 1) * w + target_x.clamp(0, w - 1)).to(cosine.device)  # (S, h*w)
+    rows = torch.arange(h * w, device=cosine.device).expand_as(columns)
+    score = (cosine[:, rows, columns] * inside.to(cosine.device)).mean(-1)  # (N, S)
+    best = offsets.to(cosine.device)[score.argmax(1)].float()  # (N, 2) in cells
+    return best * torch.tensor([cell_y, cell_x], device=cosine.device)
 
 
-def attend(night: torch.Tensor, day: torch.Tensor, image: tuple[int, int], shift: torch.Tensor, sigma_px: float,
-           temperature: float) -> tuple[torch.Tensor, torch.Tensor]:
+def attend(cosine: torch.Tensor, cells: tuple[int, int], image: tuple[int, int], shift: torch.Tensor,
+           sigma_px: float, temperature: float) -> tuple[torch.Tensor, torch.Tensor]:
     """Night-to-day attention anchored at `shift`: (flow float (N, 2, h, w) in pixels, similarity float (N, h, w)).
 
-    night float (N, C, h, w) queries, day float (N, C, h', w') keys, both over images of `image` = (H, W) pixels;
-    shift float (N, 2) (dy, dx). Scores are cosine / temperature plus the log of a Gaussian prior (std `sigma_px`)
-    on the distance between a day location and the night location moved by `shift`. The flow is the attention's
-    expected displacement (day position - night position); the similarity its expected cosine, clamped at 0.
+    cosine float (N, h*w, h*w) from `cosine_similarity` over a grid of `cells` = (h, w) covering `image` pixels;
+    shift float (N, 2) (dy, dx) pixels. Scores are cosine / temperature plus the log of a Gaussian prior (std
+    `sigma_px`) on the distance between a day location and the night location moved by `shift`. The flow is the
+    attention's expected displacement (day position - night position); the similarity its expected cosine, clamped
+    at 0.
     """
-    n, _, h, w = night.shape
-    query = descriptors(night).flatten(2).transpose(1, 2)  # (N, h*w, C)
-    key = descriptors(day).flatten(2)  # (N, C, h'*w')
-    cosine = query @ key  # (N, h*w, h'*w')
-    night_centres = cell_centres((h, w), image, night.device)  # (h*w, 2)
-    day_centres = cell_centres(tuple(day.shape[-2:]), image, night.device)  # (h'*w', 2)
-    anchored = night_centres.unsqueeze(0) + shift.view(n, 1, 2)  # (N, h*w, 2)
-    distance = torch.cdist(anchored, day_centres.unsqueeze(0).expand(n, -1, -1))  # (N, h*w, h'*w')
+    n = cosine.shape[0]
+    h, w = cells
+    centres = cell_centres(cells, image, cosine.device)  # (h*w, 2)
+    anchored = centres.unsqueeze(0) + shift.view(n, 1, 2)  # (N, h*w, 2)
+    distance = torch.cdist(anchored, centres.unsqueeze(0).expand(n, -1, -1))  # (N, h*w, h*w)
     weights = torch.softmax(cosine / temperature - distance ** 2 / (2 * sigma_px ** 2), dim=-1)
-    expected = weights @ day_centres  # (N, h*w, 2)
-    flow = (expected - night_centres).transpose(1, 2).reshape(n, 2, h, w)
+    flow = (weights @ centres - centres).transpose(1, 2).reshape(n, 2, h, w)
     similarity = (weights * cosine).sum(-1).clamp(min=0).view(n, h, w)
     return flow, similarity
 

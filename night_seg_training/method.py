@@ -25,7 +25,15 @@ from torch import nn
 from night_seg_ros.classes import IGNORE_INDEX
 from night_seg_training.augment import classmix_masks, mix, strong_augment
 from night_seg_training.config import MethodConfig
-from night_seg_training.cross_attention import STATIC_CLASS_NAMES, attend, global_shift, refine, static_class_mask, warp
+from night_seg_training.cross_attention import (
+    STATIC_CLASS_NAMES,
+    attend,
+    cosine_similarity,
+    global_shift,
+    refine,
+    static_class_mask,
+    warp,
+)
 from night_seg_training.diagnostics import label_quality
 from night_seg_training.teacher import EmaTeacher, pseudo_label_weight, similarity_weight
 
@@ -160,13 +168,12 @@ class AdaptationMethod:
         scalars = {}
         similarity = None
         if attention:
-            night_features, day_features = features[:n], features[n:]
-            cell = height / night_features.shape[-2]
-            shift = global_shift(night_features, day_features, (height, width),
-                                 (self.config.attention_search_vertical_px, self.config.attention_search_px),
-                                 cell / 2)
-            flow, cell_similarity = attend(night_features, day_features, (height, width), shift,
-                                           self.config.attention_sigma_px, self.config.attention_temperature)
+            cells = tuple(features.shape[-2:])
+            cosine = cosine_similarity(features[:n], features[n:])  # (N, h*w, h*w)
+            shift = global_shift(cosine, cells, (height, width),
+                                 (self.config.attention_search_vertical_px, self.config.attention_search_px))
+            flow, cell_similarity = attend(cosine, cells, (height, width), shift, self.config.attention_sigma_px,
+                                           self.config.attention_temperature)
             day_probabilities = warp(day_probabilities, flow)
             similarity = F.interpolate(cell_similarity.unsqueeze(1), size=(height, width), mode='bilinear',
                                        align_corners=False).squeeze(1)  # (N, H, W)

@@ -1,12 +1,19 @@
 #!/usr/bin/env python3
-"""The adaptation experiment on synthetic streets: source_only, mean_teacher, full and oracle with the same recipe,
-budget and seed, evaluated on the synthetic night and day validation splits; writes the table to docs/ADAPTATION.md.
+"""The adaptation experiment on synthetic streets: every method from the same source-only start, same budget,
+several seeds, evaluated on the synthetic night and day validation splits.
 
-Each method is an ordinary `night-seg-train train` run (the exact command is printed and written to the document);
-a method whose run folder already holds metrics.json is not run again (delete the folder to rerun it).
+1. `source_init`: one source_only run of `--init-iterations` from scratch (seed 0): the start of every method (the
+   usual practice: from scratch the teacher is too weak to give pseudo-labels worth learning).
+2. For each seed and method, `--iterations` more from that start (`model.init`): `source_only` (more day
+   supervision), `mean_teacher`, `full` (cross-attention transfer), `full_identity` (the same-pixel transfer, the
+   ablation) and `oracle` (night labels; synthetic data only).
+Every run is an ordinary `night-seg-train train` (the commands are printed and written to the summary); a run whose
+folder already holds metrics.json is not run again (delete the folder to rerun it). Writes OUT/summary.md (the
+tables, mean and spread over seeds, gap closure, pseudo-label quality over training) and OUT/results.json.
 
-  .venv/bin/python scripts/adaptation_experiment.py        # run folders in runs/adaptation/<method>/
-  .venv/bin/python scripts/adaptation_experiment.py --set optim.iterations=50 --out /tmp/quick --doc /tmp/quick.md
+  .venv/bin/python scripts/adaptation_experiment.py --out runs/adaptation/aligned
+  .venv/bin/python scripts/adaptation_experiment.py --out runs/adaptation/coarse --alignment coarse \\
+      --methods mean_teacher full full_identity --init-from runs/adaptation/aligned/source_init/bundle
 """
 from __future__ import annotations
 
@@ -19,18 +26,41 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from night_seg_ros.classes import CITYSCAPES_CLASSES
 from night_seg_training.evaluate import format_table
 
-METHODS = ('source_only', 'mean_teacher', 'full', 'oracle')
+METHODS = {  # name in the tables -> overrides of the run
+    'source_only': ['method.name=source_only'],
+    'mean_teacher': ['method.name=mean_teacher'],
+    'full': ['method.name=full', 'method.transfer=attention'],
+    'full_identity': ['method.name=full', 'method.transfer=identity'],
+    'oracle': ['method.name=oracle'],
+}
+EXPERIMENT = ['method.ema_alpha=0.99', 'optim.warmup_iterations=50']
+"""Overrides every adaptation run shares: an EMA horizon (~100 iterations) well inside the short budget, and a short
+warm-up (the runs start from a trained network). Chosen from the budget, not from validation results."""
+DIAGNOSTICS = ('pseudo/accuracy', 'pseudo/miou', 'pseudo/sky_iou', 'teacher/accuracy', 'refine/changed_fraction')
 
 
-def command(recipe: str, method: str, run_dir: Path, overrides: list[str]) -> list[str]:
-    """The night-seg-train command line of one method's run."""
-    args = ['night-seg-train', 'train', recipe, '--set', f'method.name={method}', '--run-dir', str(run_dir)]
+def command(recipe: str, run_dir: Path, overrides: list[str]) -> list[str]:
+    """The night-seg-train command line of one run."""
+    args = ['night-seg-train', 'train', recipe, '--run-dir', str(run_dir), '--no-progress']
     for override in overrides:
         args += ['--set', override]
     return args
+
+
+def run(recipe: str, run_dir: Path, overrides: list[str]) -> tuple[dict, str]:
+    """Train (unless done) and return (metrics.json, the command as text)."""
+    argv = command(recipe, run_dir, overrides)
+    text = shlex.join(argv)
+    if not (run_dir / 'metrics.json').is_file():
+        print('+', text, flush=True)
+        run_dir.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run([sys.executable, '-m', 'night_seg_training.cli', *argv[1:]], check=True)
+    return json.loads((run_dir / 'metrics.json').read_text()), text
 
 
 def seconds_per_iteration(run_dir: Path) -> float | None:
@@ -39,82 +69,114 @@ def seconds_per_iteration(run_dir: Path) -> float | None:
     return float(found[-1]) if found else None
 
 
-def gap_closure(results: dict[str, dict]) -> float:
-    """(full - source_only) / (oracle - source_only) on night mIoU."""
-    night = {name: results[name]['night']['miou'] for name in ('source_only', 'full', 'oracle')}
-    return (night['full'] - night['source_only']) / (night['oracle'] - night['source_only'])
+def diagnostics(run_dir: Path) -> dict[str, float]:
+    """Means over the run of the logged pseudo-label diagnostics (runs/*/scalars.jsonl)."""
+    path = run_dir / 'scalars.jsonl'
+    if not path.is_file():
+        return {}
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line]
+    return {key: float(np.mean([row[key] for row in rows if key in row])) for key in DIAGNOSTICS
+            if any(key in row for row in rows)}
 
 
-def write_document(path: Path, recipe: str, out: Path, overrides: list[str], results: dict[str, dict]) -> None:
-    """docs/ADAPTATION.md: setup, commands, the per-class night table, mIoU night/day, gap closure."""
-    night = {name: result['night'] for name, result in results.items()}
-    lines = [
-        '# Day -> night adaptation on synthetic streets',
-        '',
-        'Every number below comes from the command at the end of this page (one run per method, same recipe, '
-        'iterations and seed). The data are **procedurally generated synthetic streets** (`night_seg_training.synth`): '
-        'labelled day images, unlabelled night images of the same places with a small camera shift and other '
-        'moving objects, and night ground truth used only by `oracle` and for evaluation. They say how the method '
-        'behaves on a controlled day-night gap, not what it reaches on Dark Zurich.',
-        '',
-        f'Recipe `{recipe}`' + (f' with `{" ".join(overrides)}`' if overrides else '') + '; machine: '
-        f'{platform.processor() or platform.machine()}, Python {platform.python_version()}.',
-        '',
-        '## mIoU (19 classes, percent)',
-        '',
-        '| method | night val mIoU | day val mIoU | median s / iteration |',
-        '|---|---|---|---|',
-    ]
-    for name, result in results.items():
-        seconds = result.get('seconds_per_iteration')
-        lines.append(f'| {name} | {result["night"]["miou"]:.1f} | {result["day"]["miou"]:.1f} | '
-                     f'{seconds:.2f} |' if seconds else f'| {name} | {result["night"]["miou"]:.1f} | '
-                     f'{result["day"]["miou"]:.1f} | - |')
+def spread(values: list[float]) -> str:
+    """'mean ± std (v1, v2, ...)' of per-seed values."""
+    per_seed = ', '.join(f'{value:.1f}' for value in values)
+    if len(values) == 1:
+        return f'{values[0]:.1f}'
+    return f'{np.mean(values):.1f} ± {np.std(values, ddof=1):.1f} ({per_seed})'
+
+
+def summary(args: argparse.Namespace, results: dict, commands: list[str], init: dict | None) -> str:
+    """The Markdown tables of one setting."""
+    lines = [f'Setting: target pairs `{args.alignment}`; recipe `{args.recipe}`; every method starts from '
+             f'`{args.init_from or "source_init"}` and trains {args.iterations} more iterations; seeds '
+             f'{", ".join(map(str, args.seeds))}; machine {platform.processor() or platform.machine()}, '
+             f'Python {platform.python_version()}.', '']
+    if init is not None:
+        lines += [f'The start: night {init["night"]["miou"]:.1f}, day {init["day"]["miou"]:.1f} mIoU.', '']
+    lines += ['| method | night val mIoU | day val mIoU | s / iteration |', '|---|---|---|---|']
+    for name, per_seed in results.items():
+        seconds = [r['seconds'] for r in per_seed if r['seconds']]
+        timing = f'{np.median(seconds):.2f}' if seconds else '-'
+        lines.append(f'| {name} | {spread([r["night"]["miou"] for r in per_seed])} | '
+                     f'{spread([r["day"]["miou"] for r in per_seed])} | {timing} |')
     if all(name in results for name in ('source_only', 'full', 'oracle')):
-        source, oracle = results['source_only'], results['oracle']
-        gap = oracle['night']['miou'] - source['night']['miou']
-        lines += ['', f'**The day-night gap**: source_only reaches {source["day"]["miou"]:.1f} mIoU by day and '
-                      f'{source["night"]["miou"]:.1f} by night; the oracle, trained on night labels with the same '
-                      f'budget, reaches {oracle["night"]["miou"]:.1f} by night ({gap:.1f} points above source_only).',
-                  '', f'**Gap closure** (full - source_only) / (oracle - source_only) on night mIoU: '
-                      f'**{gap_closure(results):.2f}**']
-    lines += ['', '## Per-class IoU on the synthetic night validation split (percent)', '',
-              format_table(night, CITYSCAPES_CLASSES), '',
-              '## Commands', '', '```']
-    lines += [shlex.join(command(recipe, name, out / name, overrides)) for name in results]
-    lines += [shlex.join(['.venv/bin/python', 'scripts/adaptation_experiment.py', '--recipe', recipe, '--out',
-                          str(out)] + [item for o in overrides for item in ('--set', o)]), '```', '']
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text('\n'.join(lines))
+        closures = [(f['night']['miou'] - s['night']['miou']) / (o['night']['miou'] - s['night']['miou'])
+                    for s, f, o in zip(results['source_only'], results['full'], results['oracle'], strict=True)]
+        lines += ['', f'Gap closure (full - source_only) / (oracle - source_only), per seed: {spread(closures)}']
+    if 'full' in results and 'mean_teacher' in results:
+        gains = [f['night']['miou'] - m['night']['miou']
+                 for f, m in zip(results['full'], results['mean_teacher'], strict=True)]
+        lines += ['', f'full - mean_teacher night mIoU, per seed: {spread(gains)}']
+    if 'full' in results and 'full_identity' in results:
+        gains = [f['night']['miou'] - m['night']['miou']
+                 for f, m in zip(results['full'], results['full_identity'], strict=True)]
+        lines += ['', f'full (attention) - full_identity night mIoU, per seed: {spread(gains)}']
+    lines += ['', 'Night pseudo-labels during training against the night ground truth of the training pairs '
+              '(means over the logged windows and seeds; measurement only):', '',
+              '| method | pseudo-label accuracy | pseudo-label mIoU | sky IoU | teacher accuracy | changed by '
+              'refinement |', '|---|---|---|---|---|---|']
+    for name, per_seed in results.items():
+        found = [r['diagnostics'] for r in per_seed if r['diagnostics']]
+        if not found:
+            continue
+        cells = []
+        for key in DIAGNOSTICS:
+            values = [d[key] for d in found if key in d]
+            scale = 100.0 if key.endswith('fraction') else 1.0
+            cells.append(f'{scale * np.mean(values):.1f}' if values else '-')
+        lines.append(f'| {name} | ' + ' | '.join(cells) + ' |')
+    first_seed = {name: per_seed[0] for name, per_seed in results.items()}
+    lines += ['', f'Per-class IoU on the synthetic night validation split, seed {args.seeds[0]} (percent):', '',
+              format_table({name: r['night'] for name, r in first_seed.items()}, CITYSCAPES_CLASSES), '',
+              'Commands:', '', '```', *commands, '```', '']
+    return '\n'.join(lines)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--recipe', default='synthetic_demo', help='recipe shared by every method (synthetic_demo)')
-    parser.add_argument('--methods', nargs='+', default=list(METHODS), choices=METHODS)
+    parser.add_argument('--recipe', default='synthetic_demo', help='recipe shared by every run (synthetic_demo)')
+    parser.add_argument('--methods', nargs='+', default=list(METHODS), choices=list(METHODS))
+    parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
+    parser.add_argument('--iterations', type=int, default=400, help='adaptation iterations per run (400)')
+    parser.add_argument('--init-iterations', type=int, default=1200, help='source-only iterations of the start')
+    parser.add_argument('--init-from', help='a bundle to start from instead of training source_init')
+    parser.add_argument('--alignment', default='aligned', choices=('aligned', 'coarse'),
+                        help='day/night alignment of the synthetic training pairs (aligned)')
     parser.add_argument('--set', dest='overrides', action='append', default=[], metavar='KEY=VALUE',
-                        help='config override applied to every method')
-    parser.add_argument('--out', type=Path, default=Path('runs/adaptation'), help='run folders (runs/adaptation)')
-    parser.add_argument('--doc', type=Path, default=Path('docs/ADAPTATION.md'), help='document to write')
+                        help='config override applied to every run')
+    parser.add_argument('--out', type=Path, default=Path('runs/adaptation/aligned'), help='run folders')
     args = parser.parse_args()
 
-    results = {}
-    for method in args.methods:
-        run_dir = args.out / method
-        if not (run_dir / 'metrics.json').is_file():
-            argv = command(args.recipe, method, run_dir, args.overrides)
-            print('+', shlex.join(argv), flush=True)
-            argv[0:1] = [sys.executable, '-m', 'night_seg_training.cli']
-            subprocess.run(argv, check=True)
-        results[method] = json.loads((run_dir / 'metrics.json').read_text())
-        results[method]['seconds_per_iteration'] = seconds_per_iteration(run_dir)
-        print(f'{method}: night mIoU {results[method]["night"]["miou"]:.1f}, '
-              f'day mIoU {results[method]["day"]["miou"]:.1f}', flush=True)
-    results = {name: results[name] for name in METHODS if name in results}  # table order, whatever the run order
-    write_document(args.doc, args.recipe, args.out, args.overrides, results)
-    if all(name in results for name in ('source_only', 'full', 'oracle')):
-        print(f'gap closure (full - source_only) / (oracle - source_only): {gap_closure(results):.2f}')
-    print(f'wrote {args.doc}')
+    commands, init = [], None
+    start = args.init_from
+    if start is not None:
+        provenance = json.loads((Path(start) / 'model.json').read_text())['provenance']
+        init = {name: {'miou': metrics['miou']} for name, metrics in provenance['metrics'].items()}
+    else:
+        init, text = run(args.recipe, args.out / 'source_init', [
+            'method.name=source_only', f'optim.iterations={args.init_iterations}',
+            f'schedule.eval_every={args.init_iterations}', 'seed=0', *args.overrides])
+        commands.append(text)
+        start = str(args.out / 'source_init' / 'bundle')
+    shared = [f'model.init={start}', f'optim.iterations={args.iterations}', f'schedule.eval_every={args.iterations}',
+              f'data.target.alignment={args.alignment}', *EXPERIMENT, *args.overrides]
+    results: dict[str, list[dict]] = {name: [] for name in args.methods}
+    for seed in args.seeds:
+        for name in args.methods:
+            run_dir = args.out / f'{name}-seed{seed}'
+            metrics, text = run(args.recipe, run_dir, [*METHODS[name], f'seed={seed}', *shared])
+            commands.append(text)
+            results[name].append({'night': metrics['night'], 'day': metrics['day'],
+                                  'seconds': seconds_per_iteration(run_dir), 'diagnostics': diagnostics(run_dir)})
+            print(f'{name} seed {seed}: night mIoU {metrics["night"]["miou"]:.1f}, day {metrics["day"]["miou"]:.1f}',
+                  flush=True)
+    text = summary(args, results, commands, init)
+    (args.out / 'summary.md').write_text(text)
+    (args.out / 'results.json').write_text(json.dumps({'args': {k: str(v) for k, v in vars(args).items()},
+                                                       'init': init, 'results': results}, indent=2))
+    print(text)
     return 0
 
 

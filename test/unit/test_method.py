@@ -12,7 +12,7 @@ from night_seg_ros.classes import CITYSCAPES_CLASSES, IGNORE_INDEX
 from night_seg_ros.model import build_network, segformer_arch
 from night_seg_training.augment import classmix_masks, gaussian_blur, mix, strong_augment
 from night_seg_training.config import MethodConfig
-from night_seg_training.cross_attention import attend, global_shift, refine, static_class_mask, warp
+from night_seg_training.cross_attention import attend, cosine_similarity, global_shift, refine, static_class_mask, warp
 from night_seg_training.diagnostics import label_quality
 from night_seg_training.method import AdaptationMethod, weighted_cross_entropy
 from night_seg_training.segmenter import Segmenter
@@ -47,17 +47,19 @@ def _shifted_pair(shift: int, channels: int = 64, height: int = 8, width: int = 
 @pytest.mark.parametrize('shift', [0, 2, 5])
 def test_global_shift_finds_the_displacement_between_day_and_night(shift: int) -> None:
     night, day, _, _ = _shifted_pair(shift)
-    image = (night.shape[-2] * CELL, night.shape[-1] * CELL)
-    found = global_shift(night, day, image, search_px=(16.0, 64.0), step_px=CELL / 2)
+    cells = tuple(night.shape[-2:])
+    image = (cells[0] * CELL, cells[1] * CELL)
+    found = global_shift(cosine_similarity(night, day), cells, image, search_px=(16.0, 64.0))
     assert found.tolist() == [[0.0, shift * CELL]]
 
 
 def test_attention_anchored_at_the_shift_carries_the_day_prediction_to_the_matching_place() -> None:
     shift = 5
     night, day, day_probabilities, day_classes = _shifted_pair(shift)
-    height, width = night.shape[-2] * CELL, night.shape[-1] * CELL
+    cells = tuple(night.shape[-2:])
     anchor = torch.tensor([[0.0, shift * CELL]])
-    flow, similarity = attend(night, day, (height, width), anchor, sigma_px=16.0, temperature=0.07)
+    flow, similarity = attend(cosine_similarity(night, day), cells, (cells[0] * CELL, cells[1] * CELL), anchor,
+                              sigma_px=16.0, temperature=0.07)
     inside = slice(0, day.shape[-1] - shift)  # night columns whose match lies inside the day image
     assert torch.allclose(flow[0, 1, :, inside], torch.tensor(float(shift * CELL)), atol=1.0)
     assert flow[0, 0, :, inside].abs().max() < 1.0
@@ -70,10 +72,11 @@ def test_attention_anchored_at_the_shift_carries_the_day_prediction_to_the_match
 
 def test_attention_without_a_match_has_low_similarity() -> None:
     night, day, _, _ = _shifted_pair(0)
-    image = (night.shape[-2] * CELL, night.shape[-1] * CELL)
+    cells = tuple(night.shape[-2:])
+    image = (cells[0] * CELL, cells[1] * CELL)
     zero = torch.zeros(1, 2)
-    _, same = attend(night, day, image, zero, sigma_px=16.0, temperature=0.07)
-    _, opposite = attend(night, -day, image, zero, sigma_px=16.0, temperature=0.07)
+    _, same = attend(cosine_similarity(night, day), cells, image, zero, sigma_px=16.0, temperature=0.07)
+    _, opposite = attend(cosine_similarity(night, -day), cells, image, zero, sigma_px=16.0, temperature=0.07)
     assert same.min() > 0.9
     assert opposite.mean() < same.mean() - 0.6
 
