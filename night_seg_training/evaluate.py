@@ -22,7 +22,7 @@ from tqdm import tqdm
 from night_seg_ros.bundle import atomic_write_bytes
 from night_seg_ros.metrics import ConfusionMatrix
 from night_seg_ros.model import SegmentationModel
-from night_seg_ros.render import colorize, palette_lut
+from night_seg_ros.render import colorize, palette_lut, write_png
 
 DOWNSCALE_INTERPOLATION = cv2.INTER_LINEAR
 """Camera image -> model input, as `night_seg_ros.pipeline.SegmentationPipeline.infer` resizes it."""
@@ -33,14 +33,6 @@ UNKNOWN_NAME = 'unknown'
 """Name of the confusion matrix's last column: pixels predicted as the ignore id (below the confidence threshold)."""
 
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
-
-
-def _write_png(path: str | Path, bgr: np.ndarray) -> None:
-    """Encode uint8 (H, W, 3) BGR as PNG and write it atomically."""
-    ok, encoded = cv2.imencode('.png', bgr)
-    if not ok:
-        raise ValueError(f'cv2 could not encode a {bgr.dtype} {bgr.shape} image as PNG for {path}')
-    atomic_write_bytes(Path(path), encoded.tobytes())
 
 
 def _text_size(text: str, scale: float) -> tuple[int, int]:
@@ -99,7 +91,7 @@ def confusion_png(matrix: np.ndarray, class_names: Sequence[str], path: str | Pa
         origin = (name_width - pad - text_width, col * cell + (cell + text_height) // 2)
         cv2.putText(strip, name, origin, _FONT, scale, (0, 0, 0), 1, cv2.LINE_AA)
     canvas[title_height:top, left:left + cols * cell] = cv2.rotate(strip, cv2.ROTATE_90_COUNTERCLOCKWISE)
-    _write_png(path, canvas)
+    write_png(path, canvas)
 
 
 def gallery_png(rows: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray | None]], palette: Sequence[Sequence[int]],
@@ -133,7 +125,7 @@ def gallery_png(rows: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray | None]]
         for column, panel in enumerate(panels):
             strip[gap:, column * (panel_width + gap):column * (panel_width + gap) + panel_width] = panel
         strips.append(strip)
-    _write_png(path, cv2.cvtColor(np.concatenate(strips), cv2.COLOR_RGB2BGR))
+    write_png(path, cv2.cvtColor(np.concatenate(strips), cv2.COLOR_RGB2BGR))
 
 
 def predict(model: SegmentationModel, images: Sequence[np.ndarray], sizes: Sequence[tuple[int, int]],

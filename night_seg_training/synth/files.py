@@ -11,7 +11,8 @@ import cv2
 import numpy as np
 
 from night_seg_ros.classes import CITYSCAPES_PALETTE
-from night_seg_ros.render import colorize, palette_lut
+from night_seg_ros.drives import preview
+from night_seg_ros.render import colorize, palette_lut, write_png
 from night_seg_training.synth.pairs import (
     StreetPair,
     _check_alignment,
@@ -24,13 +25,6 @@ from night_seg_training.synth.rendering import SynthError
 
 GENERATOR_VERSION: int = 1
 """Version of the generator, written into the SYNTHETIC.md of every dataset and drive bag."""
-
-
-def _write_png(path: Path, image: np.ndarray) -> None:
-    """Write an RGB (H, W, 3) or single-channel uint8 image as PNG; OSError when OpenCV cannot."""
-    data = cv2.cvtColor(image, cv2.COLOR_RGB2BGR) if image.ndim == 3 else image
-    if not cv2.imwrite(str(path), data):
-        raise OSError(f'could not write {path}')
 
 
 def write_dataset(root: str | os.PathLike, split: str, count: int, height: int, width: int, seed: int,
@@ -64,7 +58,8 @@ def write_dataset(root: str | os.PathLike, split: str, count: int, height: int, 
         for key, image in (('night', pair.night_image), ('day', pair.day_image), ('night_label', pair.night_label),
                            ('day_label', pair.day_label)):
             folder, suffix = folders[key]
-            _write_png(folder / f'SYNTH_frame_{index:06d}{suffix}', image)
+            write_png(folder / f'SYNTH_frame_{index:06d}{suffix}',
+                      cv2.cvtColor(image, cv2.COLOR_RGB2BGR) if image.ndim == 3 else image)
     (root / 'SYNTHETIC.md').write_text(
         '# Synthetic data\n\n'
         'Every image and label here is procedurally generated synthetic data (night_seg_training.synth): simple '
@@ -82,5 +77,5 @@ def contact_sheet(pairs: Sequence[StreetPair]) -> np.ndarray:
     if not pairs:
         raise SynthError('contact_sheet needs at least one StreetPair')
     lut = palette_lut(CITYSCAPES_PALETTE)
-    return np.vstack([np.hstack((p.day_image, colorize(p.day_label, lut), p.night_image, colorize(p.night_label, lut)))
-                      for p in pairs])
+    return preview.contact_sheet([[('', p.day_image), ('', colorize(p.day_label, lut)), ('', p.night_image),
+                                   ('', colorize(p.night_label, lut))] for p in pairs], tile_width=None)
