@@ -109,6 +109,10 @@ class MethodConfig:
     reference_weight: float = 0.8
     """Share of the day reference in the refined pseudo-label where night and reference both predict a static
     class: refined = (1 - w) p_night + w p_day. 0 turns the refinement off; 1 takes the reference there."""
+    overrule_dynamic_below: float = 0.9
+    """A night pixel the teacher labels with a dynamic class (car, person, ...) is refined by a static reference
+    only when its confidence is below this: 0 never (a car at night is not in the day reference), 1 always. 0.9:
+    chosen by scripts/pseudo_label_study.py on the train split (docs/ADAPTATION.md)."""
     attention_stage: int = 2
     """Encoder stage (1..4) whose teacher features the cross attention compares (2: 1/8 resolution)."""
     attention_temperature: float = 0.07
@@ -252,6 +256,8 @@ def _validate(config: TrainConfig) -> None:
                         f'{", ".join(PSEUDO_WEIGHTINGS)}')
     if config.method.transfer not in TRANSFERS:
         problems.append(f'method.transfer is {config.method.transfer!r}; allowed: {", ".join(TRANSFERS)}')
+    if not 0.0 <= config.method.overrule_dynamic_below <= 1.0:
+        problems.append(f'method.overrule_dynamic_below is {config.method.overrule_dynamic_below}; allowed: 0..1')
     if not 0.0 <= config.method.reference_weight <= 1.0:
         problems.append(f'method.reference_weight is {config.method.reference_weight}; allowed: 0 <= w <= 1')
     for key in ('attention_temperature', 'attention_sigma_px'):

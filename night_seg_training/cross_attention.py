@@ -131,19 +131,23 @@ def warp(day_probabilities: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
 
 
 def refine(night_probabilities: torch.Tensor, day_probabilities: torch.Tensor, static_classes: torch.Tensor,
-           mix: torch.Tensor | float) -> tuple[torch.Tensor, torch.Tensor]:
+           mix: torch.Tensor | float, overrule_dynamic_below: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
     """Convex mix of the night pseudo-label with the day reference on static classes (as Refign).
 
     night_probabilities float (N, K, H, W) (the teacher's softmax on the night image); day_probabilities float
     (N, K, H, W) (the day prediction at night positions; all zeros where the reference does not reach);
     static_classes bool (K,); mix: float or float (N, H, W) in [0, 1] (the reference's share).
-    refined = (1 - e) p_night + e p_day with e = mix where both predictions are a static class (and the reference
-    reaches), 0 elsewhere: a night car or person stays as the teacher saw it, a car parked by day never enters the
-    night label, and a confidently wrong static night label (the night sky called "building") is overruled by a
-    confident reference. Returns (refined float (N, K, H, W) summing to 1 over K, gate bool (N, H, W)).
+    refined = (1 - e) p_night + e p_day with e = mix where the reference reaches and predicts a static class and
+    the night prediction is a static class too, or a dynamic one with confidence below `overrule_dynamic_below`
+    (0: a dynamic night label is never overruled; 1: always); e = 0 elsewhere. So a car parked by day never enters
+    the night label, a confident night car stays, and a confidently wrong static night label (the night sky called
+    "building") is overruled by a confident reference. Returns (refined float (N, K, H, W) summing to 1 over K,
+    gate bool (N, H, W)).
     """
     static = static_classes.to(night_probabilities.device)
     reaches = day_probabilities.sum(1) > 0.5  # (N, H, W): zeros outside the day image
-    gate = static[night_probabilities.argmax(1)] & static[day_probabilities.argmax(1)] & reaches
+    confidence, labels = night_probabilities.max(1)
+    night_allows = static[labels] | (confidence < overrule_dynamic_below)
+    gate = night_allows & static[day_probabilities.argmax(1)] & reaches
     share = (gate * mix).unsqueeze(1)  # (N, 1, H, W)
     return night_probabilities + share * (day_probabilities - night_probabilities), gate

@@ -181,7 +181,8 @@ class AdaptationMethod:
                             'attention/shift_x_px': shift[:, 1].abs().mean().item()})
         mix = self.config.reference_weight * (similarity if similarity is not None and self.config.similarity_mixing
                                               else 1.0)
-        refined, gate = refine(night_probabilities, day_probabilities, self.static, mix)
+        refined, gate = refine(night_probabilities, day_probabilities, self.static, mix,
+                               self.config.overrule_dynamic_below)
         teacher_labels = night_probabilities.argmax(1)
         scalars['refine/gate_fraction'] = gate.float().mean().item()
         return refined, teacher_labels, similarity, scalars

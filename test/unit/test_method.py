@@ -119,6 +119,22 @@ def test_refinement_overrules_a_confidently_wrong_static_label_and_keeps_dynamic
     assert torch.equal(refine(night, day, STATIC, 0.0)[0], night)
 
 
+def test_an_unsure_dynamic_night_label_is_overruled_only_below_the_threshold() -> None:
+    classes = len(CITYSCAPES_CLASSES)
+    night = torch.full((1, classes, 1, 2), 0.001)
+    night[0, CAR, 0, 0] = 0.5  # an unsure "car": the dark sky, say
+    night[0, BUILDING, 0, 0] = 0.4
+    night[0, CAR, 0, 1] = 0.95  # a confident car
+    night = night / night.sum(1, keepdim=True)
+    day = torch.full((1, classes, 1, 2), 0.05 / (classes - 1))
+    day[0, SKY] = 0.95
+    assert refine(night, day, STATIC, 0.8, overrule_dynamic_below=0.0)[1].tolist() == [[[False, False]]]
+    refined, gate = refine(night, day, STATIC, 0.8, overrule_dynamic_below=0.9)
+    assert gate.tolist() == [[[True, False]]]
+    assert refined.argmax(1).tolist() == [[[SKY, CAR]]]
+    assert refine(night, day, STATIC, 0.8, overrule_dynamic_below=1.0)[1].all()
+
+
 def test_ema_teacher_math() -> None:
     torch.manual_seed(0)
     student = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.BatchNorm1d(2))
