@@ -3,7 +3,7 @@
   night-seg-train train RECIPE [--set KEY=VALUE ...] [--run-dir DIR]   a run folder ending with a bundle
   night-seg-train train --resume RUN_DIR [--set KEY=VALUE ...]         continue an interrupted run
   night-seg-train eval BUNDLE --dataset NAME [--root DIR] [--split S]  mIoU, confusion matrix, gallery
-  night-seg-train synth OUT [--split S] [--count N]                    synthetic day/night streets on disk
+  night-seg-train synth OUT [--split S] [--count N] [--alignment A]    synthetic day/night streets on disk
   night-seg-train drive OUT [--seconds S] [--rate HZ]                  the synthetic night drive as a rosbag2
   night-seg-train bench [--methods M ...] [--device D]                 the cost of one training iteration per method
 
@@ -70,6 +70,9 @@ def _add_synth(commands: argparse._SubParsersAction) -> None:
     synth.add_argument('--height', type=positive_int, default=256, help='image height in pixels (256)')
     synth.add_argument('--width', type=positive_int, default=512, help='image width in pixels (512)')
     synth.add_argument('--seed', type=int, default=0, help='generator seed (0)')
+    synth.add_argument('--alignment', default='aligned', choices=('aligned', 'coarse'),
+                       help='how far the night camera stands from the day one: aligned, or coarse as in GPS-matched '
+                            'pairs (aligned)')
     synth.set_defaults(run=_synth)
 
 
@@ -173,8 +176,9 @@ def _eval(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 def _synth(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from night_seg_training.synth import write_dataset
 
-    root = write_dataset(args.out, args.split, args.count, args.height, args.width, args.seed)
-    print(f'wrote {args.count} synthetic day/night pairs ({args.split}, {args.width}x{args.height}) to {root}')
+    root = write_dataset(args.out, args.split, args.count, args.height, args.width, args.seed, args.alignment)
+    print(f'wrote {args.count} synthetic day/night pairs ({args.split}, {args.width}x{args.height}, '
+          f'{args.alignment}) to {root}')
     return 0
 
 

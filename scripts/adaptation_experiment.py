@@ -7,9 +7,11 @@ several seeds, evaluated on the synthetic night and day validation splits.
 2. For each seed and method, `--iterations` more from that start (`model.init`): `source_only` (more day
    supervision), `mean_teacher`, `full` (cross-attention transfer), `full_identity` (the same-pixel transfer, the
    ablation) and `oracle` (night labels; synthetic data only).
-Every run is an ordinary `night-seg-train train` (the commands are printed and written to the summary); a run whose
-folder already holds metrics.json is not run again (delete the folder to rerun it). Writes OUT/summary.md (the
-tables, mean and spread over seeds, gap closure, pseudo-label quality over training) and OUT/results.json.
+Every run is an ordinary `night-seg-train train` (the commands are printed and written to the summary). A run
+whose folder holds metrics.json is not run again (delete the folder to rerun it); one whose folder exists without
+it belongs to another copy of this script (two copies on one --out share the runs, one per core). Writes
+OUT/summary.md (the tables, mean and spread over seeds, gap closure, pseudo-label quality over training) and
+OUT/results.json.
 
   .venv/bin/python scripts/adaptation_experiment.py --out runs/adaptation/aligned
   .venv/bin/python scripts/adaptation_experiment.py --out runs/adaptation/coarse --alignment coarse \\
@@ -24,6 +26,7 @@ import re
 import shlex
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -52,15 +55,27 @@ def command(recipe: str, run_dir: Path, overrides: list[str]) -> list[str]:
     return args
 
 
-def run(recipe: str, run_dir: Path, overrides: list[str]) -> tuple[dict, str]:
-    """Train (unless done) and return (metrics.json, the command as text)."""
+def run(recipe: str, run_dir: Path, overrides: list[str]) -> str:
+    """Train one run unless it is done or another process has claimed it (its folder exists without
+    metrics.json); returns the command as text."""
     argv = command(recipe, run_dir, overrides)
     text = shlex.join(argv)
-    if not (run_dir / 'metrics.json').is_file():
-        print('+', text, flush=True)
-        run_dir.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run([sys.executable, '-m', 'night_seg_training.cli', *argv[1:]], check=True)
-    return json.loads((run_dir / 'metrics.json').read_text()), text
+    if (run_dir / 'metrics.json').is_file():
+        return text
+    try:
+        run_dir.mkdir(parents=True)  # the claim: two copies of this script may share the work of one experiment
+    except FileExistsError:
+        return text
+    print('+', text, flush=True)
+    subprocess.run([sys.executable, '-m', 'night_seg_training.cli', *argv[1:]], check=True)
+    return text
+
+
+def finished(run_dir: Path, poll_seconds: float = 20.0) -> dict:
+    """metrics.json of a run, waiting for the process that trains it to finish."""
+    while not (run_dir / 'metrics.json').is_file():
+        time.sleep(poll_seconds)
+    return json.loads((run_dir / 'metrics.json').read_text())
 
 
 def seconds_per_iteration(run_dir: Path) -> float | None:
@@ -155,23 +170,25 @@ def main() -> int:
         provenance = json.loads((Path(start) / 'model.json').read_text())['provenance']
         init = {name: {'miou': metrics['miou']} for name, metrics in provenance['metrics'].items()}
     else:
-        init, text = run(args.recipe, args.out / 'source_init', [
+        init_dir = args.out / 'source_init'
+        commands.append(run(args.recipe, init_dir, [
             'method.name=source_only', f'optim.iterations={args.init_iterations}',
-            f'schedule.eval_every={args.init_iterations}', 'seed=0', *args.overrides])
-        commands.append(text)
-        start = str(args.out / 'source_init' / 'bundle')
+            f'schedule.eval_every={args.init_iterations}', 'seed=0', *args.overrides]))
+        init = finished(init_dir)
+        start = str(init_dir / 'bundle')
     shared = [f'model.init={start}', f'optim.iterations={args.iterations}', f'schedule.eval_every={args.iterations}',
               f'data.target.alignment={args.alignment}', *EXPERIMENT, *args.overrides]
+    planned = [(seed, name, args.out / f'{name}-seed{seed}', [*METHODS[name], f'seed={seed}', *shared])
+               for seed in args.seeds for name in args.methods]
+    for _, _, run_dir, overrides in planned:
+        commands.append(run(args.recipe, run_dir, overrides))
     results: dict[str, list[dict]] = {name: [] for name in args.methods}
-    for seed in args.seeds:
-        for name in args.methods:
-            run_dir = args.out / f'{name}-seed{seed}'
-            metrics, text = run(args.recipe, run_dir, [*METHODS[name], f'seed={seed}', *shared])
-            commands.append(text)
-            results[name].append({'night': metrics['night'], 'day': metrics['day'],
-                                  'seconds': seconds_per_iteration(run_dir), 'diagnostics': diagnostics(run_dir)})
-            print(f'{name} seed {seed}: night mIoU {metrics["night"]["miou"]:.1f}, day {metrics["day"]["miou"]:.1f}',
-                  flush=True)
+    for seed, name, run_dir, _ in planned:
+        metrics = finished(run_dir)
+        results[name].append({'night': metrics['night'], 'day': metrics['day'],
+                              'seconds': seconds_per_iteration(run_dir), 'diagnostics': diagnostics(run_dir)})
+        print(f'{name} seed {seed}: night mIoU {metrics["night"]["miou"]:.1f}, day {metrics["day"]["miou"]:.1f}',
+              flush=True)
     text = summary(args, results, commands, init)
     (args.out / 'summary.md').write_text(text)
     (args.out / 'results.json').write_text(json.dumps({'args': {k: str(v) for k, v in vars(args).items()},

@@ -40,8 +40,8 @@ def variants(config_method: object, extra: list[str]) -> dict[str, object]:
              'identity': dataclasses.replace(config_method, name='full', transfer='identity'),
              'attention': dataclasses.replace(config_method, name='full', transfer='attention')}
     for text in extra:
-        name, _, override = text.partition('=')
-        found[name] = load_config('synthetic_demo', ['method.name=full', override]).method
+        name, _, overrides = text.partition('=')
+        found[name] = load_config('synthetic_demo', ['method.name=full', *overrides.split(',')]).method
     return found
 
 
@@ -50,8 +50,8 @@ def main() -> None:
     parser.add_argument('--teacher', required=True, help='model bundle directory of the teacher')
     parser.add_argument('--recipe', default='synthetic_demo', help='recipe giving data and method settings')
     parser.add_argument('--set', dest='overrides', action='append', default=[], metavar='KEY=VALUE')
-    parser.add_argument('--variant', action='append', default=[], metavar='NAME=KEY=VALUE',
-                        help='an extra variant of full: its name, then one config override')
+    parser.add_argument('--variant', action='append', default=[], metavar='NAME=KEY=VALUE[,KEY=VALUE]',
+                        help='an extra variant of full: its name, then config overrides separated by commas')
     parser.add_argument('--alignment', default=None, help='pair alignment of the synthetic target (aligned, coarse)')
     parser.add_argument('--batches', type=int, default=8, help='batches measured (8)')
     parser.add_argument('--json', help='also write the results here')
