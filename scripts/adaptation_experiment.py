@@ -11,7 +11,7 @@ Every run is an ordinary `night-seg-train train` (the commands are printed and w
 whose folder holds metrics.json is not run again (delete the folder to rerun it); one whose folder exists without
 it belongs to another copy of this script (two copies on one --out share the runs, one per core). Writes
 OUT/summary.md (the tables, mean and spread over seeds, gap closure, pseudo-label quality over training) and
-OUT/results.json.
+OUT/summary.json (`--summary` renames them).
 
   .venv/bin/python scripts/adaptation_experiment.py --out runs/adaptation/aligned
   .venv/bin/python scripts/adaptation_experiment.py --out runs/adaptation/coarse --alignment coarse \\
@@ -94,12 +94,12 @@ def diagnostics(run_dir: Path) -> dict[str, float]:
             if any(key in row for row in rows)}
 
 
-def spread(values: list[float]) -> str:
-    """'mean ± std (v1, v2, ...)' of per-seed values."""
-    per_seed = ', '.join(f'{value:.1f}' for value in values)
+def spread(values: list[float], digits: int = 1) -> str:
+    """'mean ± std (v1, v2, ...)' of per-seed values (sample standard deviation)."""
+    per_seed = ', '.join(f'{value:.{digits}f}' for value in values)
     if len(values) == 1:
-        return f'{values[0]:.1f}'
-    return f'{np.mean(values):.1f} ± {np.std(values, ddof=1):.1f} ({per_seed})'
+        return f'{values[0]:.{digits}f}'
+    return f'{np.mean(values):.{digits}f} ± {np.std(values, ddof=1):.{digits}f} ({per_seed})'
 
 
 def summary(args: argparse.Namespace, results: dict, commands: list[str], init: dict | None) -> str:
@@ -119,7 +119,7 @@ def summary(args: argparse.Namespace, results: dict, commands: list[str], init: 
     if all(name in results for name in ('source_only', 'full', 'oracle')):
         closures = [(f['night']['miou'] - s['night']['miou']) / (o['night']['miou'] - s['night']['miou'])
                     for s, f, o in zip(results['source_only'], results['full'], results['oracle'], strict=True)]
-        lines += ['', f'Gap closure (full - source_only) / (oracle - source_only), per seed: {spread(closures)}']
+        lines += ['', f'Gap closure (full - source_only) / (oracle - source_only), per seed: {spread(closures, 2)}']
     if 'full' in results and 'mean_teacher' in results:
         gains = [f['night']['miou'] - m['night']['miou']
                  for f, m in zip(results['full'], results['mean_teacher'], strict=True)]
@@ -162,6 +162,7 @@ def main() -> int:
     parser.add_argument('--set', dest='overrides', action='append', default=[], metavar='KEY=VALUE',
                         help='config override applied to every run')
     parser.add_argument('--out', type=Path, default=Path('runs/adaptation/aligned'), help='run folders')
+    parser.add_argument('--summary', default='summary', help='name of the summary files in OUT (summary)')
     args = parser.parse_args()
 
     commands, init = [], None
@@ -190,8 +191,8 @@ def main() -> int:
         print(f'{name} seed {seed}: night mIoU {metrics["night"]["miou"]:.1f}, day {metrics["day"]["miou"]:.1f}',
               flush=True)
     text = summary(args, results, commands, init)
-    (args.out / 'summary.md').write_text(text)
-    (args.out / 'results.json').write_text(json.dumps({'args': {k: str(v) for k, v in vars(args).items()},
+    (args.out / f'{args.summary}.md').write_text(text)
+    (args.out / f'{args.summary}.json').write_text(json.dumps({'args': {k: str(v) for k, v in vars(args).items()},
                                                        'init': init, 'results': results}, indent=2))
     print(text)
     return 0
