@@ -13,10 +13,16 @@ from pathlib import Path
 
 import pytest
 
+from night_seg_ros.dds import use_large_image_profile
+
 # Isolate DDS before anything imports rclpy: a random domain, discovery on this host only, and the shipped
 # large-image Fast DDS profile for the test's own participants (as a camera driver would use it).
 os.environ['ROS_DOMAIN_ID'] = str(random.SystemRandom().randint(1, 101))
 os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
+# Fast DDS reads its profile file once per process, when the first participant is made: set it here, so that every
+# participant of the test process has it whichever test makes the first one (test/component/test_parameters.py
+# makes its own context before any test that publishes large images).
+use_large_image_profile()
 
 TINY_HEIGHT, TINY_WIDTH = 64, 128
 LAYERS = ('unit', 'component', 'dds', 'slow')
