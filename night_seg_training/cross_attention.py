@@ -10,7 +10,8 @@ anchored by position in two steps, all in pixels of the network input:
    shift (the parallax of near objects). Its expected displacement is a flow field, and its attention-weighted cosine
    the night-day `similarity` (0..1).
 The day prediction is then warped to the night image along that flow at full resolution (`warp`); `refine` mixes it
-into the night pseudo-label on static classes. `identity` (flow 0) is the ablation that copies the same pixel.
+into the night pseudo-label on static classes where `reference_gate` allows it. `identity` (flow 0) is the
+ablation that copies the same pixel.
 
 The attention has no learnable parameters: it compares the EMA teacher's encoder features.
 """
@@ -130,24 +131,33 @@ def warp(day_probabilities: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     return _sample(day_probabilities.float(), centres + dense.permute(0, 2, 3, 1), (height, width))
 
 
-def refine(night_probabilities: torch.Tensor, day_probabilities: torch.Tensor, static_classes: torch.Tensor,
-           mix: torch.Tensor | float, overrule_dynamic_below: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Convex mix of the night pseudo-label with the day reference on static classes (as Refign).
+def reference_gate(night_confidence: torch.Tensor, night_labels: torch.Tensor, day_probabilities: torch.Tensor,
+                   static_classes: torch.Tensor, overrule_dynamic_below: float = 0.0) -> torch.Tensor:
+    """Where the day reference may refine the night pseudo-label: bool (N, H, W).
+
+    night_confidence float (N, H, W) and night_labels int64 (N, H, W): the max and argmax of the teacher's night
+    softmax (taken once by the caller: a full-resolution argmax is dear on a CPU); day_probabilities float
+    (N, K, H, W) (the day prediction at night positions; all zeros where the reference does not reach);
+    static_classes bool (K,). True where the reference reaches and predicts a static class and the night prediction
+    is a static class too, or a dynamic one with confidence below `overrule_dynamic_below` (0: a dynamic night label
+    is never overruled; 1: always). So a car parked by day never enters the night label and a confident night car
+    stays.
+    """
+    static = static_classes.to(night_labels.device)
+    reaches = day_probabilities.sum(1) > 0.5  # (N, H, W): zeros outside the day image
+    night_allows = static[night_labels] | (night_confidence < overrule_dynamic_below)
+    return night_allows & static[day_probabilities.argmax(1)] & reaches
+
+
+def refine(night_probabilities: torch.Tensor, day_probabilities: torch.Tensor, gate: torch.Tensor,
+           mix: torch.Tensor | float) -> torch.Tensor:
+    """Convex mix of the night pseudo-label with the day reference where `gate` allows it (as Refign).
 
     night_probabilities float (N, K, H, W) (the teacher's softmax on the night image); day_probabilities float
-    (N, K, H, W) (the day prediction at night positions; all zeros where the reference does not reach);
-    static_classes bool (K,); mix: float or float (N, H, W) in [0, 1] (the reference's share).
-    refined = (1 - e) p_night + e p_day with e = mix where the reference reaches and predicts a static class and
-    the night prediction is a static class too, or a dynamic one with confidence below `overrule_dynamic_below`
-    (0: a dynamic night label is never overruled; 1: always); e = 0 elsewhere. So a car parked by day never enters
-    the night label, a confident night car stays, and a confidently wrong static night label (the night sky called
-    "building") is overruled by a confident reference. Returns (refined float (N, K, H, W) summing to 1 over K,
-    gate bool (N, H, W)).
+    (N, K, H, W); gate bool (N, H, W) from `reference_gate`; mix: float or float (N, H, W) in [0, 1] (the
+    reference's share). refined = (1 - e) p_night + e p_day with e = mix inside the gate, 0 outside: a confidently
+    wrong static night label (the night sky called "building") is overruled by a confident reference. Returns
+    float (N, K, H, W), summing to 1 over K.
     """
-    static = static_classes.to(night_probabilities.device)
-    reaches = day_probabilities.sum(1) > 0.5  # (N, H, W): zeros outside the day image
-    confidence, labels = night_probabilities.max(1)
-    night_allows = static[labels] | (confidence < overrule_dynamic_below)
-    gate = night_allows & static[day_probabilities.argmax(1)] & reaches
     share = (gate * mix).unsqueeze(1)  # (N, 1, H, W)
-    return night_probabilities + share * (day_probabilities - night_probabilities), gate
+    return night_probabilities + share * (day_probabilities - night_probabilities)

@@ -4,30 +4,27 @@ For measurement only: the numbers go to the training log and TensorBoard, never 
 """
 from __future__ import annotations
 
+import math
+
 import torch
+
+from night_seg_ros.metrics import ConfusionMatrix
 
 
 def label_quality(predicted: torch.Tensor, truth: torch.Tensor, num_classes: int, ignore_index: int,
                   sky: int | None = None) -> dict[str, float]:
     """Accuracy, mIoU and sky IoU (percent) of predicted int64 (N, H, W) class ids against truth int64 (N, H, W).
 
-    Pixels where truth is `ignore_index` are not counted; predicted ids outside 0..num_classes-1 (ignored
-    pseudo-labels) count as wrong. mIoU is over the classes present in truth or prediction. Returns
+    Counted by the evaluation's ConfusionMatrix: pixels where truth is `ignore_index` are not counted, predicted
+    `ignore_index` counts as wrong, mIoU is over the classes present in truth or prediction. Returns
     {'accuracy', 'miou'} plus 'sky_iou' when `sky` is a class that occurs; empty when nothing is counted.
     """
-    valid = truth != ignore_index
-    truth, predicted = truth[valid], predicted[valid]
-    if truth.numel() == 0:
+    confusion = ConfusionMatrix(num_classes, ignore_index)
+    confusion.update(predicted.to(torch.uint8).cpu().numpy(), truth.to(torch.uint8).cpu().numpy())
+    accuracy = confusion.pixel_accuracy()
+    if math.isnan(accuracy):
         return {}
-    known = (predicted >= 0) & (predicted < num_classes)
-    correct = (predicted == truth) & known
-    counts = torch.bincount(truth[known] * num_classes + predicted[known], minlength=num_classes * num_classes)
-    confusion = counts.view(num_classes, num_classes).double()
-    intersection = confusion.diagonal()
-    union = torch.bincount(truth, minlength=num_classes).double() + confusion.sum(0) - intersection
-    defined = union > 0
-    iou = intersection[defined] / union[defined]
-    quality = {'accuracy': 100.0 * correct.double().mean().item(), 'miou': 100.0 * iou.mean().item()}
-    if sky is not None and union[sky] > 0:
-        quality['sky_iou'] = 100.0 * (intersection[sky] / union[sky]).item()
+    quality = {'accuracy': 100.0 * accuracy, 'miou': 100.0 * confusion.miou()}
+    if sky is not None and not math.isnan(sky_iou := float(confusion.iou()[sky])):
+        quality['sky_iou'] = 100.0 * sky_iou
     return quality

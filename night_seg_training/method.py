@@ -30,6 +30,7 @@ from night_seg_training.cross_attention import (
     attend,
     cosine_similarity,
     global_shift,
+    reference_gate,
     refine,
     static_class_mask,
     warp,
@@ -106,7 +107,7 @@ class AdaptationMethod:
             return StepResult(source_loss + night_loss, {'loss/source': source_loss.item(),
                                                          'loss/night_supervised': night_loss.item()})
         with torch.no_grad():
-            pseudo, weight, scalars = self._pseudo_labels(teacher, target, autocast)
+            pseudo, weight, scalars = self.pseudo_labels(teacher, target, autocast)
             if self.config.classmix:
                 mask = classmix_masks(source['label'], generator, self.ignore_index)
                 night = mix(mask, source['image'], target['image'])
@@ -123,9 +124,10 @@ class AdaptationMethod:
         scalars.update({'loss/source': source_loss.item(), 'loss/night_consistency': night_loss.item()})
         return StepResult(source_loss + self.config.unsup_weight * night_loss, scalars, night[0], pseudo[0])
 
-    def _pseudo_labels(self, teacher: EmaTeacher, target: dict[str, torch.Tensor],
+    def pseudo_labels(self, teacher: EmaTeacher, target: dict[str, torch.Tensor],
                        autocast: AbstractContextManager) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
-        """Teacher pseudo-labels int64 (N, H, W) and per-pixel weights float (N, H, W) for the night crops."""
+        """Teacher pseudo-labels int64 (N, H, W), per-pixel weights float (N, H, W) and scalars to log for the night
+        crops of `target` (the step uses them; scripts/pseudo_label_study.py measures them)."""
         night = target['image']
         scalars: dict[str, float] = {}
         if self.config.name == 'full':
@@ -181,9 +183,10 @@ class AdaptationMethod:
                             'attention/shift_x_px': shift[:, 1].abs().mean().item()})
         mix = self.config.reference_weight * (similarity if similarity is not None and self.config.similarity_mixing
                                               else 1.0)
-        refined, gate = refine(night_probabilities, day_probabilities, self.static, mix,
-                               self.config.overrule_dynamic_below)
-        teacher_labels = night_probabilities.argmax(1)
+        night_confidence, teacher_labels = night_probabilities.max(1)  # (N, H, W) each
+        gate = reference_gate(night_confidence, teacher_labels, day_probabilities, self.static,
+                              self.config.overrule_dynamic_below)
+        refined = refine(night_probabilities, day_probabilities, gate, mix)
         scalars['refine/gate_fraction'] = gate.float().mean().item()
         return refined, teacher_labels, similarity, scalars
 

@@ -74,7 +74,7 @@ def main() -> None:
         logged: dict[str, list[float]] = {}
         with torch.no_grad():
             for batch in drawn:
-                _, _, scalars = method._pseudo_labels(teacher, batch, contextlib.nullcontext())
+                _, _, scalars = method.pseudo_labels(teacher, batch, contextlib.nullcontext())
                 for key, value in scalars.items():
                     logged.setdefault(key, []).append(value)
         results[name] = {key: float(np.mean(values)) for key, values in logged.items()}

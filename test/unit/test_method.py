@@ -12,7 +12,15 @@ from night_seg_ros.classes import CITYSCAPES_CLASSES, IGNORE_INDEX
 from night_seg_ros.model import build_network, segformer_arch
 from night_seg_training.augment import classmix_masks, gaussian_blur, mix, strong_augment
 from night_seg_training.config import MethodConfig
-from night_seg_training.cross_attention import attend, cosine_similarity, global_shift, refine, static_class_mask, warp
+from night_seg_training.cross_attention import (
+    attend,
+    cosine_similarity,
+    global_shift,
+    reference_gate,
+    refine,
+    static_class_mask,
+    warp,
+)
 from night_seg_training.diagnostics import label_quality
 from night_seg_training.method import AdaptationMethod, weighted_cross_entropy
 from night_seg_training.segmenter import Segmenter
@@ -95,6 +103,13 @@ def test_warp_moves_the_prediction_by_the_flow_and_leaves_nothing_outside() -> N
     assert torch.equal(warp(probabilities, torch.zeros(1, 2, 2, 2)), probabilities)  # identity
 
 
+def _refine(night: torch.Tensor, day: torch.Tensor, mix: float,
+            overrule_dynamic_below: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """(refined, gate) as the method computes them."""
+    gate = reference_gate(*night.max(1), day, STATIC, overrule_dynamic_below)
+    return refine(night, day, gate, mix), gate
+
+
 def test_refinement_overrules_a_confidently_wrong_static_label_and_keeps_dynamic_ones() -> None:
     classes = len(CITYSCAPES_CLASSES)
     night = torch.full((1, classes, 2, 3), 0.01)
@@ -109,14 +124,14 @@ def test_refinement_overrules_a_confidently_wrong_static_label_and_keeps_dynamic
     day[0, CAR, 0, 2] = 0.95
     day[0, SKY, 1, :] = 0.95
     day[..., 1, 2] = 0.0  # outside the day image
-    refined, gate = refine(night, day, STATIC, 0.8)
+    refined, gate = _refine(night, day, 0.8)
     assert torch.allclose(refined.sum(1), torch.ones(1, 2, 3))
     assert gate.tolist() == [[[True, False, False], [True, True, False]]]
     labels = refined.argmax(1)[0]
     assert labels[0, 0] == SKY and refined[0, SKY, 0, 0] > 0.75  # overruled, and confident enough to learn from
     for y, x in ((0, 1), (0, 2), (1, 2)):  # the night car, the day's parked car, no reference: untouched
         assert torch.equal(refined[0, :, y, x], night[0, :, y, x])
-    assert torch.equal(refine(night, day, STATIC, 0.0)[0], night)
+    assert torch.equal(_refine(night, day, 0.0)[0], night)
 
 
 def test_an_unsure_dynamic_night_label_is_overruled_only_below_the_threshold() -> None:
@@ -128,11 +143,11 @@ def test_an_unsure_dynamic_night_label_is_overruled_only_below_the_threshold() -
     night = night / night.sum(1, keepdim=True)
     day = torch.full((1, classes, 1, 2), 0.05 / (classes - 1))
     day[0, SKY] = 0.95
-    assert refine(night, day, STATIC, 0.8, overrule_dynamic_below=0.0)[1].tolist() == [[[False, False]]]
-    refined, gate = refine(night, day, STATIC, 0.8, overrule_dynamic_below=0.9)
+    assert _refine(night, day, 0.8, overrule_dynamic_below=0.0)[1].tolist() == [[[False, False]]]
+    refined, gate = _refine(night, day, 0.8, overrule_dynamic_below=0.9)
     assert gate.tolist() == [[[True, False]]]
     assert refined.argmax(1).tolist() == [[[SKY, CAR]]]
-    assert refine(night, day, STATIC, 0.8, overrule_dynamic_below=1.0)[1].all()
+    assert _refine(night, day, 0.8, overrule_dynamic_below=1.0)[1].all()
 
 
 def test_ema_teacher_math() -> None:
