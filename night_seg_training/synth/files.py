@@ -13,14 +13,7 @@ import numpy as np
 from night_seg_ros.classes import CITYSCAPES_PALETTE
 from night_seg_ros.drives import preview
 from night_seg_ros.render import colorize, palette_lut, write_png
-from night_seg_training.synth.pairs import (
-    StreetPair,
-    _check_alignment,
-    _check_seed,
-    _check_size,
-    _check_split,
-    render_pair,
-)
+from night_seg_training.synth.pairs import StreetPair, check_pairs, render_pair
 from night_seg_training.synth.rendering import SynthError
 
 GENERATOR_VERSION: int = 1
@@ -36,12 +29,7 @@ def write_dataset(root: str | os.PathLike, split: str, count: int, height: int, 
     gt/{split}_ref/day/SYNTH_ref/SYNTH_frame_{i:06d}_ref_gt_labelTrainIds.png and SYNTHETIC.md. A rerun overwrites;
     SYNTH_frame_* files of an earlier, larger run are removed.
     """
-    _check_split(split)
-    _check_alignment(alignment)
-    if count < 1:
-        raise SynthError(f'count {count}; must be >= 1')
-    _check_size(height, width)
-    _check_seed(seed)
+    check_pairs(split, count, height, width, seed, alignment)
     root = Path(root)
     folders = {
         'night': (root / 'rgb_anon' / split / 'night' / 'SYNTH', '_rgb_anon.png'),

@@ -66,6 +66,21 @@ def _check_seed(seed: int) -> None:
         raise SynthError(f'seed {seed}; must be >= 0')
 
 
+def _check_alignment(alignment: str) -> None:
+    if alignment not in ALIGNMENTS:
+        raise SynthError(f'alignment {alignment!r}; allowed: {", ".join(ALIGNMENTS)}')
+
+
+def check_pairs(split: str, count: int, height: int, width: int, seed: int, alignment: str) -> None:
+    """SynthError naming the first argument of a set of pairs (SyntheticStreets, write_dataset) that is not allowed."""
+    _check_split(split)
+    _check_alignment(alignment)
+    if count < 1:
+        raise SynthError(f'count {count}; must be >= 1')
+    _check_size(height, width)
+    _check_seed(seed)
+
+
 @dataclass(frozen=True, eq=False)
 class _Place:
     """What render_pair renders for one (seed, split, index): the street, both cameras, both traffic sets, and the
@@ -75,11 +90,6 @@ class _Place:
     cameras: tuple[Camera, Camera]
     dynamic: tuple[list[Thing], list[Thing]]
     image_seeds: tuple[np.random.SeedSequence, np.random.SeedSequence]
-
-
-def _check_alignment(alignment: str) -> None:
-    if alignment not in ALIGNMENTS:
-        raise SynthError(f'alignment {alignment!r}; allowed: {", ".join(ALIGNMENTS)}')
 
 
 def _place(seed: int, split: str, index: int, alignment: str = 'aligned') -> _Place:
@@ -137,12 +147,7 @@ class SyntheticStreets:
 
     def __init__(self, split: str = 'train', count: int = 1000, height: int = 256, width: int = 512,
                  seed: int = 0, alignment: str = 'aligned') -> None:
-        _check_split(split)
-        _check_alignment(alignment)
-        if count < 1:
-            raise SynthError(f'count {count}; must be >= 1')
-        _check_size(height, width)
-        _check_seed(seed)
+        check_pairs(split, count, height, width, seed, alignment)
         self.split, self.count, self.height, self.width, self.seed = split, count, height, width, seed
         self.alignment = alignment
 
