@@ -9,6 +9,7 @@ A run folder holds::
     eval/<set>/            metrics.json, confusion.png, gallery.png of each evaluation
     bundle/                the trained model: model.json, weights.safetensors, model.onnx
     metrics.json           the final metrics of every evaluation set
+    scalars.jsonl          the logged scalars (window means), one JSON object per log step
 
 SIGINT or SIGTERM finishes the current iteration, writes a checkpoint and stops with `TrainingInterrupted`.
 """

@@ -12,9 +12,11 @@ import numpy as np
 
 from night_seg_ros.classes import CITYSCAPES_CLASSES
 from night_seg_training import synth
-from night_seg_training.cross_attention import STATIC_CLASS_NAMES
+from night_seg_training.cross_attention import static_class_mask
 
-STATIC = np.array([name in STATIC_CLASS_NAMES for name in CITYSCAPES_CLASSES] + [False] * (256 - 19))
+STATIC = np.zeros(256, bool)
+"""uint8 label id -> static class (ids past the classes, 255 = ignore, are not)."""
+STATIC[:len(CITYSCAPES_CLASSES)] = static_class_mask(CITYSCAPES_CLASSES).numpy()
 
 
 def best_shift(day: np.ndarray, night: np.ndarray, reach: int) -> tuple[int, float, float]:
