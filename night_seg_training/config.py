@@ -101,6 +101,8 @@ class MethodConfig:
     """The confidence threshold of `image_fraction` weighting (DAFormer: 0.968)."""
     classmix: bool = True
     """Paste half the classes of a day crop onto the night crop (DACS ClassMix)."""
+    strong_augmentation: bool = True
+    """Photometric strong augmentation (augment.strong_augment) of the student's night input."""
     unsup_weight: float = 1.0
     """Weight of the night consistency loss against the day supervised loss."""
     transfer: str = 'attention'

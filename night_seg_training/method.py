@@ -115,7 +115,8 @@ class AdaptationMethod:
                 weight = mix(mask, torch.ones_like(weight), weight)
             else:
                 night = target['image']
-            night = strong_augment(night, generator)
+            if self.config.strong_augmentation:
+                night = strong_augment(night, generator)
         with autocast:
             logits = student(torch.cat([source['image'], night]))
         n = source['image'].shape[0]

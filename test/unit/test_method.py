@@ -297,3 +297,16 @@ def test_night_ground_truth_is_measured_but_never_learned_from(name: str) -> Non
         losses[with_labels] = result.loss.item()
         assert ('pseudo/accuracy' in result.scalars) == with_labels
     assert losses[True] == losses[False]
+
+
+@pytest.mark.parametrize(('classmix', 'strong_augmentation'), [(False, False), (False, True), (True, False)])
+def test_the_student_sees_the_night_crop_as_is_only_without_classmix_and_strong_augmentation(
+        classmix: bool, strong_augmentation: bool) -> None:
+    student = _tiny_segmenter()
+    method = AdaptationMethod(MethodConfig(name='mean_teacher', classmix=classmix,
+                                           strong_augmentation=strong_augmentation), CITYSCAPES_CLASSES)
+    batch = _batch(False)
+    result = method.step(student, EmaTeacher(student), batch, torch.Generator().manual_seed(0),
+                         contextlib.nullcontext())
+    unchanged = torch.equal(result.night, batch['target']['image'][0])
+    assert unchanged == (not classmix and not strong_augmentation)
