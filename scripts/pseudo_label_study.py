@@ -6,11 +6,14 @@ split: this study chooses settings, so it never looks at the validation split th
 the pseudo-labels of each variant against the night ground truth of the synthetic data: `teacher` (mean_teacher's
 pseudo-labels), `identity` (full, the reference copied from the same pixel) and `attention` (full, matched by
 cross attention), plus any `--set KEY=VALUE` variants of full. Prints mean accuracy, mIoU and sky IoU (percent) over
-the batches, and the share of pixels the refinement gated and changed.
+the batches, and the share of pixels the refinement gated and changed. `--student BUNDLE` (repeatable) also measures
+trained students' own predictions on the same training crops: did they learn what their pseudo-labels taught?
 
   .venv/bin/python scripts/pseudo_label_study.py --teacher models/synthetic_demo_b0
   .venv/bin/python scripts/pseudo_label_study.py --teacher RUN/bundle --alignment coarse \\
       --variant 'sigma 32=method.attention_sigma_px=32'
+  .venv/bin/python scripts/pseudo_label_study.py --teacher runs/adaptation/source_init/bundle \\
+      --student runs/adaptation/aligned/full-seed0/bundle
 """
 from __future__ import annotations
 
@@ -23,10 +26,11 @@ import numpy as np
 import torch
 
 from night_seg_ros.bundle import InputSpec
-from night_seg_ros.classes import CITYSCAPES_CLASSES
+from night_seg_ros.classes import CITYSCAPES_CLASSES, IGNORE_INDEX
 from night_seg_training.batches import IterationBatches
 from night_seg_training.config import load_config
 from night_seg_training.datasets import build_dataset
+from night_seg_training.diagnostics import label_quality
 from night_seg_training.method import AdaptationMethod
 from night_seg_training.segmenter import Segmenter, initial_network
 from night_seg_training.teacher import EmaTeacher
@@ -53,6 +57,8 @@ def main() -> None:
     parser.add_argument('--variant', action='append', default=[], metavar='NAME=KEY=VALUE[,KEY=VALUE]',
                         help='an extra variant of full: its name, then config overrides separated by commas')
     parser.add_argument('--alignment', default=None, help='pair alignment of the synthetic target (aligned, coarse)')
+    parser.add_argument('--student', action='append', default=[], metavar='BUNDLE',
+                        help='a trained model bundle whose own predictions on the same crops are measured too')
     parser.add_argument('--batches', type=int, default=8, help='batches measured (8)')
     parser.add_argument('--json', help='also write the results here')
     args = parser.parse_args()
@@ -62,8 +68,8 @@ def main() -> None:
     if args.alignment:
         spec['alignment'] = args.alignment
     target = build_dataset(spec)
-    network, _ = initial_network('b0', args.teacher)
-    teacher = EmaTeacher(Segmenter(network, InputSpec(config.model.input_height, config.model.input_width)))
+    input_spec = InputSpec(config.model.input_height, config.model.input_width)
+    teacher = EmaTeacher(Segmenter(initial_network('b0', args.teacher)[0], input_spec))
     batches = IterationBatches(target, target, config.optim.batch_size, config.seed, 0, config.data.resize_height,
                                (config.data.scale_min, config.data.scale_max),
                                (config.data.crop_height, config.data.crop_width), True, True)
@@ -78,14 +84,25 @@ def main() -> None:
                 for key, value in scalars.items():
                     logged.setdefault(key, []).append(value)
         results[name] = {key: float(np.mean(values)) for key, values in logged.items()}
+    sky = CITYSCAPES_CLASSES.index('sky')
+    for path in args.student:
+        student = Segmenter(initial_network('b0', path)[0], input_spec).eval()
+        with torch.no_grad():
+            measured = [label_quality(student(batch['image']).argmax(1), batch['label'], len(CITYSCAPES_CLASSES),
+                                      IGNORE_INDEX, sky) for batch in drawn]
+        results[f'student {path}'] = {f'pseudo/{key}': float(np.mean([m[key] for m in measured if key in m]))
+                                      for key in KEYS}
     print(f'teacher {args.teacher}; target {spec["name"]} {spec.get("split")} alignment '
           f'{spec.get("alignment", "aligned")}; {args.batches} batches of {config.optim.batch_size} crops '
           f'{config.data.crop_height}x{config.data.crop_width}')
-    print(f'{"variant":<14}' + ''.join(f'{key:>10}' for key in KEYS) + f'{"gated":>8}{"changed":>9}{"shift_x":>9}')
+    width = max(14, *(len(name) + 1 for name in results))
+    print(f'{"variant":<{width}}' + ''.join(f'{key:>10}' for key in KEYS) + f'{"gated":>8}{"changed":>9}{"shift_x":>9}')
     for name, result in results.items():
-        gated, changed = (100 * result.get(f'refine/{key}_fraction', 0) for key in ('gate', 'changed'))
-        print(f'{name:<14}' + ''.join(f'{result.get("pseudo/" + key, float("nan")):>10.1f}' for key in KEYS)
-              + f'{gated:>8.1f}{changed:>9.1f}{result.get("attention/shift_x_px", 0):>9.1f}')
+        refinement = [100 * result[f'refine/{key}_fraction'] if f'refine/{key}_fraction' in result else None
+                      for key in ('gate', 'changed')] + [result.get('attention/shift_x_px')]
+        print(f'{name:<{width}}' + ''.join(f'{result.get("pseudo/" + key, float("nan")):>10.1f}' for key in KEYS)
+              + ''.join('-'.rjust(size) if value is None else f'{value:>{size}.1f}'
+                        for value, size in zip(refinement, (8, 9, 9), strict=True)))
     if args.json:
         with open(args.json, 'w') as stream:
             json.dump({'args': vars(args), 'results': results}, stream, indent=2)
