@@ -19,13 +19,19 @@ import yaml
 from night_seg_ros.errors import NightSegError
 
 METHODS = ('source_only', 'mean_teacher', 'full', 'oracle')
-RUN_NAME = re.compile(r'[A-Za-z0-9][A-Za-z0-9._-]*')
-"""What `name` may be: it starts the run folder's name (runs/NAME-METHOD-TIME), so no '/' and no leading '.'."""
 """The switch between the method and its baselines (DESIGN.md section 1):
 source_only   day supervision only;
 mean_teacher  + EMA teacher pseudo-labels on night, confidence weighting, strong augmentation, ClassMix;
-full          + cross attention over day/night pairs (similarity weighting, static-class transfer);
+full          + the night pseudo-labels refined by the day reference, carried by cross attention (static classes);
 oracle        day supervision + night ground truth (synthetic data only: an upper bound)."""
+RUN_NAME = re.compile(r'[A-Za-z0-9][A-Za-z0-9._-]*')
+"""What `name` may be: it starts the run folder's name (runs/NAME-METHOD-TIME), so no '/' and no leading '.'."""
+
+STUDENT_INPUT = {'mean_teacher': {'classmix': True, 'strong_augmentation': True},
+                 'full': {'classmix': False, 'strong_augmentation': False}}
+"""What each method's student night input goes through unless the config says (chosen on the train split,
+docs/ADAPTATION.md): the mean teacher's only signal is consistency under mixing and augmentation, so without them it
+stays at the source-only level; `full`'s signal is the day reference, and mixing and augmentation dilute it."""
 
 PSEUDO_WEIGHTINGS = ('confidence', 'image_fraction')
 """How a pseudo-labelled pixel is weighted in the consistency loss (teacher.pseudo_label_weight)."""
@@ -99,10 +105,12 @@ class MethodConfig:
     confidence, which works from scratch; `image_fraction`, DAFormer's fraction of the image above the threshold."""
     pseudo_threshold: float = 0.968
     """The confidence threshold of `image_fraction` weighting (DAFormer: 0.968)."""
-    classmix: bool = True
-    """Paste half the classes of a day crop onto the night crop (DACS ClassMix)."""
-    strong_augmentation: bool = True
-    """Photometric strong augmentation (augment.strong_augment) of the student's night input."""
+    classmix: bool | None = None
+    """Paste half the classes of a day crop onto the night crop (DACS ClassMix). None: the method's own choice
+    (STUDENT_INPUT)."""
+    strong_augmentation: bool | None = None
+    """Photometric strong augmentation (augment.strong_augment) of the student's night input. None: the method's
+    own choice (STUDENT_INPUT)."""
     unsup_weight: float = 1.0
     """Weight of the night consistency loss against the day supervised loss."""
     transfer: str = 'attention'

@@ -3,8 +3,10 @@
   source_only   L = CE(student(day), day labels)
   oracle        L = CE(student([day, night]), [day labels, night labels])          (synthetic data only)
   mean_teacher  L = CE(student(day), day labels) + w * weighted CE(student(strong(mix)), mixed pseudo-labels)
-  full          as mean_teacher, with the night pseudo-labels refined on static classes by the day reference's
-                prediction, carried to night pixels by cross attention (or copied, `transfer: identity`)
+  full          L = CE(student(day), day labels) + w * weighted CE(student(night), refined pseudo-labels): the night
+                pseudo-labels refined on static classes by the day reference's prediction, carried to night pixels
+                by cross attention (or copied, `transfer: identity`); by default without mixing or strong
+                augmentation (config.STUDENT_INPUT; `method.classmix` / `method.strong_augmentation` switch them)
 
 Each pseudo-label pixel weighs its own confidence after refinement (teacher.pseudo_label_weight). Where the night
 dataset has ground truth (synthetic), the pseudo-labels are measured against it for the log (diagnostics.py); the
@@ -24,7 +26,7 @@ from torch import nn
 
 from night_seg_ros.classes import IGNORE_INDEX
 from night_seg_training.augment import classmix_masks, mix, strong_augment
-from night_seg_training.config import MethodConfig
+from night_seg_training.config import STUDENT_INPUT, MethodConfig
 from night_seg_training.cross_attention import (
     STATIC_CLASS_NAMES,
     attend,
@@ -67,6 +69,10 @@ class AdaptationMethod:
         self.static = static_class_mask(classes)
         self.num_classes = len(classes)
         self.sky = list(classes).index('sky') if 'sky' in classes and 'sky' in STATIC_CLASS_NAMES else None
+        chosen = STUDENT_INPUT.get(config.name, {})
+        self.classmix = chosen.get('classmix', True) if config.classmix is None else config.classmix
+        self.strong_augmentation = (chosen.get('strong_augmentation', True) if config.strong_augmentation is None
+                                    else config.strong_augmentation)
 
     @property
     def uses_teacher(self) -> bool:
@@ -108,14 +114,14 @@ class AdaptationMethod:
                                                          'loss/night_supervised': night_loss.item()})
         with torch.no_grad():
             pseudo, weight, scalars = self.pseudo_labels(teacher, target, autocast)
-            if self.config.classmix:
+            if self.classmix:
                 mask = classmix_masks(source['label'], generator, self.ignore_index)
                 night = mix(mask, source['image'], target['image'])
                 pseudo = mix(mask, source['label'], pseudo)
                 weight = mix(mask, torch.ones_like(weight), weight)
             else:
                 night = target['image']
-            if self.config.strong_augmentation:
+            if self.strong_augmentation:
                 night = strong_augment(night, generator)
         with autocast:
             logits = student(torch.cat([source['image'], night]))

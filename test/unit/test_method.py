@@ -310,3 +310,14 @@ def test_the_student_sees_the_night_crop_as_is_only_without_classmix_and_strong_
                          contextlib.nullcontext())
     unchanged = torch.equal(result.night, batch['target']['image'][0])
     assert unchanged == (not classmix and not strong_augmentation)
+
+
+@pytest.mark.parametrize(('name', 'unchanged'), [('mean_teacher', False), ('full', True)])
+def test_each_method_has_its_own_student_input_unless_the_config_says(name: str, unchanged: bool) -> None:
+    student = _tiny_segmenter()
+    batch = _batch(False)
+    overruled = MethodConfig(name=name, classmix=unchanged, strong_augmentation=unchanged)
+    for config, expected in ((MethodConfig(name=name), unchanged), (overruled, not unchanged)):
+        result = AdaptationMethod(config, CITYSCAPES_CLASSES).step(
+            student, EmaTeacher(student), batch, torch.Generator().manual_seed(0), contextlib.nullcontext())
+        assert torch.equal(result.night, batch['target']['image'][0]) == expected
