@@ -75,7 +75,8 @@ class SegmentationModel(nn.Module):
     """SegFormer plus pre- and post-processing: uint8 NHWC RGB in, labels and confidence out.
 
     forward(image): image is uint8 (N, H, W, 3) RGB. Returns labels uint8 (N, H, W) class ids and confidence
-    float32 (N, H, W), the maximum softmax probability per pixel, both at the input's H x W.
+    float32 (N, H, W), the maximum softmax probability per pixel, both at the input's H x W. An inference wrapper:
+    the decode head runs folded (`folded_decode`), which takes BatchNorm's running statistics (eval mode).
     """
 
     def __init__(self, network: nn.Module, input_spec: InputSpec) -> None:
@@ -92,16 +93,87 @@ class SegmentationModel(nn.Module):
         pixels = image.permute(0, 3, 1, 2).float()  # (N, 3, H, W)
         return (pixels - self.mean) * self.inv_std
 
-    def logits(self, normalized: torch.Tensor) -> torch.Tensor:
-        """float (N, 3, H, W) normalised images -> float (N, C, H, W) class logits upsampled to the input size."""
-        coarse = self.network(pixel_values=normalized).logits  # (N, C, H/4, W/4)
-        return F.interpolate(coarse, size=normalized.shape[-2:], mode='bilinear', align_corners=False)
+    def coarse_logits(self, normalized: torch.Tensor) -> torch.Tensor:
+        """float (N, 3, H, W) normalised images -> float (N, C, H/4, W/4) class logits (the decode head's output)."""
+        features = self.network.segformer(normalized, output_hidden_states=True).hidden_states
+        return folded_decode(self.network.decode_head, features)
 
     def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """uint8 (N, H, W, 3) RGB -> labels uint8 (N, H, W), confidence float32 (N, H, W)."""
-        probabilities = torch.softmax(self.logits(self.normalize(image)).float(), dim=1)  # (N, C, H, W)
-        confidence, labels = probabilities.max(dim=1)  # (N, H, W) each
-        return labels.to(torch.uint8), confidence
+        height, width = image.shape[1:3]
+        logits = resize_to_nhwc(self.coarse_logits(self.normalize(image)), height, width)  # (N, H, W, C)
+        return labels_and_confidence(logits)
+
+
+def folded_decode(head: nn.Module, features: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    """SegFormer's all-MLP decode head with its linear layers folded together; the same logits as `head(features)`.
+
+    features: the encoder's stage outputs, float (N, C_i, H_i, W_i), stage 0 the finest (H/4 x W/4). The head
+    projects each stage to D channels (Linear), upsamples it bilinearly to stage 0's size, concatenates the four
+    (4 D channels), mixes them with a 1x1 convolution, BatchNorm, ReLU and a 1x1 classifier. Projection, upsampling,
+    the 1x1 mix and BatchNorm (running statistics) are all linear, and bilinear weights sum to one, so
+    mix(concat(up(proj_i(f_i)))) = sum_i up(W_i f_i) + b with W_i = bn_scale * mix_i @ proj_i (D x C_i): each stage
+    is mixed at its own resolution, and neither the 4 D-channel concatenation nor the 1x1 convolution over it at
+    H/4 x W/4 (two thirds of SegFormer-B0's FLOPs) is computed. Returns float (N, num_labels, H/4, W/4).
+    """
+    batch_norm = head.batch_norm
+    scale = batch_norm.weight / torch.sqrt(batch_norm.running_var + batch_norm.eps)  # (D,)
+    bias = batch_norm.bias - batch_norm.running_mean * scale  # (D,)
+    # linear_fuse's input channels come in reverse stage order: block j of D channels belongs to stage (stages-1-j)
+    mixes = head.linear_fuse.weight[:, :, 0, 0].chunk(len(features), dim=1)[::-1]  # stage i: (D, D)
+    size = features[0].shape[-2:]
+    total = None
+    for feature, projection, mix in zip(features, head.linear_projections, mixes, strict=True):
+        weight = scale[:, None] * (mix @ projection.proj.weight)  # (D, C_i)
+        bias = bias + scale * (mix @ projection.proj.bias)  # (D,)
+        mixed = F.conv2d(feature, weight[:, :, None, None])  # (N, D, H_i, W_i)
+        if mixed.shape[-2:] != size:
+            mixed = F.interpolate(mixed, size=size, mode='bilinear', align_corners=False)  # (N, D, H/4, W/4)
+        total = mixed if total is None else total + mixed
+    hidden = head.activation(total + bias[:, None, None])  # (N, D, H/4, W/4)
+    return head.classifier(head.dropout(hidden))
+
+
+class _ResizeToNHWC(torch.autograd.Function):
+    """Bilinear resize (half-pixel centres, as F.interpolate with align_corners=False) that returns channels last.
+
+    Eager: F.interpolate on channels-last storage, whose NHWC view is contiguous. ONNX: Transpose to NHWC at the
+    coarse size, then Resize over H and W of the NHWC tensor, so the full-size tensor never changes layout and the
+    reductions after it run over its last axis (ONNX Runtime's fast path; over axis 1 of NCHW they cost more than
+    the whole decode head).
+    """
+
+    @staticmethod
+    def forward(ctx: Any, coarse: torch.Tensor, size: tuple[int, int, int, int]) -> torch.Tensor:
+        _, _, height, width = size
+        fine = F.interpolate(coarse.contiguous(memory_format=torch.channels_last), size=(height, width),
+                             mode='bilinear', align_corners=False)  # (N, C, H, W), channels-last storage
+        return fine.permute(0, 2, 3, 1)  # (N, H, W, C), contiguous
+
+    @staticmethod
+    def symbolic(g: Any, coarse: Any, size: tuple[int, int, int, int]) -> Any:
+        batch, channels, height, width = size
+        nhwc = g.op('Transpose', coarse, perm_i=[0, 2, 3, 1])  # (N, h, w, C)
+        empty = g.op('Constant', value_t=torch.tensor([], dtype=torch.float32))
+        sizes = g.op('Constant', value_t=torch.tensor([batch, height, width, channels], dtype=torch.int64))
+        return g.op('Resize', nhwc, empty, empty, sizes, mode_s='linear',
+                    coordinate_transformation_mode_s='half_pixel')
+
+
+def resize_to_nhwc(coarse: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """float (N, C, h, w) -> float (N, height, width, C): bilinear upsampling, align_corners=False, channels last."""
+    batch, channels = coarse.shape[:2]
+    return _ResizeToNHWC.apply(coarse, (int(batch), int(channels), int(height), int(width)))
+
+
+def labels_and_confidence(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """float (N, H, W, C) logits, channels last -> labels uint8 (N, H, W), confidence float32 (N, H, W).
+
+    confidence is the largest softmax probability; the softmax runs over the last, contiguous axis.
+    """
+    probabilities = torch.softmax(logits.float(), dim=-1)  # (N, H, W, C)
+    confidence, labels = probabilities.max(dim=-1)  # (N, H, W) each
+    return labels.to(torch.uint8), confidence
 
 
 def load_model(bundle: Bundle | str | os.PathLike, device: str | torch.device = 'cpu') -> SegmentationModel:
