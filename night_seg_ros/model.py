@@ -94,19 +94,19 @@ class SegmentationModel(nn.Module):
         return (pixels - self.mean) * self.inv_std
 
     def coarse_logits(self, normalized: torch.Tensor) -> torch.Tensor:
-        """float (N, 3, H, W) normalised images -> float (N, C, H/4, W/4) class logits (the decode head's output)."""
+        """float (N, 3, H, W) normalised images -> float (N, H/4, W/4, C) class logits, channels last."""
         features = self.network.segformer(normalized, output_hidden_states=True).hidden_states
         return folded_decode(self.network.decode_head, features)
 
     def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """uint8 (N, H, W, 3) RGB -> labels uint8 (N, H, W), confidence float32 (N, H, W)."""
-        height, width = image.shape[1:3]
-        logits = resize_to_nhwc(self.coarse_logits(self.normalize(image)), height, width)  # (N, H, W, C)
+        logits = resize_nhwc(self.coarse_logits(self.normalize(image)), image.shape[1:3])  # (N, H, W, C)
         return labels_and_confidence(logits)
 
 
 def folded_decode(head: nn.Module, features: tuple[torch.Tensor, ...]) -> torch.Tensor:
-    """SegFormer's all-MLP decode head with its linear layers folded together; the same logits as `head(features)`.
+    """SegFormer's all-MLP decode head with its linear layers folded together, channels last; `head(features)`'s
+    logits, permuted to (N, H/4, W/4, num_labels).
 
     features: the encoder's stage outputs, float (N, C_i, H_i, W_i), stage 0 the finest (H/4 x W/4). The head
     projects each stage to D channels (Linear), upsamples it bilinearly to stage 0's size, concatenates the four
@@ -114,7 +114,9 @@ def folded_decode(head: nn.Module, features: tuple[torch.Tensor, ...]) -> torch.
     the 1x1 mix and BatchNorm (running statistics) are all linear, and bilinear weights sum to one, so
     mix(concat(up(proj_i(f_i)))) = sum_i up(W_i f_i) + b with W_i = bn_scale * mix_i @ proj_i (D x C_i): each stage
     is mixed at its own resolution, and neither the 4 D-channel concatenation nor the 1x1 convolution over it at
-    H/4 x W/4 (two thirds of SegFormer-B0's FLOPs) is computed. Returns float (N, num_labels, H/4, W/4).
+    H/4 x W/4 (two thirds of SegFormer-B0's FLOPs) is computed. Everything after the stage features runs channels
+    last (matrix products over the last axis, NHWC resizes), so no H/4 x W/4 tensor changes layout.
+    Returns float (N, H/4, W/4, num_labels).
     """
     batch_norm = head.batch_norm
     scale = batch_norm.weight / torch.sqrt(batch_norm.running_var + batch_norm.eps)  # (D,)
@@ -126,44 +128,44 @@ def folded_decode(head: nn.Module, features: tuple[torch.Tensor, ...]) -> torch.
     for feature, projection, mix in zip(features, head.linear_projections, mixes, strict=True):
         weight = scale[:, None] * (mix @ projection.proj.weight)  # (D, C_i)
         bias = bias + scale * (mix @ projection.proj.bias)  # (D,)
-        mixed = F.conv2d(feature, weight[:, :, None, None])  # (N, D, H_i, W_i)
-        if mixed.shape[-2:] != size:
-            mixed = F.interpolate(mixed, size=size, mode='bilinear', align_corners=False)  # (N, D, H/4, W/4)
+        mixed = feature.permute(0, 2, 3, 1) @ weight.t()  # (N, H_i, W_i, D)
+        if mixed.shape[1:3] != size:
+            mixed = resize_nhwc(mixed, size)  # (N, H/4, W/4, D)
         total = mixed if total is None else total + mixed
-    hidden = head.activation(total + bias[:, None, None])  # (N, D, H/4, W/4)
-    return head.classifier(head.dropout(hidden))
+    hidden = head.dropout(head.activation(total + bias))  # (N, H/4, W/4, D)
+    classifier = head.classifier
+    return hidden @ classifier.weight[:, :, 0, 0].t() + classifier.bias  # (N, H/4, W/4, num_labels)
 
 
-class _ResizeToNHWC(torch.autograd.Function):
-    """Bilinear resize (half-pixel centres, as F.interpolate with align_corners=False) that returns channels last.
+class _ResizeNHWC(torch.autograd.Function):
+    """Bilinear resize of a channels-last (N, h, w, C) tensor over h and w (half-pixel centres, as F.interpolate with
+    align_corners=False).
 
-    Eager: F.interpolate on channels-last storage, whose NHWC view is contiguous. ONNX: Transpose to NHWC at the
-    coarse size, then Resize over H and W of the NHWC tensor, so the full-size tensor never changes layout and the
-    reductions after it run over its last axis (ONNX Runtime's fast path; over axis 1 of NCHW they cost more than
-    the whole decode head).
+    Eager: F.interpolate on the NCHW view of the NHWC storage (channels-last), whose result's NHWC view is contiguous.
+    ONNX: one Resize over axes 1 and 2 of the NHWC tensor, so no tensor changes layout and the reductions after the
+    last resize run over the last axis (ONNX Runtime's fast path; over axis 1 of NCHW they cost more than the whole
+    decode head).
     """
 
     @staticmethod
     def forward(ctx: Any, coarse: torch.Tensor, size: tuple[int, int, int, int]) -> torch.Tensor:
-        _, _, height, width = size
-        fine = F.interpolate(coarse.contiguous(memory_format=torch.channels_last), size=(height, width),
-                             mode='bilinear', align_corners=False)  # (N, C, H, W), channels-last storage
-        return fine.permute(0, 2, 3, 1)  # (N, H, W, C), contiguous
+        _, height, width, _ = size
+        fine = F.interpolate(coarse.permute(0, 3, 1, 2), size=(height, width), mode='bilinear',
+                             align_corners=False)  # (N, C, H, W), channels-last storage
+        return fine.permute(0, 2, 3, 1).contiguous()  # (N, H, W, C)
 
     @staticmethod
     def symbolic(g: Any, coarse: Any, size: tuple[int, int, int, int]) -> Any:
-        batch, channels, height, width = size
-        nhwc = g.op('Transpose', coarse, perm_i=[0, 2, 3, 1])  # (N, h, w, C)
         empty = g.op('Constant', value_t=torch.tensor([], dtype=torch.float32))
-        sizes = g.op('Constant', value_t=torch.tensor([batch, height, width, channels], dtype=torch.int64))
-        return g.op('Resize', nhwc, empty, empty, sizes, mode_s='linear',
+        sizes = g.op('Constant', value_t=torch.tensor(size, dtype=torch.int64))
+        return g.op('Resize', coarse, empty, empty, sizes, mode_s='linear',
                     coordinate_transformation_mode_s='half_pixel')
 
 
-def resize_to_nhwc(coarse: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    """float (N, C, h, w) -> float (N, height, width, C): bilinear upsampling, align_corners=False, channels last."""
-    batch, channels = coarse.shape[:2]
-    return _ResizeToNHWC.apply(coarse, (int(batch), int(channels), int(height), int(width)))
+def resize_nhwc(coarse: torch.Tensor, size: tuple[int, int] | torch.Size) -> torch.Tensor:
+    """float (N, h, w, C) -> float (N, H, W, C) with (H, W) = size: bilinear, align_corners=False, channels last."""
+    batch, _, _, channels = coarse.shape
+    return _ResizeNHWC.apply(coarse, (int(batch), int(size[0]), int(size[1]), int(channels)))
 
 
 def labels_and_confidence(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
