@@ -1,10 +1,25 @@
 """torch backend: the bundle's network in PyTorch, on the CPU or CUDA (fp16 autocast on CUDA when asked)."""
 from __future__ import annotations
 
+import os
+import sys
+
 import numpy as np
 
 from night_seg_ros.backends.base import Backend, BackendError
 from night_seg_ros.bundle import Bundle
+
+
+def let_idle_threads_sleep() -> bool:
+    """Make torch's OpenMP threads sleep when idle (OMP_WAIT_POLICY=PASSIVE) unless the environment chose a policy.
+
+    By default they spin after each parallel region, holding the cores that the node's decoding and rendering, or
+    any other process, need; on this 2-core machine with two other busy processes that made torch 3.2 x ONNX
+    Runtime's time, and 1.2 x with PASSIVE (ONNX Runtime's sessions here never spin either). OpenMP reads the
+    variable once, when torch is first imported: returns whether that is still to come in this process.
+    """
+    os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
+    return 'torch' not in sys.modules
 
 
 class TorchBackend(Backend):
@@ -15,6 +30,7 @@ class TorchBackend(Backend):
     def __init__(self, bundle: Bundle, device: str = 'auto', precision: str = 'fp32', num_threads: int = 0) -> None:
         """Load the weights onto the device; num_threads > 0 sets torch's CPU threads."""
         super().__init__(bundle.input.height, bundle.input.width)
+        let_idle_threads_sleep()
         import torch
 
         from night_seg_ros.model import load_model

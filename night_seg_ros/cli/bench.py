@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 
 from night_seg_ros.argtypes import positive_float, positive_int
+from night_seg_ros.backends.torch_backend import let_idle_threads_sleep
 from night_seg_ros.bench.models import parse_size
 from night_seg_ros.bench.report import Table, finish, machine_description
 from night_seg_ros.bundle import read_bundle
@@ -92,6 +93,7 @@ def _node_model(args: argparse.Namespace) -> Path:
 
 def run_bench(args: argparse.Namespace, _parser: argparse.ArgumentParser) -> int:
     """Run the chosen parts, print their tables, write the JSON, plot and Markdown; exit code 0."""
+    let_idle_threads_sleep()  # before machine_description imports torch, so torch is timed as the node runs it
     machine = machine_description()
     temporary = None
     if args.work_dir is None:
