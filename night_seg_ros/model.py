@@ -156,9 +156,12 @@ class _ResizeNHWC(torch.autograd.Function):
 
     @staticmethod
     def symbolic(g: Any, coarse: Any, size: tuple[int, int, int, int]) -> Any:
-        empty = g.op('Constant', value_t=torch.tensor([], dtype=torch.float32))
+        # roi and scales omitted ('' inputs), as torch's own Resize export writes them: an empty float tensor
+        # there would be cast to float16 by the FP16 converter, and the Resize would then be refused
+        absent = g.op('prim::Constant')
+        absent.setType(torch._C.OptionalType.ofTensor())
         sizes = g.op('Constant', value_t=torch.tensor(size, dtype=torch.int64))
-        return g.op('Resize', coarse, empty, empty, sizes, mode_s='linear',
+        return g.op('Resize', coarse, absent, absent, sizes, mode_s='linear',
                     coordinate_transformation_mode_s='half_pixel')
 
 
