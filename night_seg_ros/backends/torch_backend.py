@@ -14,9 +14,10 @@ def let_idle_threads_sleep() -> bool:
     """Make torch's OpenMP threads sleep when idle (OMP_WAIT_POLICY=PASSIVE) unless the environment chose a policy.
 
     By default they spin after each parallel region, holding the cores that the node's decoding and rendering, or
-    any other process, need; on this 2-core machine with two other busy processes that made torch 3.2 x ONNX
-    Runtime's time, and 1.2 x with PASSIVE (ONNX Runtime's sessions here never spin either). OpenMP reads the
-    variable once, when torch is first imported: returns whether that is still to come in this process.
+    any other process, need: on a 2-core machine shared with two busy processes, torch took 3.2 x ONNX Runtime's
+    time with the default and 1.2 x with PASSIVE (one run each, the two backends alternating; ONNX Runtime's
+    sessions here never spin either). OpenMP reads the variable once, when torch is first imported: returns
+    whether that is still to come in this process.
     """
     os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
     return 'torch' not in sys.modules
