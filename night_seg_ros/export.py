@@ -97,8 +97,11 @@ def export_onnx(bundle: Bundle, opset: int = MIN_OPSET) -> Path:
 def store_initializers_half(model: Any, min_elements: int = 16) -> None:
     """Store the float32 initializers of an ONNX model (in place) as float16, each widened by a Cast at run time.
 
-    The graph still computes in float32; only the file halves. Runtimes fold the Casts into constants when they load
-    the model. Small initializers (fewer than `min_elements`, e.g. shapes and scalars) stay float32.
+    Only initializers that float16 holds exactly are stored so (the weights read from a float16 bundle); those
+    computed from them at export (the folded decode head, `model.folded_decode`) stay float32. So the graph
+    computes what the bundle's weights say, and the file is about half the size. Runtimes fold the Casts into
+    constants when they load the model. Small initializers (fewer than `min_elements`, e.g. shapes and scalars)
+    stay float32.
     """
     from onnx import TensorProto, helper, numpy_helper
 
@@ -108,7 +111,10 @@ def store_initializers_half(model: Any, min_elements: int = 16) -> None:
         if initializer.data_type != TensorProto.FLOAT or np.prod(initializer.dims) < min_elements:
             continue
         name = initializer.name
-        values = numpy_helper.to_array(initializer).astype(np.float16)
+        exact = numpy_helper.to_array(initializer)
+        values = exact.astype(np.float16)
+        if not np.array_equal(values.astype(np.float32), exact):
+            continue
         graph.initializer[index].CopyFrom(numpy_helper.from_array(values, f'{name}__float16'))
         casts.append(helper.make_node('Cast', [f'{name}__float16'], [name], to=TensorProto.FLOAT,
                                       name=f'{name}__widen'))

@@ -75,7 +75,8 @@ class SegmentationModel(nn.Module):
     """SegFormer plus pre- and post-processing: uint8 NHWC RGB in, labels and confidence out.
 
     forward(image): image is uint8 (N, H, W, 3) RGB. Returns labels uint8 (N, H, W) class ids and confidence
-    float32 (N, H, W), the maximum softmax probability per pixel, both at the input's H x W.
+    float32 (N, H, W), the maximum softmax probability per pixel, both at the input's H x W. An inference wrapper:
+    the decode head runs folded (`folded_decode`), which takes BatchNorm's running statistics (eval mode).
     """
 
     def __init__(self, network: nn.Module, input_spec: InputSpec) -> None:
@@ -92,16 +93,92 @@ class SegmentationModel(nn.Module):
         pixels = image.permute(0, 3, 1, 2).float()  # (N, 3, H, W)
         return (pixels - self.mean) * self.inv_std
 
-    def logits(self, normalized: torch.Tensor) -> torch.Tensor:
-        """float (N, 3, H, W) normalised images -> float (N, C, H, W) class logits upsampled to the input size."""
-        coarse = self.network(pixel_values=normalized).logits  # (N, C, H/4, W/4)
-        return F.interpolate(coarse, size=normalized.shape[-2:], mode='bilinear', align_corners=False)
+    def coarse_logits(self, normalized: torch.Tensor) -> torch.Tensor:
+        """float (N, 3, H, W) normalised images -> float (N, H/4, W/4, C) class logits, channels last."""
+        features = self.network.segformer(normalized, output_hidden_states=True).hidden_states
+        return folded_decode(self.network.decode_head, features)
 
     def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """uint8 (N, H, W, 3) RGB -> labels uint8 (N, H, W), confidence float32 (N, H, W)."""
-        probabilities = torch.softmax(self.logits(self.normalize(image)).float(), dim=1)  # (N, C, H, W)
-        confidence, labels = probabilities.max(dim=1)  # (N, H, W) each
-        return labels.to(torch.uint8), confidence
+        logits = resize_nhwc(self.coarse_logits(self.normalize(image)), image.shape[1:3])  # (N, H, W, C)
+        return labels_and_confidence(logits)
+
+
+def folded_decode(head: nn.Module, features: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    """SegFormer's all-MLP decode head with its linear layers folded together, channels last; `head(features)`'s
+    logits, permuted to (N, H/4, W/4, num_labels).
+
+    features: the encoder's stage outputs, float (N, C_i, H_i, W_i), stage 0 the finest (H/4 x W/4). The head
+    projects each stage to D channels (Linear), upsamples it bilinearly to stage 0's size, concatenates the four
+    (4 D channels), mixes them with a 1x1 convolution, BatchNorm, ReLU and a 1x1 classifier. Projection, upsampling,
+    the 1x1 mix and BatchNorm (running statistics) are all linear, and bilinear weights sum to one, so
+    mix(concat(up(proj_i(f_i)))) = sum_i up(W_i f_i) + b with W_i = bn_scale * mix_i @ proj_i (D x C_i): each stage
+    is mixed at its own resolution, and neither the 4 D-channel concatenation nor the 1x1 convolution over it at
+    H/4 x W/4 (two thirds of SegFormer-B0's FLOPs) is computed. Everything after the stage features runs channels
+    last (matrix products over the last axis, NHWC resizes), so no H/4 x W/4 tensor changes layout.
+    Returns float (N, H/4, W/4, num_labels).
+    """
+    batch_norm = head.batch_norm
+    scale = batch_norm.weight / torch.sqrt(batch_norm.running_var + batch_norm.eps)  # (D,)
+    bias = batch_norm.bias - batch_norm.running_mean * scale  # (D,)
+    # linear_fuse's input channels come in reverse stage order: block j of D channels belongs to stage (stages-1-j)
+    mixes = head.linear_fuse.weight[:, :, 0, 0].chunk(len(features), dim=1)[::-1]  # stage i: (D, D)
+    size = features[0].shape[-2:]
+    total = None
+    for feature, projection, mix in zip(features, head.linear_projections, mixes, strict=True):
+        weight = scale[:, None] * (mix @ projection.proj.weight)  # (D, C_i)
+        bias = bias + scale * (mix @ projection.proj.bias)  # (D,)
+        mixed = feature.permute(0, 2, 3, 1) @ weight.t()  # (N, H_i, W_i, D)
+        if mixed.shape[1:3] != size:
+            mixed = resize_nhwc(mixed, size)  # (N, H/4, W/4, D)
+        total = mixed if total is None else total + mixed
+    hidden = head.dropout(head.activation(total + bias))  # (N, H/4, W/4, D)
+    classifier = head.classifier
+    return hidden @ classifier.weight[:, :, 0, 0].t() + classifier.bias  # (N, H/4, W/4, num_labels)
+
+
+class _ResizeNHWC(torch.autograd.Function):
+    """Bilinear resize of a channels-last (N, h, w, C) tensor over h and w (half-pixel centres, as F.interpolate with
+    align_corners=False).
+
+    Eager: F.interpolate on the NCHW view of the NHWC storage (channels-last), whose result's NHWC view is contiguous.
+    ONNX: one Resize over axes 1 and 2 of the NHWC tensor, so no tensor changes layout and the reductions after the
+    last resize run over the last axis (ONNX Runtime's fast path; over axis 1 of NCHW they cost more than the whole
+    decode head).
+    """
+
+    @staticmethod
+    def forward(ctx: Any, coarse: torch.Tensor, size: tuple[int, int, int, int]) -> torch.Tensor:
+        _, height, width, _ = size
+        fine = F.interpolate(coarse.permute(0, 3, 1, 2), size=(height, width), mode='bilinear',
+                             align_corners=False)  # (N, C, H, W), channels-last storage
+        return fine.permute(0, 2, 3, 1).contiguous()  # (N, H, W, C)
+
+    @staticmethod
+    def symbolic(g: Any, coarse: Any, size: tuple[int, int, int, int]) -> Any:
+        # roi and scales omitted ('' inputs), as torch's own Resize export writes them: an empty float tensor
+        # there would be cast to float16 by the FP16 converter, and the Resize would then be refused
+        absent = g.op('prim::Constant')
+        absent.setType(torch._C.OptionalType.ofTensor())
+        sizes = g.op('Constant', value_t=torch.tensor(size, dtype=torch.int64))
+        return g.op('Resize', coarse, absent, absent, sizes, mode_s='linear',
+                    coordinate_transformation_mode_s='half_pixel')
+
+
+def resize_nhwc(coarse: torch.Tensor, size: tuple[int, int] | torch.Size) -> torch.Tensor:
+    """float (N, h, w, C) -> float (N, H, W, C) with (H, W) = size: bilinear, align_corners=False, channels last."""
+    batch, _, _, channels = coarse.shape
+    return _ResizeNHWC.apply(coarse, (int(batch), int(size[0]), int(size[1]), int(channels)))
+
+
+def labels_and_confidence(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """float (N, H, W, C) logits, channels last -> labels uint8 (N, H, W), confidence float32 (N, H, W).
+
+    confidence is the largest softmax probability; the softmax runs over the last, contiguous axis.
+    """
+    probabilities = torch.softmax(logits.float(), dim=-1)  # (N, H, W, C)
+    confidence, labels = probabilities.max(dim=-1)  # (N, H, W) each
+    return labels.to(torch.uint8), confidence
 
 
 def load_model(bundle: Bundle | str | os.PathLike, device: str | torch.device = 'cpu') -> SegmentationModel:

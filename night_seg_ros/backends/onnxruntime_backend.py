@@ -4,6 +4,8 @@ Needs onnxruntime (or onnxruntime-gpu) only; no torch.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from night_seg_ros.backends.base import Backend, BackendError
@@ -15,9 +17,14 @@ class OnnxRuntimeBackend(Backend):
 
     name = 'onnxruntime'
 
-    def __init__(self, bundle: Bundle, device: str = 'auto', num_threads: int = 0) -> None:
-        """Open the session; num_threads > 0 sets intra-op threads (0 = ONNX Runtime's default)."""
+    def __init__(self, bundle: Bundle, device: str = 'auto', num_threads: int = 0, graph: Path | None = None) -> None:
+        """Open the session; num_threads > 0 sets intra-op threads (0 = ONNX Runtime's default).
+
+        graph: an ONNX file to run instead of the bundle's model.onnx (another export or precision of the same
+        bundle, say); it must keep the bundle's ONNX contract at the bundle's input size.
+        """
         super().__init__(bundle.input.height, bundle.input.width)
+        self.graph = graph or bundle.require_onnx()
         import onnxruntime
 
         available = onnxruntime.get_available_providers()
@@ -35,7 +42,7 @@ class OnnxRuntimeBackend(Backend):
         options.add_session_config_entry('session.intra_op.allow_spinning', '0')
         if num_threads > 0:
             options.intra_op_num_threads = num_threads
-        self.session = onnxruntime.InferenceSession(str(bundle.require_onnx()), options, providers=providers)
+        self.session = onnxruntime.InferenceSession(str(self.graph), options, providers=providers)
         self.device = 'cuda' if self.session.get_providers()[0] == 'CUDAExecutionProvider' else 'cpu'
         self._check_graph(bundle)
 
@@ -46,7 +53,7 @@ class OnnxRuntimeBackend(Backend):
         if INPUT_NAME not in inputs or inputs[INPUT_NAME].shape != expected_shape \
                 or inputs[INPUT_NAME].type != 'tensor(uint8)' or not set(OUTPUT_NAMES) <= outputs:
             found = {name: (node.type, node.shape) for name, node in inputs.items()}
-            raise BackendError(f'{bundle.onnx_path} does not match model.json: expected input {INPUT_NAME!r} uint8 '
+            raise BackendError(f'{self.graph} does not match model.json: expected input {INPUT_NAME!r} uint8 '
                                f'{expected_shape} and outputs {OUTPUT_NAMES}; found inputs {found}, outputs '
                                f'{sorted(outputs)}. Re-export with: night-seg export {bundle.path}')
 

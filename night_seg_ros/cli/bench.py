@@ -2,6 +2,7 @@
 
   night-seg bench                                   every part at the default sizes
   night-seg bench --parts backends --input-sizes 512x256 --iterations 5      a quick run of part (a)
+  night-seg bench --parts backends --model BUNDLE --graphs OLD.onnx BUNDLE/model.onnx   two graphs, alternating
 
 Parts: (a) `backends`, (b) `node`, (c) `training` (runs `night-seg-train bench`), (d) `bag` (needs the `bag` extra).
 Prints one table per part and writes bench.json and bench.png into --out (and a Markdown page with --markdown, e.g.
@@ -16,8 +17,10 @@ import tempfile
 from pathlib import Path
 
 from night_seg_ros.argtypes import positive_float, positive_int
+from night_seg_ros.backends.torch_backend import let_idle_threads_sleep
 from night_seg_ros.bench.models import parse_size
 from night_seg_ros.bench.report import Table, finish, machine_description
+from night_seg_ros.bundle import read_bundle
 from night_seg_ros.paths import DEMO_MODEL, share_file
 
 PARTS = ('backends', 'node', 'training', 'bag')
@@ -57,9 +60,13 @@ def register(subcommands: argparse._SubParsersAction) -> None:
     group.add_argument('--iterations', type=positive_int, default=10, help='timed frames per backend and size (10)')
     group.add_argument('--threads', nargs='+', type=int, default=[0], metavar='N',
                        help='CPU thread counts to time, 0 = the library default (0)')
+    group.add_argument('--graphs', nargs='+', type=Path, default=[], metavar='ONNX',
+                       help='ONNX graphs of --model\'s bundle to time in ONNX Runtime (CPU) beside the backends, '
+                            'taking turns, at the bundle\'s input size instead of --input-sizes')
     group = bench.add_argument_group('(b) node over DDS and (d) bag')
     group.add_argument('--model', type=Path,
-                       help='bundle (with model.onnx) for parts b and d (the bundled demo model, B0 at 768x384)')
+                       help='bundle (with model.onnx) for parts b and d and for --graphs (the bundled demo model, '
+                            'B0 at 768x384)')
     group.add_argument('--node-backend', choices=('onnxruntime', 'torch'), default='onnxruntime',
                        help='backend of the node and of its bare reference (onnxruntime)')
     group.add_argument('--cameras', nargs='+', type=_size, default=[parse_size(s) for s in DEFAULT_CAMERAS],
@@ -86,6 +93,7 @@ def _node_model(args: argparse.Namespace) -> Path:
 
 def run_bench(args: argparse.Namespace, _parser: argparse.ArgumentParser) -> int:
     """Run the chosen parts, print their tables, write the JSON, plot and Markdown; exit code 0."""
+    let_idle_threads_sleep()  # before machine_description imports torch, so torch is timed as the node runs it
     machine = machine_description()
     temporary = None
     if args.work_dir is None:
@@ -110,7 +118,9 @@ def _run_part(part: str, args: argparse.Namespace) -> Table:
     if part == 'backends':
         from night_seg_ros.bench.backends import bench_backends
 
-        return bench_backends(args.work_dir, args.input_sizes, args.backends, args.iterations, args.threads)
+        model = read_bundle(_node_model(args)) if args.graphs else None
+        return bench_backends(args.work_dir, args.input_sizes, args.backends, args.iterations, args.threads, model,
+                              args.graphs)
     if part == 'node':
         from night_seg_ros.bench.node import bench_node
 

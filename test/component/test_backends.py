@@ -167,3 +167,38 @@ def test_a_backend_library_that_fails_to_import_is_named_not_blamed_on_the_model
         create_backend('onnxruntime', read_bundle(tiny_bundle), device='cpu')
     with pytest.raises(BackendError, match=match):
         load_pipeline(ModelSetting(str(tiny_bundle), backend='onnxruntime', device='cpu'))
+
+
+@pytest.mark.parametrize('environment, expected', [({}, 'PASSIVE'), ({'OMP_WAIT_POLICY': 'ACTIVE'}, 'ACTIVE')])
+def test_torch_backend_lets_idle_openmp_threads_sleep_unless_told_otherwise(tiny_bundle: Path, environment: dict,
+                                                                            expected: str) -> None:
+    import os
+    import subprocess
+    import sys
+
+    script = ('import os, sys\n'
+              'from night_seg_ros.backends import create_backend\n'
+              'from night_seg_ros.bundle import read_bundle\n'
+              'assert "torch" not in sys.modules\n'
+              f'create_backend("torch", read_bundle({str(tiny_bundle)!r}), "cpu")\n'
+              'print(os.environ["OMP_WAIT_POLICY"])\n')
+    env = {key: value for key, value in os.environ.items() if key != 'OMP_WAIT_POLICY'} | environment
+    result = subprocess.run([sys.executable, '-c', script], env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [expected]
+
+
+def test_onnxruntime_backend_runs_another_graph_of_the_bundle_and_refuses_one_of_another_size(
+        tiny_bundle: Path, tmp_path: Path) -> None:
+    from night_seg_ros.export import export_onnx
+    from night_seg_ros.model import create_untrained_bundle
+
+    bundle = read_bundle(tiny_bundle)
+    copy = tmp_path / 'copy.onnx'
+    shutil.copyfile(tiny_bundle / ONNX_FILE, copy)
+    frame = sample_images(1, HEIGHT, WIDTH)[0]
+    labels, _ = OnnxRuntimeBackend(bundle, 'cpu', graph=copy).infer(frame)
+    assert np.array_equal(labels, OnnxRuntimeBackend(bundle, 'cpu').infer(frame)[0])
+    other = create_untrained_bundle(tmp_path / 'other', height=32, width=64)
+    with pytest.raises(BackendError, match=f'{other.path / ONNX_FILE} does not match model.json'):
+        OnnxRuntimeBackend(bundle, 'cpu', graph=export_onnx(other))

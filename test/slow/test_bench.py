@@ -51,3 +51,19 @@ def test_text_table_aligns_columns_and_marks_missing_values():
                   rows=[{'name': 'a', 'ms': 12.345}, {'name': 'long name'}], notes=['a note'])
     lines = format_text(table).splitlines()
     assert lines == ['== title', '     name  median ms', '        a       12.3', 'long name          -', '   a note']
+
+
+def test_backends_part_times_two_graphs_of_one_bundle_in_turns(tiny_bundle: Path, tmp_path: Path, capsys):
+    pytest.importorskip('matplotlib')
+    other = tmp_path / 'other.onnx'
+    other.write_bytes((tiny_bundle / 'model.onnx').read_bytes())
+    code = main(['bench', '--parts', 'backends', '--model', str(tiny_bundle), '--graphs',
+                 str(tiny_bundle / 'model.onnx'), str(other), '--iterations', '2', '--out', str(tmp_path / 'out')])
+    assert code == 0
+    assert 'time / first graph' in capsys.readouterr().out
+    rows = json.loads((tmp_path / 'out' / 'bench.json').read_text())['parts']['backends']['rows']
+    assert [(row['backend'], row['graph']) for row in rows] == [
+        ('torch', '-'), ('onnxruntime', 'model.onnx'), ('onnxruntime', str(tiny_bundle / 'model.onnx')),
+        ('onnxruntime', str(other))]
+    assert {row['input'] for row in rows} == {'128x64'}
+    assert rows[2]['graph_ratio'] == 1.0 and all(row['graph_ratio'] > 0 for row in rows)
