@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -133,10 +134,11 @@ def camera(request):
     node.destroy_node()
 
 
-def frame(header: Header) -> Image:
-    """A 640x480 bgr8 camera frame: a horizontal gradient."""
-    row = np.linspace(0, 255, 640, dtype=np.uint8)
-    return numpy_to_image(np.ascontiguousarray(np.broadcast_to(row[None, :, None], (480, 640, 3))), 'bgr8', header)
+def frame(header: Header, width: int = 640, height: int = 480) -> Image:
+    """A bgr8 camera frame (640x480 unless told): a horizontal gradient."""
+    row = np.linspace(0, 255, width, dtype=np.uint8)
+    gradient = np.broadcast_to(row[None, :, None], (height, width, 3))
+    return numpy_to_image(np.ascontiguousarray(gradient), 'bgr8', header)
 
 
 def answered(publisher, probe: Probe, timeout: float = 60.0) -> dict[str, Image]:
@@ -255,10 +257,22 @@ def test_ctrl_c_with_frames_in_flight_ends_cleanly(ros2_env, tiny_bundle, tmp_pa
     try:
         launch.wait_ready()
         answered(publisher, probe)
-        for _ in range(20):  # the node is busy with these when Ctrl-C comes
-            publisher.publish(frame(probe.header()))
-            probe.spin_for(0.02)
-        code = launch.ctrl_c()
+        busy = frame(probe.header(), 1920, 1080)  # 1080p: rendering four outputs takes the node a while
+        stop = threading.Event()
+
+        def stream() -> None:
+            while not stop.is_set():  # frames keep coming until the launch has ended: Ctrl-C lands mid-frame
+                publisher.publish(busy)
+                stop.wait(0.01)
+
+        streamer = threading.Thread(target=stream)
+        streamer.start()
+        probe.spin_for(1.0)
+        try:
+            code = launch.ctrl_c()
+        finally:
+            stop.set()
+            streamer.join()
     finally:
         probe.node.destroy_node()
         node.destroy_node()
