@@ -7,23 +7,11 @@ from pathlib import Path
 import pytest
 import rclpy
 import yaml
+from readme_tables import readme_table
 
 from night_seg_ros.node.parameters import PARAMETERS, PARAMETERS_BY_NAME, validate
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def readme_table(heading: str) -> list[list[str]]:
-    """Rows (cells without backticks) of the first markdown table after `heading` in README.md."""
-    text = (ROOT / 'README.md').read_text()
-    section = text[text.index(heading):]
-    rows = []
-    for line in section.splitlines()[1:]:
-        if line.startswith('|'):
-            rows.append([cell.strip().strip('`') for cell in line.strip().strip('|').split('|')])
-        elif rows:
-            break
-    return rows[2:]  # without the header and the separator
 
 
 def test_seg_yaml_sets_every_parameter_to_its_default():

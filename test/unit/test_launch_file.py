@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from readme_tables import readme_table
 
 from night_seg_ros.launch_support import LaunchArgumentError, namespaced, parameter_overrides, rviz_view
 
@@ -116,6 +117,15 @@ def test_node_runs_seg_node(launch_tree):
 def test_fastdds_profile_environment_is_set(launch_tree):
     calls = _calls(launch_tree, 'SetEnvironmentVariable')
     assert [ast.unparse(call.args[0]) for call in calls] == ['profile_env_var()']
+
+
+def test_readme_lists_every_launch_argument_with_its_default(declared_arguments):
+    rows = readme_table('Launch arguments (')
+    assert [row[0] for row in rows] == list(declared_arguments)
+    for name, default, _what in rows:
+        value = _keywords(declared_arguments[name])['default_value']
+        if isinstance(value, ast.Constant):
+            assert default == (value.value or 'empty'), name
 
 
 def test_launch_overrides_only_the_arguments_given():
