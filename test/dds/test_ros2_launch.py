@@ -158,12 +158,13 @@ def answered(publisher, probe: Probe, timeout: float = 60.0) -> dict[str, Image]
 
 @pytest.fixture(scope='module')
 def robot1(ros2_env, tiny_bundle, tmp_path_factory):
-    """The launch under namespace robot1, image:=/cam, a parameter file that sets backend and overlay_alpha."""
+    """The launch under namespace robot1, image:=/cam, use_sim_time:=true, a parameter file that sets backend and
+    overlay_alpha."""
     folder = tmp_path_factory.mktemp('robot1')
     params = yaml.safe_load((PACKAGE_DIR / 'config' / 'seg.yaml').read_text())
     params['/**']['ros__parameters'].update(model=str(tiny_bundle), backend='onnxruntime', overlay_alpha=0.25)
     (folder / 'seg.yaml').write_text(yaml.safe_dump(params))
-    launch = Launch(ros2_env, folder / 'launch.log', 'namespace:=robot1', 'image:=/cam',
+    launch = Launch(ros2_env, folder / 'launch.log', 'namespace:=robot1', 'image:=/cam', 'use_sim_time:=true',
                     f'params_file:={folder / "seg.yaml"}')
     launch.wait_ready()
     yield launch
@@ -211,26 +212,17 @@ def test_ros2_param_describe_shows_the_ranges(robot1, ros2_env, name, lines):
         assert line in result.stdout, result.stdout + result.stderr
 
 
-def test_use_sim_time_follows_the_clock_topic(ros2_env, tiny_bundle, tmp_path):
-    launch = Launch(ros2_env, tmp_path / 'launch.log', 'namespace:=replay', 'use_sim_time:=true',
-                    f'model:={tiny_bundle}', 'backend:=onnxruntime')
-    clock_node = Node('clock_source')
-    clock = clock_node.create_publisher(Clock, '/clock', 10)
-    probe = Probe('sim_time_probe', namespace='/replay', outputs=())
-    try:
-        launch.wait_ready()
+def test_use_sim_time_follows_the_clock_topic(robot1, camera, ros2_env):
+    node, _, probe = camera
+    clock = node.create_publisher(Clock, '/clock', 10)
 
-        def stamped_by_the_clock() -> bool:
-            clock.publish(Clock(clock=Time(sec=4242)))
-            probe.spin_until(lambda: False, 0.2)
-            return any(msg.header.stamp.sec == 4242 for msg in probe.received['diagnostics'])
+    def stamped_by_the_clock() -> bool:
+        clock.publish(Clock(clock=Time(sec=4242)))
+        probe.spin_until(lambda: False, 0.2)
+        return any(msg.header.stamp.sec == 4242 for msg in probe.received['diagnostics'])
 
-        assert probe.spin_until(stamped_by_the_clock, 60.0), 'diagnostics never carried the /clock time'
-        assert 'True' in ros2(ros2_env, 'param', 'get', '/replay/seg_node', 'use_sim_time').stdout
-    finally:
-        probe.node.destroy_node()
-        clock_node.destroy_node()
-        assert launch.ctrl_c() == 0
+    assert probe.spin_until(stamped_by_the_clock, 60.0), 'diagnostics never carried the /clock time'
+    assert 'True' in ros2(ros2_env, 'param', 'get', '/robot1/seg_node', 'use_sim_time').stdout
 
 
 def test_rviz_without_rviz2_stops_the_launch_and_leaves_no_process(ros2_env, tiny_bundle, tmp_path):
