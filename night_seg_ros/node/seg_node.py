@@ -313,6 +313,11 @@ def main(args: list[str] | None = None) -> int:
     except NightSegError as error:
         rclpy.logging.get_logger('seg_node').fatal(f'cannot start: {error}')
         code = 1
+    except Exception:
+        if rclpy.ok():  # the running node failed: a bug, keep its traceback
+            raise
+        # Ctrl-C shut the context down under the executor while it took a message (rclpy 7.1, Jazzy, raises
+        # RuntimeError "Unable to convert call argument"): the end the user asked for.
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not interrupt the clean-up
         if node is not None:

@@ -99,10 +99,12 @@ class Launch:
 def ros2(env: dict[str, str], *arguments: str, timeout: float = 60.0) -> subprocess.CompletedProcess:
     """Run `ros2 ARGUMENTS` (param verbs without the daemon, so nothing is left running) and return what it printed.
 
-    A fresh `ros2 param` discovers the node first: on a busy machine it may not see it at once ('Node not found'),
-    so it is asked again until `timeout`.
+    A fresh `ros2 param` discovers the node first, for --spin-time seconds: on a busy machine it may not see it in
+    time ('Node not found'), so it is given 5 s and asked again until `timeout`.
     """
-    command = ['ros2', *arguments, '--no-daemon'] if arguments[0] == 'param' else ['ros2', *arguments]
+    command = ['ros2', *arguments]
+    if arguments[0] == 'param':
+        command += ['--no-daemon', '--spin-time', '5']
     deadline = time.monotonic() + timeout
     while True:
         result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, check=False)
