@@ -1,5 +1,5 @@
 # The two commands for a fresh machine: `make demo` (the main job) and `make test`; each sets up .venv if missing.
-.PHONY: setup test test-fast lint demo
+.PHONY: setup test test-fast test-jazzy lint demo
 
 setup:
 	bash scripts/setup.sh
@@ -12,6 +12,17 @@ test:
 test-fast:
 	@[ -x .venv/bin/python ] || bash scripts/setup.sh
 	.venv/bin/python -m pytest -q test -m "unit or component"
+
+# The node, DDS, replay, faults, parameter and launch tests again on the ROS 2 Jazzy wheels (.venv-jazzy, no torch:
+# its test bundle is made with .venv), without ROS_DISTRO, as the PyPI wheels run. CI runs it after `make test`.
+JAZZY_TESTS = test/unit/test_dds.py test/unit/test_launch_file.py test/component/test_parameters.py \
+	test/component/test_dds_profile.py test/dds
+JAZZY_BUNDLE = out/test_bundle_64x128
+test-jazzy:
+	@[ -x .venv/bin/python ] || bash scripts/setup.sh
+	@[ -x .venv-jazzy/bin/python ] || bash scripts/setup_jazzy.sh
+	@[ -f $(JAZZY_BUNDLE)/model.onnx ] || .venv/bin/night-seg init $(JAZZY_BUNDLE) --onnx --height 64 --width 128
+	env -u ROS_DISTRO NIGHT_SEG_TEST_BUNDLE=$(CURDIR)/$(JAZZY_BUNDLE) .venv-jazzy/bin/python -m pytest -q $(JAZZY_TESTS)
 
 lint:
 	.venv/bin/ruff check .

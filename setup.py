@@ -17,6 +17,11 @@ EXTRAS = {
         'ros-kilted-rclpy[fastrtps]', 'ros-kilted-sensor-msgs',
         'ros-kilted-std-msgs', 'ros-kilted-diagnostic-msgs',
     ],
+    # ROS 2 Jazzy from PyPI (Fast DDS 2.14): CI runs the node, DDS and launch tests on it too (scripts/setup_jazzy.sh).
+    'ros-pypi-jazzy': [
+        'ros-jazzy-rclpy[fastrtps]', 'ros-jazzy-sensor-msgs',
+        'ros-jazzy-std-msgs', 'ros-jazzy-diagnostic-msgs',
+    ],
     # Day-night training (`night-seg-train`): the torch extra plus logging and progress bars.
     'training': ['tensorboard>=2.12', 'tqdm>=4.60'],
     # TensorRT converter and backend. `convert` makes the FP16 / INT8 Q/DQ ONNX graphs and reads int8 calibration

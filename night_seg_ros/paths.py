@@ -21,7 +21,9 @@ def share_candidates() -> list[Path]:
     return candidates
 
 
-DEMO_MODEL = 'models/synthetic_demo_b0'
+MODELS = 'models'
+"""The shared folder of the bundled models; each subfolder is a bundle, known by its folder name."""
+DEMO_MODEL = f'{MODELS}/synthetic_demo_b0'
 """The bundled demo bundle (SegFormer-B0 trained on synthetic streets only), used when no model is given."""
 
 
@@ -33,3 +35,19 @@ def share_file(relative: str) -> Path:
             return candidate
     raise FileNotFoundError(f'{relative} of {PACKAGE} not found in: '
                             + ', '.join(str(base) for base in share_candidates()))
+
+
+def bundled_models() -> list[str]:
+    """Names of the bundled models (the folders under models/ of the first share folder that has one)."""
+    try:
+        folder = share_file(MODELS)
+    except FileNotFoundError:
+        return []
+    return sorted(entry.name for entry in folder.iterdir() if entry.is_dir())
+
+
+def bundled_model(name: str) -> Path | None:
+    """The folder of bundled model `name` (e.g. 'synthetic_demo_b0'); None when `name` is a path or not bundled."""
+    if not name or Path(name).name != name or name not in bundled_models():
+        return None
+    return share_file(f'{MODELS}/{name}')

@@ -20,7 +20,7 @@ from night_seg_ros.backends import Backend, create_backend
 from night_seg_ros.bundle import Bundle, BundleError, read_bundle
 from night_seg_ros.classes import IGNORE_INDEX
 from night_seg_ros.hub import MODEL_CACHE_DIR, resolve_model
-from night_seg_ros.paths import DEMO_MODEL, share_file
+from night_seg_ros.paths import DEMO_MODEL, bundled_model, bundled_models, share_file
 from night_seg_ros.render import blend, colorize, palette_lut
 from night_seg_ros.tensorrt.cache import EnginePolicy
 from night_seg_ros.vocabulary import CONFIDENCE_ENCODINGS, OUTPUTS
@@ -181,11 +181,11 @@ def load_pipeline(setting: ModelSetting, confidence_threshold: float = 0.0, over
                   model_option: str = 'model') -> tuple[SegmentationPipeline, Bundle]:
     """The pipeline of `setting` (its backend created and warmed up) and the bundle it runs.
 
-    The model resolves to a bundle (a hub id is converted once into the cache), the backend is created on it, then
-    the pipeline renders with `confidence_threshold`, `overlay_alpha` (0-1) and `confidence_encoding`. `log` hears
-    that the demo model is used and why backend auto skipped a backend; `model_option` names the model setting in
-    messages ('parameter model', '--model'). Raises BundleError (a missing or broken model, a hub id that cannot be
-    converted here) or BackendError (no usable backend), both NightSegError.
+    The model resolves to a bundle (a bundled model's name to its folder; a hub id is converted once into the
+    cache), the backend is created on it, then the pipeline renders with `confidence_threshold`, `overlay_alpha`
+    (0-1) and `confidence_encoding`. `log` hears that the demo model is used and why backend auto skipped a backend;
+    `model_option` names the model setting in messages ('parameter model', '--model'). Raises BundleError (a missing
+    or broken model, a hub id that cannot be converted here) or BackendError (no usable backend), both NightSegError.
     """
     model = setting.model
     if not model:
@@ -198,7 +198,12 @@ def load_pipeline(setting: ModelSetting, confidence_threshold: float = 0.0, over
             log.warning(f'{model_option} is empty: using the bundled demo model {model}. It was trained on synthetic '
                         'streets only and is not meant for real cameras; train a real one with night-seg-train '
                         '(README).')
-    bundle = read_bundle(resolve_model(model, setting.model_cache_dir))
+    bundled = bundled_model(model)
+    path = bundled if bundled is not None else resolve_model(model, setting.model_cache_dir)
+    if not path.is_dir():
+        raise BundleError(f'{model_option} {model!r} does not exist: it takes a bundle directory, a Hugging Face hub '
+                          f'id or the name of a bundled model ({", ".join(bundled_models()) or "none installed"})')
+    bundle = read_bundle(path)
     backend = create_backend(setting.backend, bundle, setting.device, setting.precision, setting.num_threads,
                              setting.engine)
     if log is not None:

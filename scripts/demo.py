@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 NAMESPACE = '/seg'
 OUTPUT_TOPICS = {f'{NAMESPACE}/{name}': bag_io.IMAGE for name in OUTPUTS}
-OUTPUT_TOPICS[f'{NAMESPACE}/diagnostics'] = 'diagnostic_msgs/msg/DiagnosticArray'
+OUTPUT_TOPICS['/diagnostics'] = 'diagnostic_msgs/msg/DiagnosticArray'
 SHEET_ROWS = 6
 
 
@@ -163,7 +163,7 @@ def summarise(drive_bag: Path, out: Path, arrivals: dict[int, int]) -> dict:
         write_png(out / 'contact_sheet.png', contact_sheet(rows))
 
     latencies = [(labels[stamp][0] - arrivals[stamp]) / 1e6 for stamp in labels if stamp in arrivals]
-    diagnostics = read_topic(recorded, f'{NAMESPACE}/diagnostics')
+    diagnostics = read_topic(recorded, '/diagnostics')
     node = {kv.key: kv.value for kv in diagnostics[-1][1].status[0].values} if diagnostics else {}
     frames_in = drive.DriveSpec().frames
     summary = {

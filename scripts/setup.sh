@@ -11,4 +11,10 @@ fi
 # torch first and pinned: a later unpinned requirement must not pull a CUDA build.
 .venv/bin/python -m pip install --quiet 'torch==2.13.0'
 .venv/bin/python -m pip install --quiet -e '.[all,ros-pypi,test]'
+# The upstream ROS 2 Python tools (launch, launch_ros, ros2cli; not on PyPI) where ../shared/ros2_python is present:
+# the launch and `ros2 param` tests use them; elsewhere those tests skip, saying so.
+TOOLS=${ROS2_PYTHON_TOOLS:-../shared/ros2_python}
+if [[ -f $TOOLS/install.sh ]] && ! .venv/bin/python -c 'import launch_ros' 2>/dev/null; then
+  bash "$TOOLS/install.sh" .venv
+fi
 .venv/bin/python -c 'import rclpy, torch, onnxruntime, transformers; print("setup ok: torch", torch.__version__)'

@@ -127,8 +127,13 @@ class Probe:
         for topic in outputs:
             self.node.create_subscription(Image, topic, lambda msg, topic=topic: self._on_output(topic, msg),
                                           reliable)
-        self.node.create_subscription(DiagnosticArray, 'diagnostics',
-                                      lambda msg: self.received['diagnostics'].append(msg), 10)
+        # seg_node reports on the absolute /diagnostics, its status named after it: keep the one in our namespace.
+        self._status_name = f'{self.node.get_namespace().rstrip("/")}/seg_node: '
+        self.node.create_subscription(DiagnosticArray, '/diagnostics', self._on_diagnostics, 10)
+
+    def _on_diagnostics(self, msg: DiagnosticArray) -> None:
+        if any(status.name.startswith(self._status_name) for status in msg.status):
+            self.received['diagnostics'].append(msg)
 
     def _on_output(self, topic: str, msg: Image) -> None:
         self.arrival.setdefault((topic, stamp_ns(msg.header)), time.time())
@@ -197,7 +202,9 @@ class Probe:
         return {topic: msg for topic in OUTPUTS for msg in self.received[topic] if msg.header.stamp == header.stamp}
 
     def last_diagnostics(self) -> dict[str, str]:
-        """The key/values of the latest diagnostics status received ({} if none)."""
+        """The key/values of the latest diagnostics status of the seg_node in our namespace ({} if none)."""
         if not self.received['diagnostics']:
             return {}
-        return {kv.key: kv.value for kv in self.received['diagnostics'][-1].status[0].values}
+        status = next(status for status in self.received['diagnostics'][-1].status
+                      if status.name.startswith(self._status_name))
+        return {kv.key: kv.value for kv in status.values}

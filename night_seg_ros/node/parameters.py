@@ -1,7 +1,8 @@
 """The node's parameters as data: name, type, default, allowed values and description, declared once from here.
 
 The node declares exactly these, config/seg.yaml sets every one, the README table lists every one (a test keeps the
-three in step), and `validate` refuses bad values at start-up naming the parameter and what is allowed.
+three in step), and `validate` refuses bad values at start-up naming the parameter and what is allowed. The `live`
+ones can be changed while the node runs (`ros2 param set`); the node declares every other one read-only.
 Importable without rclpy.
 """
 from __future__ import annotations
@@ -15,7 +16,8 @@ from night_seg_ros.vocabulary import BACKEND_NAMES, CONFIDENCE_ENCODINGS, DEVICE
 
 @dataclass(frozen=True)
 class ParamSpec:
-    """One node parameter. `choices` for enumerations; `minimum`/`maximum` (inclusive) for numbers."""
+    """One node parameter. `choices` for enumerations; `minimum`/`maximum` (inclusive) for numbers; `live` when the
+    running node applies a new value (else the parameter is read-only)."""
 
     name: str
     default: Any
@@ -23,6 +25,7 @@ class ParamSpec:
     choices: tuple[str, ...] | None = None
     minimum: float | None = None
     maximum: float | None = None
+    live: bool = False
 
     @property
     def type_name(self) -> str:
@@ -45,9 +48,9 @@ class ParamSpec:
 
 
 PARAMETERS: tuple[ParamSpec, ...] = (
-    ParamSpec('model', '', 'Model bundle directory, or a Hugging Face SegFormer hub id (converted once into '
-              'model_cache_dir; needs internet, torch and transformers). Empty: the bundled demo model, which knows '
-              'synthetic streets only.'),
+    ParamSpec('model', '', 'Model bundle directory, the name of a bundled model (synthetic_demo_b0), or a Hugging '
+              'Face SegFormer hub id (converted once into model_cache_dir; needs internet, torch and transformers). '
+              'Empty: the bundled demo model, which knows synthetic streets only.'),
     ParamSpec('model_cache_dir', MODEL_CACHE_DIR, 'Where bundles converted from hub ids are kept.'),
     ParamSpec('backend', 'auto', 'Inference backend; auto tries tensorrt, then onnxruntime, then torch.',
               choices=BACKEND_NAMES),
@@ -74,16 +77,19 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec('qos_depth', 1, 'History depth of the input subscription and of the outputs (keep last).',
               minimum=1, maximum=100),
     ParamSpec('confidence_threshold', 0.0, 'Pixels whose confidence (max softmax probability) is below this are '
-              'labelled 255 (unknown) and not coloured in the overlay; 0 keeps every pixel.', minimum=0.0, maximum=1.0),
+              'labelled 255 (unknown) and not coloured in the overlay; 0 keeps every pixel.', minimum=0.0, maximum=1.0,
+              live=True),
     ParamSpec('overlay_alpha', 0.5, 'Weight of the palette in the overlay (0 = camera only, 1 = palette only).',
-              minimum=0.0, maximum=1.0),
+              minimum=0.0, maximum=1.0, live=True),
     ParamSpec('confidence_encoding', 'mono8', 'Encoding of the confidence image: mono8 (0-255) or 32FC1 (0-1).',
               choices=CONFIDENCE_ENCODINGS),
     ParamSpec('diagnostics_period', 1.0, 'Seconds between diagnostics messages (also the window of the rates).',
-              minimum=0.1, maximum=60.0),
+              minimum=0.1, maximum=60.0, live=True),
 )
 
 PARAMETERS_BY_NAME = {spec.name: spec for spec in PARAMETERS}
+LIVE_PARAMETERS = tuple(spec.name for spec in PARAMETERS if spec.live)
+"""What `ros2 param set` changes on the running node."""
 
 
 def validate(values: dict[str, Any]) -> list[str]:

@@ -1,6 +1,8 @@
-"""seg_node: camera images in; labels, color, overlay, confidence and diagnostics out.
+"""seg_node: camera images in; labels, color, overlay, confidence and /diagnostics out.
 
-The node is glue: it declares parameters (from `parameters.PARAMETERS`), loads its pipeline with
+The node is glue: it declares parameters (from `parameters.PARAMETERS`: typed, ranges in their descriptors, the live
+ones settable with `ros2 param set`, the others read-only), publishes the model's class names and palette (read-only
+parameters; vision_msgs/LabelInfo where vision_msgs is installed), loads its pipeline with
 `pipeline.load_pipeline` (as the bag tool does), sets up QoS, the subscription and publishers, and hands frames to one
 worker thread (latest frame wins) that runs decode -> `SegmentationPipeline` -> publish. Every
 output carries the input's header unchanged; an output nobody subscribes to is not computed.
@@ -10,13 +12,15 @@ from __future__ import annotations
 import signal
 import sys
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rcl_interfaces.msg import ParameterDescriptor
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, ParameterType, SetParametersResult
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
+from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
 
@@ -25,17 +29,27 @@ try:
 except ImportError:  # Humble
     from rclpy.qos_event import SubscriptionEventCallbacks
 
+try:
+    from vision_msgs.msg import LabelInfo, VisionClass
+except ImportError:  # vision_msgs is optional: without it the class names are the read-only parameters only
+    LabelInfo = VisionClass = None
+
 from night_seg_ros import codec
 from night_seg_ros.dds import use_large_image_profile
 from night_seg_ros.errors import NightSegError
 from night_seg_ros.node.latest_frame import FrameWorker, LatestFrameSlot
-from night_seg_ros.node.parameters import PARAMETERS, validate
+from night_seg_ros.node.parameters import LIVE_PARAMETERS, PARAMETERS, PARAMETERS_BY_NAME, ParamSpec, validate
 from night_seg_ros.node.stats import FrameStats
 from night_seg_ros.pipeline import ModelSetting, OutputRequest, load_pipeline
 from night_seg_ros.tensorrt.cache import EnginePolicy
 from night_seg_ros.vocabulary import OUTPUTS as OUTPUT_TOPICS
 
 WARN_THROTTLE_S = 5.0
+DIAGNOSTICS_TOPIC = '/diagnostics'
+"""Absolute, as diagnostic_aggregator and rqt_robot_monitor expect."""
+LABEL_INFO_TOPIC = 'label_info'
+_PARAMETER_TYPES = {str: ParameterType.PARAMETER_STRING, int: ParameterType.PARAMETER_INTEGER,
+                    float: ParameterType.PARAMETER_DOUBLE, bool: ParameterType.PARAMETER_BOOL}
 
 
 class StartupError(NightSegError, RuntimeError):
@@ -52,6 +66,19 @@ def reliability_policy(name: str) -> ReliabilityPolicy:
                            'does not offer; allowed here: auto, reliable, best_effort')
     return {'best_available': getattr(ReliabilityPolicy, 'BEST_AVAILABLE', None),
             'reliable': ReliabilityPolicy.RELIABLE, 'best_effort': ReliabilityPolicy.BEST_EFFORT}[name]
+
+
+def parameter_descriptor(spec: ParamSpec) -> ParameterDescriptor:
+    """The typed descriptor of `spec`: its range (shown by `ros2 param describe`), read-only unless it is live."""
+    descriptor = ParameterDescriptor(name=spec.name, type=_PARAMETER_TYPES[type(spec.default)],
+                                     description=spec.description, additional_constraints=f'allowed: {spec.allowed()}',
+                                     read_only=not spec.live)
+    if isinstance(spec.default, float) and spec.minimum is not None and spec.maximum is not None:
+        descriptor.floating_point_range = [FloatingPointRange(from_value=float(spec.minimum),
+                                                              to_value=float(spec.maximum), step=0.0)]
+    elif isinstance(spec.default, int) and not isinstance(spec.default, bool) and spec.minimum is not None:
+        descriptor.integer_range = [IntegerRange(from_value=int(spec.minimum), to_value=int(spec.maximum), step=1)]
+    return descriptor
 
 
 class SegmentationNode(Node):
@@ -74,7 +101,14 @@ class SegmentationNode(Node):
                                 reliability=reliability_policy(self.params['output_reliability']),
                                 durability=DurabilityPolicy.VOLATILE)
         self.output_publishers = {topic: self.create_publisher(Image, topic, output_qos) for topic in OUTPUT_TOPICS}
-        self.diagnostics_publisher = self.create_publisher(DiagnosticArray, 'diagnostics', 10)
+        self.diagnostics_publisher = self.create_publisher(DiagnosticArray, DIAGNOSTICS_TOPIC, 10)
+        self._declare_class_parameters(bundle.classes, bundle.palette)
+        self.label_info_publisher = None
+        if LabelInfo is not None:
+            self.label_info_publisher = self.create_publisher(
+                LabelInfo, LABEL_INFO_TOPIC, QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
+                                                        durability=DurabilityPolicy.TRANSIENT_LOCAL))
+            self._publish_label_info()
 
         self.slot: LatestFrameSlot[tuple[Any, float]] = LatestFrameSlot()
         self.worker = FrameWorker(self.slot, self._process, self._on_worker_error, name='seg-worker')
@@ -87,25 +121,62 @@ class SegmentationNode(Node):
         self._subscribe(ReliabilityPolicy.RELIABLE if self.params['input_reliability'] == 'auto'
                         else reliability_policy(self.params['input_reliability']))
         self.diagnostics_timer = self.create_timer(self.params['diagnostics_period'], self._publish_diagnostics)
+        self.add_on_set_parameters_callback(self._on_set_parameters)
         self.get_logger().info(
             f'ready: model {self.bundle_path}, backend {self.backend.describe()}, input '
             f'{self.subscription.topic_name} ({self.params["input_transport"]}, {self.params["input_reliability"]}), '
             f'model input {bundle.input.width}x{bundle.input.height}')
 
     def _declare_parameters(self) -> dict[str, Any]:
-        """Declare every parameter once (typed, described) and return their validated values."""
-        values = {}
-        for spec in PARAMETERS:
-            descriptor = ParameterDescriptor(description=spec.description, dynamic_typing=True,
-                                             additional_constraints=f'allowed: {spec.allowed()}')
-            value = self.declare_parameter(spec.name, spec.default, descriptor).value
-            if isinstance(spec.default, float) and isinstance(value, int) and not isinstance(value, bool):
-                value = float(value)
-            values[spec.name] = value
-        problems = validate(values)
+        """Declare every parameter once (typed, ranged, read-only unless live) and return their values.
+
+        The values given at start-up are checked first, so that a bad one is refused with a message naming the
+        parameter and the allowed values (rclpy's own refusal would not name them).
+        """
+        # rclpy keeps the --ros-args / launch values in _parameter_overrides (Humble to Kilted) and offers no public
+        # getter; reading them before the declarations is what lets the refusal name the allowed values.
+        given = {name: parameter.value for name, parameter in self._parameter_overrides.items()
+                 if name in PARAMETERS_BY_NAME}
+        problems = validate(given)
         if problems:
             raise StartupError('invalid parameters: ' + '; '.join(problems))
-        return values
+        return {spec.name: self.declare_parameter(spec.name, spec.default, parameter_descriptor(spec)).value
+                for spec in PARAMETERS}
+
+    def _declare_class_parameters(self, classes: Sequence[str], palette: Sequence[Sequence[int]]) -> None:
+        """The model's class names and palette as read-only parameters: id i is class_names[i], coloured
+        class_palette[3i:3i+3] (RGB). They describe the loaded model, so values given at start-up are ignored."""
+        for name, value, description in (
+                ('class_names', list(classes), 'Class name of each label id (index = id) of the loaded model.'),
+                ('class_palette', [int(c) for color in palette for c in color],
+                 'RGB colour of each class in the color and overlay images: 3 integers per class id, in id order.')):
+            self.declare_parameter(name, value, ParameterDescriptor(description=description, read_only=True),
+                                   ignore_override=True)
+
+    def _publish_label_info(self) -> None:
+        """vision_msgs/LabelInfo (transient local): the id -> class name map and the confidence threshold."""
+        names = self.get_parameter('class_names').value
+        classes = [VisionClass(class_id=index, class_name=name) for index, name in enumerate(names)]
+        message = LabelInfo(class_map=classes, threshold=float(self.params['confidence_threshold']))
+        message.header.stamp = self.get_clock().now().to_msg()
+        self.label_info_publisher.publish(message)
+
+    def _on_set_parameters(self, parameters: list[Parameter]) -> SetParametersResult:
+        """`ros2 param set`: validate the live parameters (types, read-only and ranges are rclpy's checks from the
+        descriptors) and apply them to the running node, all or none."""
+        values = {parameter.name: parameter.value for parameter in parameters if parameter.name in LIVE_PARAMETERS}
+        problems = validate(values)
+        if problems:
+            return SetParametersResult(successful=False, reason='; '.join(problems))
+        self.params.update(values)
+        self.pipeline.confidence_threshold = self.params['confidence_threshold']
+        self.pipeline.overlay_alpha = self.params['overlay_alpha']
+        if 'diagnostics_period' in values:
+            self.destroy_timer(self.diagnostics_timer)
+            self.diagnostics_timer = self.create_timer(values['diagnostics_period'], self._publish_diagnostics)
+        if 'confidence_threshold' in values and self.label_info_publisher is not None:
+            self._publish_label_info()
+        return SetParametersResult(successful=True)
 
     def _model_setting(self) -> ModelSetting:
         """The model, backend and engine the parameters ask for."""
@@ -200,13 +271,17 @@ class SegmentationNode(Node):
         return cached
 
     def _on_worker_error(self, error: BaseException) -> None:
+        """A frame failed: count and log it, unless the context has shut down under it (Ctrl-C mid-frame)."""
+        if not self.context.ok():
+            return
         self.stats.count('errors')
         self.get_logger().error(f'frame failed: {type(error).__name__}: {error}',
                                 throttle_duration_sec=WARN_THROTTLE_S)
 
     def _publish_diagnostics(self) -> None:
         summary = self.stats.summary()
-        status = DiagnosticStatus(name=f'{self.get_name()}: segmentation', hardware_id=self.backend.describe())
+        status = DiagnosticStatus(name=f'{self.get_fully_qualified_name()}: segmentation',
+                                  hardware_id=self.backend.describe())
         problems = summary['window_bad_input'] + summary['window_errors']
         status.level = DiagnosticStatus.WARN if problems else DiagnosticStatus.OK
         status.message = (f'{summary["window_bad_input"]} bad input, {summary["window_errors"]} errors in the last '
@@ -238,6 +313,11 @@ def main(args: list[str] | None = None) -> int:
     except NightSegError as error:
         rclpy.logging.get_logger('seg_node').fatal(f'cannot start: {error}')
         code = 1
+    except Exception:
+        if rclpy.ok():  # the running node failed: a bug, keep its traceback
+            raise
+        # Ctrl-C shut the context down under the executor while it took a message (rclpy 7.1, Jazzy, raises
+        # RuntimeError "Unable to convert call argument"): the end the user asked for.
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not interrupt the clean-up
         if node is not None:

@@ -7,28 +7,17 @@ from pathlib import Path
 import pytest
 import rclpy
 import yaml
+from readme_tables import readme_table
 
 from night_seg_ros.node.parameters import PARAMETERS, PARAMETERS_BY_NAME, validate
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def readme_table(heading: str) -> list[list[str]]:
-    """Rows (cells without backticks) of the first markdown table after `heading` in README.md."""
-    text = (ROOT / 'README.md').read_text()
-    section = text[text.index(heading):]
-    rows = []
-    for line in section.splitlines()[1:]:
-        if line.startswith('|'):
-            rows.append([cell.strip().strip('`') for cell in line.strip().strip('|').split('|')])
-        elif rows:
-            break
-    return rows[2:]  # without the header and the separator
-
-
 def test_seg_yaml_sets_every_parameter_to_its_default():
     config = yaml.safe_load((ROOT / 'config' / 'seg.yaml').read_text())
-    values = config['seg_node']['ros__parameters']
+    assert list(config) == ['/**']  # applies under any namespace
+    values = config['/**']['ros__parameters']
     assert values == {spec.name: spec.default for spec in PARAMETERS}
 
 
@@ -42,17 +31,19 @@ def test_seg_yaml_has_a_comment_for_every_parameter():
 def test_readme_parameter_table_matches_the_declarations():
     rows = readme_table('## Parameters')
     assert [row[0] for row in rows] == [spec.name for spec in PARAMETERS]
-    for name, type_name, default, allowed, _description in rows:
+    for name, type_name, default, allowed, live, _description in rows:
         spec = PARAMETERS_BY_NAME[name]
         assert type_name == spec.type_name
         assert yaml.safe_load(default) == spec.default
         assert allowed == spec.allowed()
+        assert live == ('yes' if spec.live else 'no'), name
 
 
 def test_readme_topic_table_lists_every_topic():
     rows = readme_table('## Topics')
     topics = {row[0]: row for row in rows}
-    assert set(topics) == {'image', 'image/compressed', 'labels', 'color', 'overlay', 'confidence', 'diagnostics'}
+    assert set(topics) == {'image', 'image/compressed', 'labels', 'color', 'overlay', 'confidence', '/diagnostics',
+                           'label_info'}
     assert 'mono8' in topics['labels'][2] and 'rgb8' in topics['color'][2] and 'bgr8' in topics['overlay'][2]
 
 
@@ -75,25 +66,89 @@ def test_bad_values_are_refused_naming_parameter_and_allowed_values(name, value,
     assert len(problems) == 1 and message in problems[0]
 
 
-def test_node_declares_exactly_the_table(tiny_bundle):
+@pytest.fixture
+def node(tiny_bundle):
+    """seg_node in this process on the tiny bundle, with its own context (no spinning: parameter calls are direct)."""
     from rclpy.parameter import Parameter
 
     from night_seg_ros.node.seg_node import SegmentationNode
 
     context = rclpy.Context()
     rclpy.init(context=context)
-    node = None
+    created = None
     try:
-        node = SegmentationNode(context=context, parameter_overrides=[
+        created = SegmentationNode(context=context, parameter_overrides=[
             Parameter('model', value=str(tiny_bundle)), Parameter('backend', value='onnxruntime'),
-            Parameter('confidence_threshold', value=1)])
-        declared = set(node._parameters) - {'use_sim_time', 'start_type_description_service'}  # rclpy's own
-        assert declared == set(PARAMETERS_BY_NAME)
-        assert node.params['confidence_threshold'] == 1.0  # an integer given for a double is accepted
-        descriptor = node.describe_parameter('backend')
-        assert 'allowed: auto, tensorrt, onnxruntime, torch' in descriptor.additional_constraints
+            Parameter('class_names', value=['given', 'at', 'start-up'])])
+        yield created
     finally:
-        if node is not None:
-            node.stop()
-            node.destroy_node()
+        if created is not None:
+            created.stop()
+            created.destroy_node()
+        rclpy.try_shutdown(context=context)
+
+
+def test_node_declares_exactly_the_table_and_the_class_interface(node):
+    declared = set(node._parameters) - {'use_sim_time', 'start_type_description_service'}  # rclpy's own
+    assert declared == set(PARAMETERS_BY_NAME) | {'class_names', 'class_palette'}
+    descriptor = node.describe_parameter('backend')
+    assert 'allowed: auto, tensorrt, onnxruntime, torch' in descriptor.additional_constraints
+    assert not descriptor.dynamic_typing
+
+
+def test_class_names_and_palette_are_the_models(node, tiny_bundle):
+    from night_seg_ros.bundle import read_bundle
+
+    bundle = read_bundle(tiny_bundle)
+    assert node.get_parameter('class_names').value == list(bundle.classes)  # the start-up value is ignored
+    palette = node.get_parameter('class_palette').value
+    assert [tuple(palette[index:index + 3]) for index in range(0, len(palette), 3)] == list(bundle.palette)
+    assert node.describe_parameter('class_names').read_only
+
+
+def test_ranges_are_in_the_descriptors(node):
+    alpha = node.describe_parameter('overlay_alpha').floating_point_range[0]
+    assert (alpha.from_value, alpha.to_value) == (0.0, 1.0)
+    depth = node.describe_parameter('qos_depth').integer_range[0]
+    assert (depth.from_value, depth.to_value) == (1, 100)
+
+
+def test_live_parameters_change_the_running_node(node):
+    from rclpy.parameter import Parameter
+
+    results = node.set_parameters([Parameter('overlay_alpha', value=0.9),
+                                   Parameter('confidence_threshold', value=0.25),
+                                   Parameter('diagnostics_period', value=0.5)])
+    assert all(result.successful for result in results)
+    assert (node.pipeline.overlay_alpha, node.pipeline.confidence_threshold) == (0.9, 0.25)
+    assert node.diagnostics_timer.timer_period_ns == 500_000_000
+
+
+@pytest.mark.parametrize(('name', 'value', 'reason'), [
+    ('overlay_alpha', 1.5, 'out of range'),
+    ('overlay_alpha', 'opaque', 'Wrong parameter type'),
+    ('backend', 'torch', 'read-only'),
+    ('class_names', ['x'], 'read-only'),
+])
+def test_bad_or_read_only_values_are_refused_with_a_reason(node, name, value, reason):
+    from rclpy.parameter import Parameter
+
+    before = node.get_parameter(name).value
+    [result] = node.set_parameters([Parameter(name, value=value)])
+    assert not result.successful and reason in result.reason
+    assert node.get_parameter(name).value == before
+
+
+def test_integer_for_a_double_at_start_up_is_refused_naming_the_type(tiny_bundle):
+    from rclpy.parameter import Parameter
+
+    from night_seg_ros.node.seg_node import SegmentationNode, StartupError
+
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    try:
+        with pytest.raises(StartupError, match="'confidence_threshold' must be of type double; got 1"):
+            SegmentationNode(context=context, parameter_overrides=[
+                Parameter('model', value=str(tiny_bundle)), Parameter('confidence_threshold', value=1)])
+    finally:
         rclpy.try_shutdown(context=context)

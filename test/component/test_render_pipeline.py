@@ -197,3 +197,20 @@ def test_render_refuses_unknown_output(backend: OnnxRuntimeBackend, camera: np.n
     pipeline = SegmentationPipeline(backend, (backend.height, backend.width), CITYSCAPES_PALETTE)
     with pytest.raises(ValueError, match="unknown output 'depth'; allowed: labels, color, overlay, confidence"):
         pipeline.render('depth', camera, pipeline.infer(camera))
+
+
+def test_a_bundled_model_is_found_by_its_name():
+    from night_seg_ros.paths import DEMO_MODEL, share_file
+    from night_seg_ros.pipeline import ModelSetting, load_pipeline
+
+    pipeline, bundle = load_pipeline(ModelSetting('synthetic_demo_b0', backend='onnxruntime'))
+    pipeline.backend.close()
+    assert bundle.path == share_file(DEMO_MODEL)
+
+
+def test_an_unknown_model_name_says_what_is_accepted():
+    from night_seg_ros.bundle import BundleError
+    from night_seg_ros.pipeline import ModelSetting, load_pipeline
+
+    with pytest.raises(BundleError, match=r"'no_such_model' does not exist: .* bundled model \(synthetic_demo_b0\)"):
+        load_pipeline(ModelSetting('no_such_model', backend='onnxruntime'))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import subprocess
+import time
 
 import cv2
 import numpy as np
@@ -106,6 +107,31 @@ def test_diagnostics_report_rates_drops_and_latency(raw_node, probe):
         assert key in values
     assert int(values['processed']) >= 1
     assert values['backend'].startswith('onnxruntime')
+    [status] = probe.received['diagnostics'][-1].status  # on the absolute /diagnostics, named after the node
+    assert status.name == '/seg_node: segmentation' and status.hardware_id.startswith('onnxruntime')
+
+
+def test_label_info_gives_a_late_subscriber_the_class_names(raw_node, tiny_bundle):
+    vision_msgs = pytest.importorskip('vision_msgs.msg', reason='vision_msgs is not installed (not on PyPI); '
+                                                                'the class names are the read-only parameters')
+    from rclpy.node import Node
+    from rclpy.qos import DurabilityPolicy, QoSProfile
+
+    from night_seg_ros.bundle import read_bundle
+
+    node = Node('label_info_listener')
+    received = []
+    node.create_subscription(vision_msgs.LabelInfo, 'label_info', received.append,
+                             QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL))
+    try:
+        deadline = time.monotonic() + 30.0
+        while not received and time.monotonic() < deadline:
+            rclpy.spin_once(node, timeout_sec=0.1)
+        assert received, 'no LabelInfo on label_info'
+        names = [entry.class_name for entry in sorted(received[-1].class_map, key=lambda entry: entry.class_id)]
+        assert names == list(read_bundle(tiny_bundle).classes)
+    finally:
+        node.destroy_node()
 
 
 def test_compressed_input(tiny_bundle, tmp_path):

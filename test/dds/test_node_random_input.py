@@ -45,6 +45,13 @@ def test_random_messages_between_good_frames_never_stop_the_answers(tiny_bundle,
         node.wait_ready()
         probe.wait_for_node()
 
+        def answered_once() -> bool:  # until the node also sees our output subscriptions (slow discovery under load)
+            good = good_message(transport, probe)
+            publisher.publish(good)
+            return probe.spin_until(lambda: len(probe.outputs_for(good.header)) == 4, 1.0)
+
+        assert probe.spin_until(answered_once, 60.0), f'no answer to a good frame:\n{node.log()[-2000:]}'
+
         @BATCHES
         @given(st.lists(messages, min_size=1, max_size=5))
         def random_batch_then_a_good_frame(batch):

@@ -1,28 +1,32 @@
-"""Checks of launch/seg.launch.py and config/seg.rviz that run without a ROS 2 launch installation."""
+"""Checks of launch/seg.launch.py, its helpers (night_seg_ros.launch_support) and config/seg.rviz; the ones that
+evaluate the launch description need launch_ros (test/dds/test_ros2_launch.py runs the real `ros2 launch`)."""
 import ast
 import importlib.util
 from pathlib import Path
 
 import pytest
 import yaml
+from readme_tables import readme_table
 
-from night_seg_ros.dds import profile_env_var
+from night_seg_ros.launch_support import LaunchArgumentError, namespaced, parameter_overrides, rviz_view
 
 PACKAGE_DIR = Path(__file__).resolve().parents[2]
 LAUNCH_FILE = PACKAGE_DIR / 'launch' / 'seg.launch.py'
 RVIZ_FILE = PACKAGE_DIR / 'config' / 'seg.rviz'
 
-EXPECTED_ARGUMENTS = {'image', 'transport', 'model', 'backend', 'params_file', 'rviz', 'fastdds_profile'}
+EXPECTED_ARGUMENTS = {'image', 'transport', 'model', 'backend', 'params_file', 'namespace', 'use_sim_time', 'rviz',
+                      'fastdds_profile'}
 EXPECTED_CHOICES = {
-    'transport': ['raw', 'compressed'],
-    'backend': ['auto', 'tensorrt', 'onnxruntime', 'torch'],
+    'transport': ['', 'raw', 'compressed'],
+    'backend': ['', 'auto', 'tensorrt', 'onnxruntime', 'torch'],
+    'use_sim_time': ['true', 'false'],
     'rviz': ['true', 'false'],
 }
 EXPECTED_IMAGE_DISPLAYS = {
     'Camera': '/camera/image_raw',
     'Overlay': '/overlay',
     'Color': '/color',
-    'Labels': '/labels',
+    'Confidence': '/confidence',
 }
 
 
@@ -93,7 +97,8 @@ def test_literal_defaults(declared_arguments):
         if isinstance(_keywords(call)['default_value'], ast.Constant)
     }
     assert defaults == {
-        'image': '/camera/image_raw', 'transport': 'raw', 'model': '', 'backend': 'auto', 'rviz': 'false',
+        'image': '/camera/image_raw', 'transport': '', 'model': '', 'backend': '', 'namespace': '',
+        'use_sim_time': 'false', 'rviz': 'false',
     }
 
 
@@ -106,16 +111,7 @@ def test_node_runs_seg_node(launch_tree):
     assert len(seg_nodes) == 1
     keywords = seg_nodes[0]
     assert ast.literal_eval(keywords['name']) == 'seg_node'
-    assert 'parameters' in keywords and 'remappings' in keywords
-
-
-def test_rviz_node_is_conditional(launch_tree):
-    rviz_nodes = [
-        keywords for keywords in map(_keywords, _calls(launch_tree, 'Node'))
-        if isinstance(keywords.get('executable'), ast.Constant) and keywords['executable'].value == 'rviz2'
-    ]
-    assert len(rviz_nodes) == 1
-    assert 'condition' in rviz_nodes[0]
+    assert {'namespace', 'parameters', 'remappings'} <= set(keywords)
 
 
 def test_fastdds_profile_environment_is_set(launch_tree):
@@ -123,35 +119,97 @@ def test_fastdds_profile_environment_is_set(launch_tree):
     assert [ast.unparse(call.args[0]) for call in calls] == ['profile_env_var()']
 
 
-@pytest.mark.parametrize(('distro', 'variable'), [
-    ('humble', 'FASTRTPS_DEFAULT_PROFILES_FILE'), ('jazzy', 'FASTRTPS_DEFAULT_PROFILES_FILE'),
-    ('kilted', 'FASTDDS_DEFAULT_PROFILES_FILE'), ('', 'FASTDDS_DEFAULT_PROFILES_FILE'),
+def test_readme_lists_every_launch_argument_with_its_default(declared_arguments):
+    rows = readme_table('Launch arguments (')
+    assert [row[0] for row in rows] == list(declared_arguments)
+    for name, default, _what in rows:
+        value = _keywords(declared_arguments[name])['default_value']
+        if isinstance(value, ast.Constant):
+            assert default == (value.value or 'empty'), name
+
+
+def test_launch_overrides_only_the_arguments_given():
+    assert parameter_overrides({'model': '', 'backend': '', 'transport': '', 'use_sim_time': 'false'}) == {
+        'use_sim_time': False}
+    assert parameter_overrides({'model': 'synthetic_demo_b0', 'backend': 'torch', 'transport': 'compressed',
+                                'use_sim_time': 'true'}) == {
+        'model': 'synthetic_demo_b0', 'backend': 'torch', 'input_transport': 'compressed', 'use_sim_time': True}
+
+
+@pytest.mark.parametrize(('topic', 'namespace', 'expected'), [
+    ('overlay', '', '/overlay'), ('overlay', '/', '/overlay'), ('overlay', 'robot1', '/robot1/overlay'),
+    ('overlay', '/robot1/', '/robot1/overlay'), ('/cam', 'robot1', '/cam'), ('cam/image', 'a/b', '/a/b/cam/image'),
 ])
-def test_profile_variable_follows_the_distribution(distro, variable):
-    assert profile_env_var({'ROS_DISTRO': distro}) == variable
+def test_namespaced(topic, namespace, expected):
+    assert namespaced(topic, namespace) == expected
 
 
-def test_generate_launch_description():
-    pytest.importorskip('launch_ros', reason='launch_ros is not installed (no ROS 2 launch on PyPI); '
-                                             'runs on a real ROS 2 system')
-    from launch.actions import DeclareLaunchArgument, SetEnvironmentVariable
-    from launch.launch_description import LaunchDescription
-    from launch_ros.actions import Node
+def test_rviz_view_follows_the_image_argument_and_the_namespace():
+    view = yaml.safe_load(rviz_view(RVIZ_FILE.read_text(), '/cam', 'robot1'))
+    displays = {display['Name']: display['Topic']['Value'] for display in view['Visualization Manager']['Displays']}
+    assert displays == {'Camera': '/cam', 'Overlay': '/robot1/overlay', 'Color': '/robot1/color',
+                        'Confidence': '/robot1/confidence'}
+    relative = yaml.safe_load(rviz_view(RVIZ_FILE.read_text(), 'front/image_raw', 'car'))
+    assert relative['Visualization Manager']['Displays'][0]['Topic']['Value'] == '/car/front/image_raw'
 
+
+@pytest.fixture(scope='module')
+def launch_module():
+    """The launch file as a module (needs launch_ros)."""
+    pytest.importorskip('launch_ros', reason='launch_ros is not installed (not on PyPI: ../shared/ros2_python/'
+                                             'install.sh or a ROS 2 install provides it)')
     spec = importlib.util.spec_from_file_location('seg_launch', LAUNCH_FILE)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    description = module.generate_launch_description()
+    return module
 
+
+def launch_actions(module, tmp_path, **given):
+    """The actions `launch_setup` returns for the default arguments updated with `given`."""
+    from launch.substitutions import TextSubstitution
+
+    from launch import LaunchContext
+
+    context = LaunchContext()
+    for argument in module.generate_launch_description().get_launch_arguments():
+        if isinstance(argument.default_value[0], TextSubstitution):
+            context.launch_configurations[argument.name] = argument.default_value[0].text
+    context.launch_configurations.update(params_file=str(tmp_path / 'seg.yaml'), fastdds_profile='profile.xml',
+                                         **given)
+    return module.launch_setup(context, TextSubstitution(text=str(PACKAGE_DIR / 'config')))
+
+
+def test_generate_launch_description(launch_module):
+    from launch.actions import DeclareLaunchArgument, OpaqueFunction
+    from launch.launch_description import LaunchDescription
+
+    description = launch_module.generate_launch_description()
     assert isinstance(description, LaunchDescription)
     arguments = {argument.name: argument for argument in description.get_launch_arguments()}
     assert set(arguments) == EXPECTED_ARGUMENTS
     for name, choices in EXPECTED_CHOICES.items():
         assert list(arguments[name].choices) == choices
     entities = description.entities
-    assert sum(isinstance(entity, SetEnvironmentVariable) for entity in entities) == 2
     assert sum(isinstance(entity, DeclareLaunchArgument) for entity in entities) == len(EXPECTED_ARGUMENTS)
-    assert sum(isinstance(entity, Node) for entity in entities) == 2
+    assert sum(isinstance(entity, OpaqueFunction) for entity in entities) == 1
+
+
+def test_launch_starts_seg_node_after_setting_the_profile_variable(launch_module, tmp_path):
+    from launch.actions import SetEnvironmentVariable
+    from launch_ros.actions import Node
+
+    from night_seg_ros.dds import profile_env_var
+
+    actions = launch_actions(launch_module, tmp_path)
+    assert isinstance(actions[0], SetEnvironmentVariable)
+    assert actions[0].name[0].text == profile_env_var()
+    assert [action.node_executable for action in actions if isinstance(action, Node)] == ['seg_node']
+
+
+def test_rviz_without_rviz2_stops_the_launch_before_anything_starts(launch_module, tmp_path, monkeypatch):
+    monkeypatch.setenv('AMENT_PREFIX_PATH', str(tmp_path))  # an ament prefix without rviz2
+    with pytest.raises(LaunchArgumentError, match='rviz:=true needs the ROS 2 package rviz2'):
+        launch_actions(launch_module, tmp_path, rviz='true')
 
 
 @pytest.fixture(scope='module')

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Create .venv-jazzy: the ROS 2 Jazzy wheels from PyPI (rclpy 7.1, Fast DDS 2.14), ONNX Runtime and rosbags (no torch,
+# as on a vehicle), the test tools and this package (editable); with ../shared/ros2_python present (CI, developers)
+# also the upstream launch / launch_ros / ros2cli sources, so `ros2 launch` and `ros2 param` work in it.
+# `make test-jazzy` runs the node, DDS, replay, faults, parameter and launch tests in it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+VENV=.venv-jazzy
+if [[ ! -x $VENV/bin/python ]]; then
+  "$PYTHON" -m venv "$VENV"
+fi
+"$VENV/bin/python" -m pip install --quiet --upgrade pip
+"$VENV/bin/python" -m pip install --quiet -e '.[runtime,onnx,bag,ros-pypi-jazzy]' 'pytest>=7' 'hypothesis>=6.80' \
+  colcon-common-extensions
+TOOLS=${ROS2_PYTHON_TOOLS:-../shared/ros2_python}
+if [[ -f $TOOLS/install.sh ]]; then
+  bash "$TOOLS/install.sh" "$VENV"
+fi
+"$VENV/bin/python" -c 'import rclpy, onnxruntime; print("setup ok: jazzy venv, rclpy from", rclpy.__file__)'
