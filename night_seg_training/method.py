@@ -70,9 +70,9 @@ class AdaptationMethod:
         self.num_classes = len(classes)
         self.sky = list(classes).index('sky') if 'sky' in classes and 'sky' in STATIC_CLASS_NAMES else None
         chosen = STUDENT_INPUT.get(config.name, {})
-        self.classmix = chosen.get('classmix', True) if config.classmix is None else config.classmix
-        self.strong_augmentation = (chosen.get('strong_augmentation', True) if config.strong_augmentation is None
-                                    else config.strong_augmentation)
+        self.classmix, self.strong_augmentation = (
+            chosen.get(key, True) if getattr(config, key) is None else getattr(config, key)
+            for key in ('classmix', 'strong_augmentation'))
 
     @property
     def uses_teacher(self) -> bool:
