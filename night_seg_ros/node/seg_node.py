@@ -76,7 +76,8 @@ def parameter_descriptor(spec: ParamSpec) -> ParameterDescriptor:
     if isinstance(spec.default, float) and spec.minimum is not None and spec.maximum is not None:
         descriptor.floating_point_range = [FloatingPointRange(from_value=float(spec.minimum),
                                                               to_value=float(spec.maximum), step=0.0)]
-    elif isinstance(spec.default, int) and not isinstance(spec.default, bool) and spec.minimum is not None:
+    elif (isinstance(spec.default, int) and not isinstance(spec.default, bool) and spec.minimum is not None
+          and spec.maximum is not None):
         descriptor.integer_range = [IntegerRange(from_value=int(spec.minimum), to_value=int(spec.maximum), step=1)]
     return descriptor
 
