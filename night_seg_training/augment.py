@@ -72,20 +72,24 @@ def strong_augment(images: torch.Tensor, generator: torch.Generator) -> torch.Te
     return out.clamp(0, 1)
 
 
-def classmix_masks(labels: torch.Tensor, generator: torch.Generator,
-                   ignore_index: int = IGNORE_INDEX) -> torch.Tensor:
+def classmix_masks(labels: torch.Tensor, generator: torch.Generator, ignore_index: int = IGNORE_INDEX,
+                   only: torch.Tensor | None = None) -> torch.Tensor:
     """DACS ClassMix: per image, pick half of the classes present in its label map (rounded up).
 
-    labels: int64 (N, H, W) class ids -> bool (N, H, W), True where the pixel's class was picked.
+    labels: int64 (N, H, W) class ids -> bool (N, H, W), True where the pixel's class was picked. `only`, bool (K,)
+    over class ids: pick every class present that `only` marks instead (no random half; nothing where none is).
     """
     masks = torch.zeros_like(labels, dtype=torch.bool)
     for index in range(labels.shape[0]):
         classes = torch.unique(labels[index])
         classes = classes[classes != ignore_index]
-        if classes.numel() == 0:
+        if only is not None:
+            chosen = classes[only.to(classes.device)[classes]]
+        elif classes.numel() == 0:
             continue
-        chosen = classes[torch.randperm(classes.numel(), generator=generator)[:(classes.numel() + 1) // 2]
-                         .to(classes.device)]
+        else:
+            chosen = classes[torch.randperm(classes.numel(), generator=generator)[:(classes.numel() + 1) // 2]
+                             .to(classes.device)]
         masks[index] = torch.isin(labels[index], chosen)
     return masks
 

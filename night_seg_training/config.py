@@ -27,14 +27,17 @@ oracle        day supervision + night ground truth (synthetic data only: an uppe
 RUN_NAME = re.compile(r'[A-Za-z0-9][A-Za-z0-9._-]*')
 """What `name` may be: it starts the run folder's name (runs/NAME-METHOD-TIME), so no '/' and no leading '.'."""
 
-STUDENT_INPUT = {'mean_teacher': {'classmix': True, 'strong_augmentation': True},
-                 'full': {'classmix': False, 'strong_augmentation': False}}
+STUDENT_INPUT = {'mean_teacher': {'classmix': True, 'classmix_classes': 'half', 'strong_augmentation': True},
+                 'full': {'classmix': False, 'classmix_classes': 'half', 'strong_augmentation': False}}
 """What each method's student night input goes through unless the config says (chosen on the train split,
 docs/ADAPTATION.md): the mean teacher's only signal is consistency under mixing and augmentation, so without them it
 stays at the source-only level; `full`'s signal is the day reference, and mixing and augmentation dilute it."""
 
 PSEUDO_WEIGHTINGS = ('confidence', 'image_fraction')
 """How a pseudo-labelled pixel is weighted in the consistency loss (teacher.pseudo_label_weight)."""
+CLASSMIX_CLASSES = ('half', 'dynamic')
+"""Which classes of a day crop ClassMix pastes onto the night crop (augment.classmix_masks): `half`, a random half of
+the classes present (DACS); `dynamic`, every dynamic class present (car, person, ...), leaving the night scene whole."""
 TRANSFERS = ('attention', 'identity')
 """How `full` carries the day prediction to night positions: matched by cross attention, or copied from the same
 pixel (cross_attention)."""
@@ -106,8 +109,10 @@ class MethodConfig:
     pseudo_threshold: float = 0.968
     """The confidence threshold of `image_fraction` weighting (DAFormer: 0.968)."""
     classmix: bool | None = None
-    """Paste half the classes of a day crop onto the night crop (DACS ClassMix). None: the method's own choice
+    """Paste classes of a day crop onto the night crop (DACS ClassMix). None: the method's own choice
     (STUDENT_INPUT)."""
+    classmix_classes: str | None = None
+    """Which classes ClassMix pastes (CLASSMIX_CLASSES). None: the method's own choice (STUDENT_INPUT)."""
     strong_augmentation: bool | None = None
     """Photometric strong augmentation (augment.strong_augment) of the student's night input. None: the method's
     own choice (STUDENT_INPUT)."""
@@ -264,6 +269,9 @@ def _validate(config: TrainConfig) -> None:
     if config.method.pseudo_weighting not in PSEUDO_WEIGHTINGS:
         problems.append(f'method.pseudo_weighting is {config.method.pseudo_weighting!r}; allowed: '
                         f'{", ".join(PSEUDO_WEIGHTINGS)}')
+    if config.method.classmix_classes not in (None, *CLASSMIX_CLASSES):
+        problems.append(f'method.classmix_classes is {config.method.classmix_classes!r}; allowed: '
+                        f'{", ".join(CLASSMIX_CLASSES)}')
     if config.method.transfer not in TRANSFERS:
         problems.append(f'method.transfer is {config.method.transfer!r}; allowed: {", ".join(TRANSFERS)}')
     if not 0.0 <= config.method.overrule_dynamic_below <= 1.0:

@@ -5,19 +5,30 @@ For measurement only: the numbers go to the training log and TensorBoard, never 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 
 from night_seg_ros.metrics import ConfusionMatrix
 
+WATCHED_CLASSES = ('sky', 'car')
+"""Classes whose own IoU is logged: the night sky (the static class a day model gets wrong at night) and cars (the
+dynamic class the day reference cannot show, since traffic differs between the two drives)."""
+
+
+def watched_classes(classes: Sequence[str]) -> dict[str, int]:
+    """Name -> index in `classes` of each of WATCHED_CLASSES that `classes` has."""
+    return {name: list(classes).index(name) for name in WATCHED_CLASSES if name in classes}
+
 
 def label_quality(predicted: torch.Tensor, truth: torch.Tensor, num_classes: int, ignore_index: int,
-                  sky: int | None = None) -> dict[str, float]:
-    """Accuracy, mIoU and sky IoU (percent) of predicted int64 (N, H, W) class ids against truth int64 (N, H, W).
+                  watched: dict[str, int] | None = None) -> dict[str, float]:
+    """Accuracy, mIoU and per-class IoU (percent) of predicted int64 (N, H, W) class ids against truth int64 (N, H, W).
 
     Counted by the evaluation's ConfusionMatrix: pixels where truth is `ignore_index` are not counted, predicted
     `ignore_index` counts as wrong, mIoU is over the classes present in truth or prediction. Returns
-    {'accuracy', 'miou'} plus 'sky_iou' when `sky` is a class that occurs; empty when nothing is counted.
+    {'accuracy', 'miou'} plus '<name>_iou' for each `watched` class (name -> index) that occurs; empty when nothing
+    is counted.
     """
     confusion = ConfusionMatrix(num_classes, ignore_index)
     confusion.update(predicted.to(torch.uint8).cpu().numpy(), truth.to(torch.uint8).cpu().numpy())
@@ -25,6 +36,8 @@ def label_quality(predicted: torch.Tensor, truth: torch.Tensor, num_classes: int
     if math.isnan(accuracy):
         return {}
     quality = {'accuracy': 100.0 * accuracy, 'miou': 100.0 * confusion.miou()}
-    if sky is not None and not math.isnan(sky_iou := float(confusion.iou()[sky])):
-        quality['sky_iou'] = 100.0 * sky_iou
+    iou = confusion.iou()
+    for name, index in (watched or {}).items():
+        if not math.isnan(value := float(iou[index])):
+            quality[f'{name}_iou'] = 100.0 * value
     return quality

@@ -6,7 +6,8 @@
   full          L = CE(student(day), day labels) + w * weighted CE(student(night), refined pseudo-labels): the night
                 pseudo-labels refined on static classes by the day reference's prediction, carried to night pixels
                 by cross attention (or copied, `transfer: identity`); by default without mixing or strong
-                augmentation (config.STUDENT_INPUT; `method.classmix` / `method.strong_augmentation` switch them)
+                augmentation (config.STUDENT_INPUT; `method.classmix` / `method.classmix_classes` /
+                `method.strong_augmentation` switch them)
 
 Each pseudo-label pixel weighs its own confidence after refinement (teacher.pseudo_label_weight). Where the night
 dataset has ground truth (synthetic), the pseudo-labels are measured against it for the log (diagnostics.py); the
@@ -28,7 +29,6 @@ from night_seg_ros.classes import IGNORE_INDEX
 from night_seg_training.augment import classmix_masks, mix, strong_augment
 from night_seg_training.config import STUDENT_INPUT, MethodConfig
 from night_seg_training.cross_attention import (
-    STATIC_CLASS_NAMES,
     attend,
     cosine_similarity,
     global_shift,
@@ -37,7 +37,7 @@ from night_seg_training.cross_attention import (
     static_class_mask,
     warp,
 )
-from night_seg_training.diagnostics import label_quality
+from night_seg_training.diagnostics import label_quality, watched_classes
 from night_seg_training.teacher import EmaTeacher, pseudo_label_weight, similarity_weight
 
 
@@ -68,11 +68,11 @@ class AdaptationMethod:
         self.ignore_index = ignore_index
         self.static = static_class_mask(classes)
         self.num_classes = len(classes)
-        self.sky = list(classes).index('sky') if 'sky' in classes and 'sky' in STATIC_CLASS_NAMES else None
-        chosen = STUDENT_INPUT.get(config.name, {})
-        self.classmix, self.strong_augmentation = (
-            chosen.get(key, True) if getattr(config, key) is None else getattr(config, key)
-            for key in ('classmix', 'strong_augmentation'))
+        self.watched = watched_classes(classes)
+        chosen = STUDENT_INPUT.get(config.name, STUDENT_INPUT['mean_teacher'])
+        self.classmix, self.classmix_classes, self.strong_augmentation = (
+            chosen[key] if getattr(config, key) is None else getattr(config, key)
+            for key in ('classmix', 'classmix_classes', 'strong_augmentation'))
 
     @property
     def uses_teacher(self) -> bool:
@@ -115,7 +115,8 @@ class AdaptationMethod:
         with torch.no_grad():
             pseudo, weight, scalars = self.pseudo_labels(teacher, target, autocast)
             if self.classmix:
-                mask = classmix_masks(source['label'], generator, self.ignore_index)
+                mask = classmix_masks(source['label'], generator, self.ignore_index,
+                                      ~self.static if self.classmix_classes == 'dynamic' else None)
                 night = mix(mask, source['image'], target['image'])
                 pseudo = mix(mask, source['label'], pseudo)
                 weight = mix(mask, torch.ones_like(weight), weight)
@@ -198,6 +199,6 @@ class AdaptationMethod:
         return refined, teacher_labels, similarity, scalars
 
     def _quality(self, prefix: str, labels: torch.Tensor, truth: torch.Tensor) -> dict[str, float]:
-        """`prefix`/accuracy, /miou, /sky_iou of labels int64 (N, H, W) against night ground truth (percent)."""
-        quality = label_quality(labels, truth, self.num_classes, self.ignore_index, self.sky)
+        """`prefix`/accuracy, /miou, /sky_iou, /car_iou of labels int64 (N, H, W) against night truth (percent)."""
+        quality = label_quality(labels, truth, self.num_classes, self.ignore_index, self.watched)
         return {f'{prefix}/{key}': value for key, value in quality.items()}

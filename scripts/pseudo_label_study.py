@@ -5,9 +5,9 @@ Loads a teacher from a model bundle, draws night crops with their day references
 split: this study chooses settings, so it never looks at the validation split the experiment reports), and measures
 the pseudo-labels of each variant against the night ground truth of the synthetic data: `teacher` (mean_teacher's
 pseudo-labels), `identity` (full, the reference copied from the same pixel) and `attention` (full, matched by
-cross attention), plus any `--set KEY=VALUE` variants of full. Prints mean accuracy, mIoU and sky IoU (percent) over
-the batches, and the share of pixels the refinement gated and changed. `--student BUNDLE` (repeatable) also measures
-trained students' own predictions on the same training crops: did they learn what their pseudo-labels taught?
+cross attention), plus any `--set KEY=VALUE` variants of full. Prints mean accuracy, mIoU, sky and car IoU (percent)
+over the batches, and the share of pixels the refinement gated and changed. `--student BUNDLE` (repeatable) also
+measures trained students' own predictions on the same training crops: did they learn what their pseudo-labels taught?
 
   .venv/bin/python scripts/pseudo_label_study.py --teacher models/synthetic_demo_b0
   .venv/bin/python scripts/pseudo_label_study.py --teacher RUN/bundle --alignment coarse \\
@@ -30,12 +30,12 @@ from night_seg_ros.classes import CITYSCAPES_CLASSES, IGNORE_INDEX
 from night_seg_training.batches import IterationBatches
 from night_seg_training.config import load_config
 from night_seg_training.datasets import build_dataset
-from night_seg_training.diagnostics import label_quality
+from night_seg_training.diagnostics import label_quality, watched_classes
 from night_seg_training.method import AdaptationMethod
 from night_seg_training.segmenter import Segmenter, initial_network
 from night_seg_training.teacher import EmaTeacher
 
-KEYS = ('accuracy', 'miou', 'sky_iou')
+KEYS = ('accuracy', 'miou', 'sky_iou', 'car_iou')
 
 
 def variants(config_method: object, extra: list[str]) -> dict[str, object]:
@@ -84,12 +84,11 @@ def main() -> None:
                 for key, value in scalars.items():
                     logged.setdefault(key, []).append(value)
         results[name] = {key: float(np.mean(values)) for key, values in logged.items()}
-    sky = CITYSCAPES_CLASSES.index('sky')
     for path in args.student:
         student = Segmenter(initial_network('b0', path)[0], input_spec).eval()
         with torch.no_grad():
             measured = [label_quality(student(batch['image']).argmax(1), batch['label'], len(CITYSCAPES_CLASSES),
-                                      IGNORE_INDEX, sky) for batch in drawn]
+                                      IGNORE_INDEX, watched_classes(CITYSCAPES_CLASSES)) for batch in drawn]
         results[f'student {path}'] = {f'pseudo/{key}': float(np.mean([m[key] for m in measured if key in m]))
                                       for key in KEYS}
     print(f'teacher {args.teacher}; target {spec["name"]} {spec.get("split")} alignment '

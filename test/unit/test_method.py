@@ -204,15 +204,23 @@ def test_pseudo_label_weights() -> None:
     assert torch.equal(weight.flatten().argsort(), similarity.flatten().argsort())  # more similar, more weight
 
 
+def test_classmix_of_dynamic_classes_pastes_every_dynamic_class_and_nothing_else() -> None:
+    labels = torch.tensor([[[0, 0, 2, 2], [5, 5, 13, 13], [IGNORE_INDEX, 11, 8, 10]],
+                           [[0, 0, 2, 2], [5, 5, 8, 8], [IGNORE_INDEX, 8, 8, 10]]])
+    masks = classmix_masks(labels, torch.Generator().manual_seed(3), only=~STATIC)
+    assert torch.equal(masks[0], torch.isin(labels[0], torch.tensor([11, 13])))  # person and car, whole
+    assert not masks[1].any()  # no dynamic class in this crop: the night crop stays whole
+
+
 def test_label_quality_by_hand() -> None:
     truth = torch.tensor([[[0, 0, 1, 1], [10, 10, 10, IGNORE_INDEX]]])
     predicted = torch.tensor([[[0, 1, 1, 1], [10, 10, 0, 3]]])
-    quality = label_quality(predicted, truth, 19, IGNORE_INDEX, sky=10)
+    quality = label_quality(predicted, truth, 19, IGNORE_INDEX, {'sky': 10})
     assert quality['accuracy'] == pytest.approx(100 * 5 / 7)
     # IoU: class 0: 1 / (2 + 2 - 1) = 1/3; class 1: 2 / 3; class 10 (sky): 2 / 3
     assert quality['miou'] == pytest.approx(100 * (1 / 3 + 2 / 3 + 2 / 3) / 3)
     assert quality['sky_iou'] == pytest.approx(100 * 2 / 3)
-    assert 'sky_iou' not in label_quality(predicted[:, :1], truth[:, :1], 19, IGNORE_INDEX, sky=10)
+    assert 'sky_iou' not in label_quality(predicted[:, :1], truth[:, :1], 19, IGNORE_INDEX, {'sky': 10})
     unknown = label_quality(torch.full_like(truth, IGNORE_INDEX), truth, 19, IGNORE_INDEX)
     assert unknown['accuracy'] == 0.0
 
@@ -280,7 +288,8 @@ def test_each_switch_gives_a_finite_loss_with_gradients(name: str, transfer: str
                 'mean_teacher': METHOD_SCALARS | QUALITY,
                 'full': METHOD_SCALARS | QUALITY | refinement | (
                     {'attention/similarity', 'attention/shift_x_px'} if transfer == 'attention' else set())}[name]
-    assert expected <= set(result.scalars) <= expected | {'pseudo/sky_iou', 'teacher/sky_iou'}
+    watched = {f'{prefix}/{name}_iou' for prefix in ('pseudo', 'teacher') for name in ('sky', 'car')}
+    assert expected <= set(result.scalars) <= expected | watched
     assert (method.uses_target, method.uses_reference, method.uses_target_labels) == {
         'source_only': (False, False, False), 'mean_teacher': (True, False, False), 'full': (True, True, False),
         'oracle': (True, False, True)}[name]
