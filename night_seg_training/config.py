@@ -28,10 +28,11 @@ RUN_NAME = re.compile(r'[A-Za-z0-9][A-Za-z0-9._-]*')
 """What `name` may be: it starts the run folder's name (runs/NAME-METHOD-TIME), so no '/' and no leading '.'."""
 
 STUDENT_INPUT = {'mean_teacher': {'classmix': True, 'classmix_classes': 'half', 'strong_augmentation': True},
-                 'full': {'classmix': False, 'classmix_classes': 'half', 'strong_augmentation': False}}
+                 'full': {'classmix': True, 'classmix_classes': 'dynamic', 'strong_augmentation': False}}
 """What each method's student night input goes through unless the config says (chosen on the train split,
 docs/ADAPTATION.md): the mean teacher's only signal is consistency under mixing and augmentation, so without them it
-stays at the source-only level; `full`'s signal is the day reference, and mixing and augmentation dilute it."""
+stays at the source-only level; `full`'s signal is the day reference, which half-class mixing and augmentation
+dilute, while the day cars, people and bikes it pastes (the reference cannot show night traffic) keep those classes."""
 
 PSEUDO_WEIGHTINGS = ('confidence', 'image_fraction')
 """How a pseudo-labelled pixel is weighted in the consistency loss (teacher.pseudo_label_weight)."""

@@ -5,9 +5,9 @@
   mean_teacher  L = CE(student(day), day labels) + w * weighted CE(student(strong(mix)), mixed pseudo-labels)
   full          L = CE(student(day), day labels) + w * weighted CE(student(night), refined pseudo-labels): the night
                 pseudo-labels refined on static classes by the day reference's prediction, carried to night pixels
-                by cross attention (or copied, `transfer: identity`); by default without mixing or strong
-                augmentation (config.STUDENT_INPUT; `method.classmix` / `method.classmix_classes` /
-                `method.strong_augmentation` switch them)
+                by cross attention (or copied, `transfer: identity`); by default the student's night crop gets
+                only the day crop's dynamic classes pasted in, no strong augmentation (config.STUDENT_INPUT;
+                `method.classmix` / `method.classmix_classes` / `method.strong_augmentation` switch them)
 
 Each pseudo-label pixel weighs its own confidence after refinement (teacher.pseudo_label_weight). Where the night
 dataset has ground truth (synthetic), the pseudo-labels are measured against it for the log (diagnostics.py); the
