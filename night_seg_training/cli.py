@@ -4,7 +4,8 @@
   night-seg-train train --resume RUN_DIR [--set KEY=VALUE ...]         continue an interrupted run
   night-seg-train eval BUNDLE --dataset NAME [--root DIR] [--split S]  mIoU, confusion matrix, gallery
   night-seg-train synth OUT [--split S] [--count N] [--alignment A]    synthetic day/night streets on disk
-  night-seg-train drive OUT [--seconds S] [--rate HZ]                  the synthetic night drive as a rosbag2
+  night-seg-train drive OUT [--seconds S] [--rate HZ] [--route-pair]   the synthetic night drive as a rosbag2
+  night-seg-train pairs --day BAG... --night BAG... --out DIR          day/night pairs of your own drives
   night-seg-train bench [--methods M ...] [--device D]                 the cost of one training iteration per method
 
 Multi-GPU or multi-node: `torchrun --nproc_per_node=N $(which night-seg-train) train RECIPE` (the same code path).
@@ -91,6 +92,18 @@ def _add_drive(commands: argparse._SubParsersAction) -> None:
     drive.add_argument('--width', type=int, default=defaults.width, help=f'pixels ({defaults.width})')
     drive.add_argument('--seed', type=int, default=defaults.seed, help=f'street, traffic, light ({defaults.seed})')
     drive.add_argument('--storage', default='mcap', choices=STORAGES, help='bag storage (mcap)')
+    drive.add_argument('--time-of-day', default=defaults.time_of_day, choices=('day', 'night'),
+                       help=f'lighting ({defaults.time_of_day})')
+    drive.add_argument('--pass', dest='pass_index', type=int, default=defaults.pass_index,
+                       help='pass along the same street: traffic, lighting, noise, path jitter (0: the demo drive)')
+    drive.add_argument('--speed', type=float, default=defaults.speed, help=f'metres per second ({defaults.speed})')
+    drive.add_argument('--gps-sigma', type=float, default=defaults.gps_sigma,
+                       help=f'GPS error, metres per axis, Gauss-Markov ({defaults.gps_sigma})')
+    drive.add_argument('--gps-tau', type=float, default=defaults.gps_tau,
+                       help=f'GPS error time constant, seconds ({defaults.gps_tau})')
+    drive.add_argument('--route-pair', action='store_true',
+                       help='write OUT/day and OUT/night: a day and a night drive of the same route (for pairs)')
+    drive.add_argument('--day-speed', type=float, default=8.0, help='--route-pair: speed of the day drive (8.0)')
     drive.set_defaults(run=_drive)
 
 
@@ -183,11 +196,15 @@ def _synth(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
 
 def _drive(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from night_seg_training.drive import DriveSpec, write_drive_bag
+    from night_seg_training.drive import DriveSpec, write_drive_bag, write_route_pair
 
-    spec = DriveSpec(seed=args.seed, seconds=args.seconds, rate_hz=args.rate, height=args.height, width=args.width)
-    out = write_drive_bag(args.out, spec, args.storage)
-    print(f'wrote {out}: {spec.frames} frames of {spec.width}x{spec.height} at {spec.rate_hz:g} Hz (synthetic)')
+    spec = DriveSpec(seed=args.seed, seconds=args.seconds, rate_hz=args.rate, height=args.height, width=args.width,
+                     speed=args.speed, time_of_day=args.time_of_day, pass_index=args.pass_index,
+                     gps_sigma=args.gps_sigma, gps_tau=args.gps_tau)
+    bags = write_route_pair(args.out, spec, args.storage, args.day_speed) if args.route_pair else {
+        spec.time_of_day: write_drive_bag(args.out, spec, args.storage)}
+    for out in bags.values():
+        print(f'wrote {out}: {spec.frames} frames of {spec.width}x{spec.height} at {spec.rate_hz:g} Hz (synthetic)')
     return 0
 
 
