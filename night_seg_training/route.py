@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from night_seg_training.pairs.geodesy import LocalFrame
+from night_seg_training.geodesy import LocalFrame
 
 ROUTE_ORIGIN = LocalFrame(latitude=47.3769, longitude=8.5417)
 """Geodetic position (degrees) of the street's x = 0, z = 0 point (a place in Zurich; the street is synthetic)."""

@@ -2,7 +2,6 @@
 
 One module per concern, each importing only the ones listed before it:
 
-  geodesy    LocalFrame: equirectangular east/north metres around one geodetic point
   positions  read NavSatFix / Odometry positions and camera stamps from a bag (skipped fixes counted); PairsError
   track      Track: a smoothed position track with heading and distance travelled; sampling by distance
   matching   match night samples to the nearest day frame in position and heading; match precision

@@ -1,0 +1,60 @@
+"""Matching night frames to day frames of the same place, and measuring how often a match is right.
+
+By position (`match_by_position`): each night frame takes the day frame nearest to it among those whose heading
+agrees within `max_heading_deg` (the other carriageway, or the same street driven the other way, sees another
+scene), and none when that day frame is farther than `max_distance`. Both tracks are smoothed (`track`); the slowly
+wandering GPS error of each drive is what is left, so a match is off by about the difference of the two drives'
+errors at that place.
+
+`precision` measures matches against true positions (the synthetic drives' /ground_truth/pose): the fraction of
+pairs whose true distance is at most `within` metres (Dark Zurich's pairs are "coarsely aligned" within a few metres).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+MAX_DISTANCE = 10.0
+"""Metres: a night frame with no day frame this close (in the measured positions) is left out."""
+MAX_HEADING_DEG = 45.0
+"""Degrees: day frames heading more than this away from a night frame are not candidates."""
+PRECISION_WITHIN = 5.0
+"""Metres: a pair whose true distance is at most this counts as correct in `precision`."""
+
+
+def angle_difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Absolute difference (radians, 0..pi) of angles `a` and `b` (radians, broadcast)."""
+    return np.abs(np.angle(np.exp(1j * (np.asarray(a) - np.asarray(b)))))
+
+
+def match_by_position(night: np.ndarray, night_heading: np.ndarray, day: np.ndarray, day_heading: np.ndarray,
+                      max_distance: float = MAX_DISTANCE, max_heading_deg: float = MAX_HEADING_DEG,
+                      chunk: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """The day frame of each night frame: int64 (N,) index into `day` (-1: none within max_distance with a heading
+    within max_heading_deg) and float64 (N,) measured distance in metres (inf where none).
+
+    night float (N, 2), day float (D, 2): east/north metres; headings float (N,), (D,) radians."""
+    night, day = np.asarray(night, np.float64), np.asarray(day, np.float64)
+    index = np.full(len(night), -1, np.int64)
+    distance = np.full(len(night), np.inf)
+    if len(day) == 0:
+        return index, distance
+    limit = np.radians(max_heading_deg)
+    for start in range(0, len(night), chunk):
+        rows = slice(start, start + chunk)
+        gaps = np.linalg.norm(night[rows, None, :] - day[None, :, :], axis=-1)          # (n, D) metres
+        gaps[angle_difference(night_heading[rows, None], day_heading[None, :]) > limit] = np.inf
+        best = np.argmin(gaps, axis=1)
+        nearest = gaps[np.arange(len(best)), best]
+        found = nearest <= max_distance
+        index[rows] = np.where(found, best, -1)
+        distance[rows] = np.where(found, nearest, np.inf)
+    return index, distance
+
+
+def precision(true_night: np.ndarray, true_day: np.ndarray, within: float = PRECISION_WITHIN) -> float | None:
+    """Fraction (0-1) of pairs whose true positions (float (N, 2) metres each, row i = pair i) are at most `within`
+    metres apart; None for no pairs."""
+    if len(true_night) == 0:
+        return None
+    gaps = np.linalg.norm(np.asarray(true_night, np.float64) - np.asarray(true_day, np.float64), axis=-1)
+    return float(np.mean(gaps <= within))
