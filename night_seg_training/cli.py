@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog='night-seg-train', description='day-night training for night_seg_ros',
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     commands = parser.add_subparsers(dest='command', required=True, metavar='COMMAND')
-    for add_command in (_add_train, _add_eval, _add_synth, _add_drive, _add_bench):
+    for add_command in (_add_train, _add_eval, _add_synth, _add_drive, _add_pairs, _add_bench):
         add_command(commands)
     return parser
 
@@ -105,6 +105,40 @@ def _add_drive(commands: argparse._SubParsersAction) -> None:
                        help='write OUT/day and OUT/night: a day and a night drive of the same route (for pairs)')
     drive.add_argument('--day-speed', type=float, default=8.0, help='--route-pair: speed of the day drive (8.0)')
     drive.set_defaults(run=_drive)
+
+
+def _add_pairs(commands: argparse._SubParsersAction) -> None:
+    from night_seg_training.pairs import dataset
+
+    defaults = dataset.PairsOptions()
+    pairs = commands.add_parser('pairs', help='pair night frames with day frames of your own drives (a target set)',
+                                description=dataset.__doc__.split('\n\n')[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    pairs.add_argument('--day', nargs='+', required=True, type=Path, metavar='BAG', help='day drives (bag folders)')
+    pairs.add_argument('--night', nargs='+', required=True, type=Path, metavar='BAG',
+                       help='night drives (bag folders)')
+    pairs.add_argument('--out', required=True, type=Path, help='dataset folder to write (must not exist)')
+    pairs.add_argument('--image-topic', help='camera topic, Image or CompressedImage (default: the only one)')
+    pairs.add_argument('--position-topic', help='NavSatFix or Odometry topic (default: the only one)')
+    pairs.add_argument('--every', type=float, default=defaults.every,
+                       help=f'metres travelled between night samples ({defaults.every:g})')
+    pairs.add_argument('--max-distance', type=float, default=defaults.max_distance,
+                       help=f'leave out night frames with no day frame this close, metres ({defaults.max_distance:g})')
+    pairs.add_argument('--max-heading', type=float, default=defaults.max_heading_deg,
+                       help=f'heading agreement, degrees ({defaults.max_heading_deg:g})')
+    pairs.add_argument('--match', default=defaults.match, choices=dataset.MATCH_METHODS,
+                       help='gps: by position and heading; image: by image content (no GPS needed; --model); '
+                            'both: GPS pairs, image matches reported next to them (gps)')
+    pairs.add_argument('--model', help='bundle directory whose encoder describes images (--match image|both)')
+    pairs.add_argument('--every-seconds', type=float, default=defaults.every_seconds,
+                       help=f'night sampling of bags without positions, seconds ({defaults.every_seconds:g})')
+    pairs.add_argument('--val-fraction', type=float, default=defaults.val_fraction,
+                       help=f'held-out share of every --val-block metres of road ({defaults.val_fraction:g})')
+    pairs.add_argument('--val-block', type=float, default=defaults.val_block,
+                       help=f'metres of road per train/val block ({defaults.val_block:g})')
+    pairs.add_argument('--device', default='cpu', help='cpu or cuda, for --model (cpu)')
+    pairs.add_argument('--no-progress', action='store_true', help='no progress bars')
+    pairs.set_defaults(run=_pairs)
 
 
 def _add_bench(commands: argparse._SubParsersAction) -> None:
@@ -205,6 +239,17 @@ def _drive(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         spec.time_of_day: write_drive_bag(args.out, spec, args.storage)}
     for out in bags.values():
         print(f'wrote {out}: {spec.frames} frames of {spec.width}x{spec.height} at {spec.rate_hz:g} Hz (synthetic)')
+    return 0
+
+
+def _pairs(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from night_seg_training.pairs.dataset import PairsOptions, write_pairs
+
+    options = PairsOptions(image_topic=args.image_topic, position_topic=args.position_topic, every=args.every,
+                           max_distance=args.max_distance, max_heading_deg=args.max_heading, match=args.match,
+                           model=args.model, every_seconds=args.every_seconds, val_fraction=args.val_fraction,
+                           val_block=args.val_block, device=args.device, progress=not args.no_progress)
+    print(write_pairs(args.day, args.night, args.out, options).summary())
     return 0
 
 
