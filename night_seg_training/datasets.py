@@ -175,6 +175,11 @@ class _FileDataset:
     def __len__(self) -> int:
         return len(self._items)
 
+    @property
+    def fully_labelled(self) -> bool:
+        """Whether every sample has a 'label' (own_drives may label only some of its frames)."""
+        return all('label' in item.paths for item in self._items)
+
     def __getitem__(self, index: int) -> dict[str, Any]:
         """Read sample ``index``: 'image' (and 'reference') uint8 (H, W, 3) RGB, 'label' uint8 (H, W), 'name' str."""
         item = self._items[index]

@@ -217,7 +217,7 @@ def train(config: TrainConfig, run_dir: Path, dist_info: Distributed, resume: bo
             segmenter, device_ids=[dist_info.device.index] if dist_info.device.type == 'cuda' else None)
     use_amp = config.optim.amp and dist_info.device.type == 'cuda'
     diagnose = (method.uses_teacher and config.schedule.pseudo_label_diagnostics and target is not None
-                and 'label' in target[0])  # measured against night ground truth, never learned from
+                and 'label' in target[0] and getattr(target, 'fully_labelled', True))  # measured, never learned
     batches = IterationBatches(source, target, config.optim.batch_size, config.seed, dist_info.rank,
                                config.data.resize_height, (config.data.scale_min, config.data.scale_max),
                                (config.data.crop_height, config.data.crop_width), method.uses_reference,
