@@ -42,6 +42,7 @@ from night_seg_training.pairs.matching import (
     MAX_DISTANCE,
     MAX_HEADING_DEG,
     PRECISION_WITHIN,
+    frame_spacing,
     match_by_position,
     precision,
 )
@@ -267,7 +268,8 @@ def _match(drives: Sequence[Drive], frames: _Frames, day_rows: np.ndarray, night
     if options.match != 'image':
         index, distance = match_by_position(frames.east_north[night_rows], frames.heading[night_rows],
                                             frames.east_north[day_rows], frames.heading[day_rows],
-                                            options.max_distance, options.max_heading_deg)
+                                            options.max_distance, options.max_heading_deg,
+                                            frame_spacing(frames.east_north[day_rows], frames.bag[day_rows]))
         result['gps'], result['gps_distance'] = np.where(index >= 0, day_rows[index], -1), distance
     if options.match != 'gps':
         from night_seg_training.pairs.features import PlaceEncoder, match_by_content

@@ -26,13 +26,26 @@ def angle_difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.abs(np.angle(np.exp(1j * (np.asarray(a) - np.asarray(b)))))
 
 
+def frame_spacing(points: np.ndarray, sequence: np.ndarray) -> np.ndarray:
+    """float64 (D,) metres from each of float (D, 2) `points` to the farther of its neighbours in the same
+    `sequence` (int (D,), e.g. the bag; points in travel order); inf for a sequence of one point."""
+    steps = np.linalg.norm(np.diff(points, axis=0), axis=-1)
+    same = np.diff(sequence) == 0
+    before = np.concatenate([[np.nan], np.where(same, steps, np.nan)])
+    after = np.concatenate([np.where(same, steps, np.nan), [np.nan]])
+    spacing = np.fmax(before, after)
+    return np.where(np.isnan(spacing), np.inf, spacing)
+
+
 def match_by_position(night: np.ndarray, night_heading: np.ndarray, day: np.ndarray, day_heading: np.ndarray,
                       max_distance: float = MAX_DISTANCE, max_heading_deg: float = MAX_HEADING_DEG,
-                      chunk: int = 256) -> tuple[np.ndarray, np.ndarray]:
+                      day_spacing: np.ndarray | None = None, chunk: int = 256) -> tuple[np.ndarray, np.ndarray]:
     """The day frame of each night frame: int64 (N,) index into `day` (-1: none within max_distance with a heading
     within max_heading_deg) and float64 (N,) measured distance in metres (inf where none).
 
-    night float (N, 2), day float (D, 2): east/north metres; headings float (N,), (D,) radians."""
+    night float (N, 2), day float (D, 2): east/north metres; headings float (N,), (D,) radians. With `day_spacing`
+    (float (D,) metres, `frame_spacing`), a night frame more than one spacing (+ 0.5 m) ahead of or behind its
+    nearest day frame along that frame's heading is beyond the end of the day drive there, and gets none."""
     night, day = np.asarray(night, np.float64), np.asarray(day, np.float64)
     index = np.full(len(night), -1, np.int64)
     distance = np.full(len(night), np.inf)
@@ -46,6 +59,10 @@ def match_by_position(night: np.ndarray, night_heading: np.ndarray, day: np.ndar
         best = np.argmin(gaps, axis=1)
         nearest = gaps[np.arange(len(best)), best]
         found = nearest <= max_distance
+        if day_spacing is not None:
+            offset = night[rows] - day[best]                                            # (n, 2) metres
+            along = offset[:, 0] * np.cos(day_heading[best]) + offset[:, 1] * np.sin(day_heading[best])
+            found &= np.abs(along) <= day_spacing[best] + 0.5
         index[rows] = np.where(found, best, -1)
         distance[rows] = np.where(found, nearest, np.inf)
     return index, distance

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from night_seg_training import route
-from night_seg_training.pairs.matching import MAX_DISTANCE, match_by_position, precision
+from night_seg_training.pairs.matching import MAX_DISTANCE, frame_spacing, match_by_position, precision
 from night_seg_training.pairs.track import make_track, sample_by_distance
 
 
@@ -54,7 +54,8 @@ def simulate_route(seed: int, sigma: float, tau: float = 30.0, seconds: float = 
     night_xy, night_heading, night_distance, _ = measured['night']
     keep = sample_by_distance(night_distance, every)
     day_xy, day_heading, _, _ = measured['day']
-    index, _ = match_by_position(night_xy[keep], night_heading[keep], day_xy, day_heading, max_distance)
+    index, _ = match_by_position(night_xy[keep], night_heading[keep], day_xy, day_heading, max_distance,
+                                 day_spacing=frame_spacing(day_xy, np.zeros(count)))
     found = index >= 0
     true_night, true_day = truth['night'][keep][found], truth['day'][index[found]]
     return SimulatedMatches(len(keep), int(found.sum()), precision(true_night, true_day),
