@@ -277,7 +277,8 @@ def _match(drives: Sequence[Drive], frames: _Frames, day_rows: np.ndarray, night
         encoder = PlaceEncoder(options.model, options.device)
         best, result['similarity'], result['margin'] = match_by_content(
             _descriptors(drives, frames, night_rows, encoder, options.progress),
-            _descriptors(drives, frames, day_rows, encoder, options.progress))
+            _descriptors(drives, frames, day_rows, encoder, options.progress), frames.bag[night_rows],
+            frames.bag[day_rows])
         result['image'] = day_rows[best]
     result['day'] = result['image' if options.match == 'image' else 'gps']
     return result

@@ -103,3 +103,21 @@ def test_gps_match_precision_on_the_synthetic_route(sigma: float, expected: floa
     # the night pass (9 m/s) ends 25 m past the day pass (8 m/s): its last 11 % of samples have no day frame
     assert sum(run.matched for run in runs) > 0.85 * sum(run.samples for run in runs)
     assert np.mean(gaps <= 5.0) >= expected
+
+
+def test_the_monotonic_alignment_follows_the_route_where_single_frames_would_jump() -> None:
+    from night_seg_training.pairs.features import align_monotonic, match_by_content
+
+    # 6 night frames along 30 day frames at 5 frames per night frame, with one distractor day frame far back
+    similarity = np.full((6, 30), 0.1)
+    similarity[np.arange(6), 2 + 5 * np.arange(6)] = 0.8
+    similarity[4, 1] = 0.9                                                  # would pull night frame 4 back
+    path, score = align_monotonic(similarity)
+    assert path.tolist() == [2, 7, 12, 17, 22, 27] and score == pytest.approx(0.8)
+    rng = np.random.default_rng(3)
+    places = rng.normal(size=(30, 16))
+    day = places + 0.3 * rng.normal(size=(30, 16)) + 5.0                   # + a shared daylight component
+    night = places[2::5] + 0.3 * rng.normal(size=(6, 16)) - 5.0
+    index, similarity, margin = match_by_content(night, day, np.zeros(6, int), np.zeros(30, int), separation=3)
+    assert index.tolist() == [2, 7, 12, 17, 22, 27]
+    assert np.all(similarity > 0.5) and np.all(margin > 0)
