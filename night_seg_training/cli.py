@@ -128,8 +128,9 @@ def _add_pairs(commands: argparse._SubParsersAction) -> None:
                        help=f'heading agreement, degrees ({defaults.max_heading_deg:g})')
     pairs.add_argument('--match', default=defaults.match, choices=dataset.MATCH_METHODS,
                        help='gps: by position and heading; image: by image content (no GPS needed; --model); '
-                            'both: GPS pairs, image matches reported next to them (gps)')
-    pairs.add_argument('--model', help='bundle directory whose encoder describes images (--match image|both)')
+                            'both: GPS pairs, image matches reported next to them; refine: GPS matches moved along '
+                            'the day track by the offset the image matches agree on (gps)')
+    pairs.add_argument('--model', help='bundle directory whose encoder describes images (--match image|both|refine)')
     pairs.add_argument('--every-seconds', type=float, default=defaults.every_seconds,
                        help=f'night sampling of bags without positions, seconds ({defaults.every_seconds:g})')
     pairs.add_argument('--val-fraction', type=float, default=defaults.val_fraction,

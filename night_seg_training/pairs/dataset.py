@@ -7,6 +7,8 @@
      in position and heading (`matching`), leave out and count those with none within `max_distance`; or, with
      `match='image'`, by image content (`features`; night frames then sampled by distance where positions exist,
      else every `every_seconds`); `match='both'` writes the GPS pairs and reports the image matches next to them;
+     `match='refine'` moves each GPS match along the day track by the offset the image matches of its stretch of
+     road agree on (`matching.refine_along_track`) and writes those;
   4. split by distance along each night drive (the last `val_fraction` of every `val_block` metres is `val`), so
      held-out frames are a stretch of road, not frames next to training frames;
   5. write (folder renamed into place when complete):
@@ -45,13 +47,14 @@ from night_seg_training.pairs.matching import (
     frame_spacing,
     match_by_position,
     precision,
+    refine_along_track,
 )
 from night_seg_training.pairs.positions import LABELS_TOPIC, Drive, PairsError, read_drive
 from night_seg_training.pairs.track import make_track, sample_by_distance
 
 MANIFEST = 'manifest.json'
 FORMAT = 'night-seg-pairs/1'
-MATCH_METHODS = ('gps', 'image', 'both')
+MATCH_METHODS = ('gps', 'image', 'both', 'refine')
 SUFFIX = '_rgb_anon.png'
 LABEL_SUFFIX = '_gt_labelTrainIds.png'
 SPLITS = ('train', 'val')
@@ -63,9 +66,10 @@ class PairsOptions:
 
     image_topic / position_topic: where a bag has several (None: its only one). every: metres travelled between
     night samples. max_distance: a night frame with no day frame this close is left out. max_heading_deg: heading
-    agreement. match: one of MATCH_METHODS. model: bundle directory whose encoder describes images (match image or
-    both). every_seconds: sampling of night bags without positions (match image). val_fraction, val_block: the last
-    val_fraction of every val_block metres along a night drive is the val split. device: for the image encoder.
+    agreement. match: one of MATCH_METHODS. model: bundle directory whose encoder describes images (match image,
+    both or refine). every_seconds: sampling of night bags without positions (match image). val_fraction,
+    val_block: the last val_fraction of every val_block metres along a night drive is the val split. device: for the
+    image encoder.
     """
 
     image_topic: str | None = None
@@ -263,7 +267,8 @@ def _descriptors(drives: Sequence[Drive], frames: _Frames, rows: np.ndarray, enc
 def _match(drives: Sequence[Drive], frames: _Frames, day_rows: np.ndarray, night_rows: np.ndarray,
            options: PairsOptions) -> dict[str, np.ndarray]:
     """Matches of the night samples (aligned with night_rows): 'day' (the pairs written: a frames row, -1 none),
-    and per method 'gps' rows with 'gps_distance' (metres), 'image' rows with 'similarity' and 'margin'."""
+    and per method 'gps' rows with 'gps_distance' (metres), 'image' rows with 'similarity' and 'margin', 'refine'
+    rows."""
     result: dict[str, np.ndarray] = {}
     if options.match != 'image':
         index, distance = match_by_position(frames.east_north[night_rows], frames.heading[night_rows],
@@ -280,7 +285,13 @@ def _match(drives: Sequence[Drive], frames: _Frames, day_rows: np.ndarray, night
             _descriptors(drives, frames, day_rows, encoder, options.progress), frames.bag[night_rows],
             frames.bag[day_rows])
         result['image'] = day_rows[best]
-    result['day'] = result['image' if options.match == 'image' else 'gps']
+    if options.match == 'refine':
+        position = {int(row): column for column, row in enumerate(day_rows)}   # frames row -> index into day_rows
+        refined = refine_along_track(
+            np.array([position.get(int(row), -1) for row in result['gps']]), best, frames.distance[day_rows],
+            frames.bag[day_rows], frames.stamp[night_rows] / 1e9, frames.bag[night_rows])
+        result['refine'] = np.where(refined >= 0, day_rows[refined], -1)
+    result['day'] = result[options.match if options.match in ('image', 'refine') else 'gps']
     return result
 
 
@@ -367,7 +378,7 @@ def _quality(drives: Sequence[Drive], frames: _Frames, night_rows: np.ndarray,
         if known is not None:
             truth.update(zip(rows.tolist(), known, strict=True))
     quality: dict[str, dict[str, Any]] = {}
-    for method in ('gps', 'image'):
+    for method in ('gps', 'image', 'refine'):
         if method not in matches:
             continue
         found = matches[method] >= 0
@@ -377,7 +388,7 @@ def _quality(drives: Sequence[Drive], frames: _Frames, night_rows: np.ndarray,
             distance = matches['gps_distance'][found]
             figures.update(measured_distance_m_p50=float(np.median(distance)) if len(distance) else None,
                            measured_distance_m_p95=float(np.percentile(distance, 95)) if len(distance) else None)
-        else:
+        elif method == 'image':
             figures.update(similarity_mean=float(np.mean(matches['similarity'])),
                            margin_mean=float(np.mean(matches['margin'])))
             if 'gps' in matches:

@@ -6,6 +6,9 @@ scene), and none when that day frame is farther than `max_distance`. Both tracks
 wandering GPS error of each drive is what is left, so a match is off by about the difference of the two drives'
 errors at that place.
 
+`refine_along_track` corrects the GPS matches by image content: the offset along the day track on which the image
+matches of a stretch of road agree (their median) is the difference of the two drives' GPS errors there.
+
 `precision` measures matches against true positions (the synthetic drives' /ground_truth/pose): the fraction of
 pairs whose true distance is at most `within` metres (Dark Zurich's pairs are "coarsely aligned" within a few metres).
 """
@@ -75,3 +78,33 @@ def precision(true_night: np.ndarray, true_day: np.ndarray, within: float = PREC
         return None
     gaps = np.linalg.norm(np.asarray(true_night, np.float64) - np.asarray(true_day, np.float64), axis=-1)
     return float(np.mean(gaps <= within))
+
+
+def refine_along_track(gps: np.ndarray, image: np.ndarray, day_distance: np.ndarray, day_drive: np.ndarray,
+                       night_seconds: np.ndarray, night_drive: np.ndarray, window_s: float = 30.0,
+                       max_offset: float = 3 * MAX_DISTANCE) -> np.ndarray:
+    """GPS matches moved along the day track by the offset the image matches agree on: int64 (N,) day indices.
+
+    gps, image int (N,): each night frame's day index by position and by image content (-1: none). The GPS error of
+    a drive wanders slowly (tens of seconds), so the along-track offset between where GPS and where the image put a
+    night frame on the day track (day_distance float (D,), metres travelled along its drive day_drive int (D,)) is
+    nearly constant over a window: its median over the night frames within `window_s` seconds (night_seconds float
+    (N,), of the same night_drive int (N,)) is robust to a share of wrong image matches. Offsets over `max_offset`
+    metres, or between different day drives, do not vote; a night frame without votes keeps its GPS match, one whose
+    moved place lies beyond the day drive gets none (-1)."""
+    refined = np.asarray(gps, np.int64).copy()
+    valid = (gps >= 0) & (image >= 0)
+    offset = np.full(len(gps), np.nan)
+    same = valid.copy()
+    same[valid] = day_drive[gps[valid]] == day_drive[image[valid]]
+    offset[same] = day_distance[image[same]] - day_distance[gps[same]]
+    votes = same & (np.abs(np.nan_to_num(offset)) <= max_offset)
+    for row in np.flatnonzero(gps >= 0):
+        near = votes & (night_drive == night_drive[row]) & (np.abs(night_seconds - night_seconds[row]) <= window_s)
+        if not near.any():
+            continue
+        target = day_distance[gps[row]] + np.median(offset[near])
+        candidates = np.flatnonzero(day_drive == day_drive[gps[row]])
+        best = candidates[np.argmin(np.abs(day_distance[candidates] - target))]
+        refined[row] = best if abs(day_distance[best] - target) <= PRECISION_WITHIN else -1   # past the day drive
+    return refined

@@ -1,6 +1,6 @@
 """Adapting to your own nights end to end on synthetic drives: a day and a night drive of one route (the generator)
--> `night-seg-train pairs` (GPS, and the image-content fallback beside it) -> two iterations of the own_drives
-recipe from the user's bundle -> a new bundle evaluated on the held-out night stretch."""
+-> `night-seg-train pairs` (GPS, the image-content fallback beside it, the GPS matches refined by it) -> two
+iterations of the own_drives recipe from the user's bundle -> a new bundle evaluated on the held-out night stretch."""
 from __future__ import annotations
 
 import json
@@ -30,11 +30,12 @@ def test_route_pair_to_pairs_to_a_bundle(tmp_path: Path, capsys: pytest.CaptureF
     pairs = tmp_path / 'pairs'
     assert main(['pairs', '--day', str(bags['day']), '--night', str(bags['night']), '--out', str(pairs),
                  '--image-topic', '/camera/image_raw/compressed', '--every', '6', '--val-block', '60',
-                 '--match', 'both', '--model', str(user_bundle), '--no-progress']) == 0
+                 '--match', 'refine', '--model', str(user_bundle), '--no-progress']) == 0
     printed = capsys.readouterr().out
     manifest = json.loads((pairs / 'manifest.json').read_text())
-    gps, image = manifest['quality']['gps'], manifest['quality']['image']
+    gps, image, refined = (manifest['quality'][method] for method in ('gps', 'image', 'refine'))
     assert gps['precision_true_within_5m'] >= 0.9 and 'precision_true_within_5m' in image
+    assert refined['pairs'] == len(manifest['pairs']) and 'precision_true_within_5m' in refined
     assert 'within_5m_of_gps_match' in image and 'gps matches: pairs' in printed and 'image matches:' in printed
     counts = manifest['counts']
     assert counts['pairs']['train'] > 0 and counts['pairs']['val'] > 0

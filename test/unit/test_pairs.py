@@ -9,7 +9,7 @@ import pytest
 
 from night_seg_training import route
 from night_seg_training.geodesy import EARTH_RADIUS_M, LocalFrame
-from night_seg_training.pairs.matching import angle_difference, match_by_position, precision
+from night_seg_training.pairs.matching import angle_difference, match_by_position, precision, refine_along_track
 from night_seg_training.pairs.simulation import simulate_route
 from night_seg_training.pairs.track import make_track, sample_by_distance, smooth
 
@@ -121,3 +121,20 @@ def test_the_monotonic_alignment_follows_the_route_where_single_frames_would_jum
     index, similarity, margin = match_by_content(night, day, np.zeros(6, int), np.zeros(30, int), separation=3)
     assert index.tolist() == [2, 7, 12, 17, 22, 27]
     assert np.all(similarity > 0.5) and np.all(margin > 0)
+
+
+def test_refinement_moves_gps_matches_by_the_offset_most_image_matches_agree_on() -> None:
+    day_distance = np.arange(100.0)                          # one day drive, a frame every metre
+    night_seconds = np.arange(20.0)
+    truth = 10 + 4 * np.arange(20)                           # the right day frame of each night frame
+    gps = truth - 6                                          # both drives' GPS errors differ by 6 m along the road
+    image = truth.copy()
+    image[[3, 9, 15]] = [90, 2, 60]                          # three wrong image matches
+    refined = refine_along_track(gps, image, day_distance, np.zeros(100, int), night_seconds, np.zeros(20, int))
+    assert refined.tolist() == truth.tolist()
+    gps[0] = -1                                              # no GPS match stays none; none past the day drive
+    far = refine_along_track(gps, image + 0, day_distance, np.zeros(100, int), night_seconds, np.zeros(20, int))
+    assert far[0] == -1 and far[1] == truth[1]
+    shifted = refine_along_track(gps, np.minimum(image + 20, 99), day_distance, np.zeros(100, int), night_seconds,
+                                 np.zeros(20, int))
+    assert shifted[-1] == -1                                 # moved past the end of the day drive (99 m + 5 m)
