@@ -190,10 +190,10 @@ def _local_frames(drives: Sequence[Drive]) -> tuple[LocalFrame | None, str]:
     return LocalFrame(float(first.coordinates[0, 0]), float(first.coordinates[0, 1])), 'geodetic'
 
 
-def _frames(drives: Sequence[Drive], offset: int, origin: LocalFrame | None) -> _Frames:
-    """The camera frames of `drives` (bag numbers from `offset`) with their track positions."""
+def _frames(drives: Sequence[Drive], origin: LocalFrame | None) -> _Frames:
+    """The camera frames of `drives` (bag numbers = their order) with their track positions."""
     parts = []
-    for number, drive in enumerate(drives, start=offset):
+    for number, drive in enumerate(drives):
         count = len(drive.frame_stamps)
         east_north, heading, distance = np.full((count, 2), np.nan), np.zeros(count), np.zeros(count)
         if drive.positions is not None:
@@ -352,10 +352,6 @@ def _write(drives: Sequence[Drive], names: Sequence[str], frames: _Frames, night
             listing = root / 'corresp' / split / 'night' / f'zurich_dn_pair_{split}.csv'
             listing.parent.mkdir(parents=True, exist_ok=True)
             listing.write_text(lines)
-    if not pairs:
-        raise PairsError('no night frame has a day frame in reach: check that the drives share a route, or raise '
-                         f'--max-distance ({options.max_distance:g} m) / --max-heading ({options.max_heading_deg:g} '
-                         'degrees)')
     return pairs
 
 
@@ -427,7 +423,7 @@ def write_pairs(day_bags: Sequence[str | Path], night_bags: Sequence[str | Path]
                         drive.positions.topic if drive.positions is not None else None, len(drive.frame_stamps),
                         dict(drive.skipped)) for path, role, name, drive in zip(paths, roles, names, drives,
                                                                                 strict=True)]
-    frames = _frames(drives, 0, origin)
+    frames = _frames(drives, origin)
     is_day = np.isin(frames.bag, np.flatnonzero(np.array(roles) == 'day'))
     for number in range(len(day_bags)):
         rows = np.flatnonzero(frames.bag == number)
@@ -437,10 +433,18 @@ def write_pairs(day_bags: Sequence[str | Path], night_bags: Sequence[str | Path]
                                                 options, counts[number])
                                  for number in range(len(day_bags), len(paths))])
     matches = _match(drives, frames, day_rows, night_rows, options)
+    if not np.any(matches['day'] >= 0):
+        raise PairsError('no night frame has a day frame in reach: check that the drives share a route, or raise '
+                         f'--max-distance ({options.max_distance:g} m) / --max-heading ({options.max_heading_deg:g} '
+                         'degrees)')
     report = PairsReport(out, counts)
-    staging = out.with_name(out.name + '.partial')
+    staging = out.with_name(out.name + '.partial')   # written aside, renamed into place when complete
     shutil.rmtree(staging, ignore_errors=True)
-    pairs = _write(drives, names, frames, night_rows, matches, options, staging, report)
+    try:
+        pairs = _write(drives, names, frames, night_rows, matches, options, staging, report)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     report.quality = _quality(drives, frames, night_rows, matches)
     for number in range(len(day_bags), len(paths)):
         rows = frames.bag[night_rows] == number
