@@ -297,7 +297,8 @@ def _match(drives: Sequence[Drive], frames: _Frames, day_rows: np.ndarray, night
 
 def _route_coordinate(frames: _Frames, rows: np.ndarray) -> np.ndarray:
     """Metres along each row's night drive; without positions, seconds since the bag's first frame x 10 m/s."""
-    seconds = (frames.stamp[rows] - np.array([frames.stamp[frames.bag == bag][0] for bag in frames.bag[rows]])) / 1e9
+    first = {int(bag): frames.stamp[np.argmax(frames.bag == bag)] for bag in np.unique(frames.bag[rows])}
+    seconds = (frames.stamp[rows] - np.array([first[int(bag)] for bag in frames.bag[rows]])) / 1e9
     return np.where(np.isfinite(frames.east_north[rows, 0]), frames.distance[rows], 10.0 * seconds)
 
 
