@@ -112,8 +112,9 @@ def _add_pairs(commands: argparse._SubParsersAction) -> None:
 
     defaults = dataset.PairsOptions()
     pairs = commands.add_parser('pairs', help='pair night frames with day frames of your own drives (a target set)',
-                                description=dataset.__doc__.split('\n\n')[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+                                description='Pair night frames of your own drives with the day frames of the same '
+                                            'places (by GPS / odometry, or by image content) into a Dark Zurich-like '
+                                            'dataset that the own_drives recipe trains on; see docs/OWN_DRIVES.md.')
     pairs.add_argument('--day', nargs='+', required=True, type=Path, metavar='BAG', help='day drives (bag folders)')
     pairs.add_argument('--night', nargs='+', required=True, type=Path, metavar='BAG',
                        help='night drives (bag folders)')
