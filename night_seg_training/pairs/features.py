@@ -5,10 +5,10 @@ cells, each cell's channels L2-normalised, then the whole vector L2-normalised: 
 (buildings left, trees right) that a global average would lose. Day and night descriptors are each centred on their
 own mean before comparing (what all day frames, or all night frames, share is lighting, not place), and the match is
 a monotonic alignment of each night drive to a day drive (`align_monotonic`: both drives go the same way along the
-route), not one frame at a time: on the synthetic route a frame-by-frame best match is right for about 40 % of the
-night frames, the alignment for about 80 % (docs/OWN_DRIVES.md). The cosine similarity of each pair, and its margin
-over the best day frame more than `separation` frames away, are the match quality reported next to the GPS matches
-(`night-seg-train pairs --match image|both`).
+route), not one frame at a time: on one synthetic route pair a frame-by-frame best match is right for 39 % of the
+night frames, the alignment for 80 % (63 % over 16 route pairs; docs/OWN_DRIVES.md). The cosine similarity of each
+pair, and its margin over the best day frame more than `separation` frames away, are the match quality reported next
+to the GPS matches (`night-seg-train pairs --match image|both|refine`).
 """
 from __future__ import annotations
 
