@@ -4,7 +4,8 @@
   night-seg-train train --resume RUN_DIR [--set KEY=VALUE ...]         continue an interrupted run
   night-seg-train eval BUNDLE --dataset NAME [--root DIR] [--split S]  mIoU, confusion matrix, gallery
   night-seg-train synth OUT [--split S] [--count N] [--alignment A]    synthetic day/night streets on disk
-  night-seg-train drive OUT [--seconds S] [--rate HZ]                  the synthetic night drive as a rosbag2
+  night-seg-train drive OUT [--seconds S] [--rate HZ] [--route-pair]   the synthetic night drive as a rosbag2
+  night-seg-train pairs --day BAG... --night BAG... --out DIR          day/night pairs of your own drives
   night-seg-train bench [--methods M ...] [--device D]                 the cost of one training iteration per method
 
 Multi-GPU or multi-node: `torchrun --nproc_per_node=N $(which night-seg-train) train RECIPE` (the same code path).
@@ -29,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog='night-seg-train', description='day-night training for night_seg_ros',
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     commands = parser.add_subparsers(dest='command', required=True, metavar='COMMAND')
-    for add_command in (_add_train, _add_eval, _add_synth, _add_drive, _add_bench):
+    for add_command in (_add_train, _add_eval, _add_synth, _add_drive, _add_pairs, _add_bench):
         add_command(commands)
     return parser
 
@@ -91,7 +92,55 @@ def _add_drive(commands: argparse._SubParsersAction) -> None:
     drive.add_argument('--width', type=int, default=defaults.width, help=f'pixels ({defaults.width})')
     drive.add_argument('--seed', type=int, default=defaults.seed, help=f'street, traffic, light ({defaults.seed})')
     drive.add_argument('--storage', default='mcap', choices=STORAGES, help='bag storage (mcap)')
+    drive.add_argument('--time-of-day', default=defaults.time_of_day, choices=('day', 'night'),
+                       help=f'lighting ({defaults.time_of_day})')
+    drive.add_argument('--pass', dest='pass_index', type=int, default=defaults.pass_index,
+                       help='pass along the same street: traffic, lighting, noise, path jitter (0: the demo drive)')
+    drive.add_argument('--speed', type=float, default=defaults.speed, help=f'metres per second ({defaults.speed})')
+    drive.add_argument('--gps-sigma', type=float, default=defaults.gps_sigma,
+                       help=f'GPS error, metres per axis, Gauss-Markov ({defaults.gps_sigma})')
+    drive.add_argument('--gps-tau', type=float, default=defaults.gps_tau,
+                       help=f'GPS error time constant, seconds ({defaults.gps_tau})')
+    drive.add_argument('--route-pair', action='store_true',
+                       help='write OUT/day and OUT/night: a day and a night drive of the same route (for pairs)')
+    drive.add_argument('--day-speed', type=float, default=8.0, help='--route-pair: speed of the day drive (8.0)')
     drive.set_defaults(run=_drive)
+
+
+def _add_pairs(commands: argparse._SubParsersAction) -> None:
+    from night_seg_training.pairs import dataset
+
+    defaults = dataset.PairsOptions()
+    pairs = commands.add_parser('pairs', help='pair night frames with day frames of your own drives (a target set)',
+                                description='Pair night frames of your own drives with the day frames of the same '
+                                            'places (by GPS / odometry, or by image content) into a Dark Zurich-like '
+                                            'dataset that the own_drives recipe trains on; see docs/OWN_DRIVES.md.')
+    pairs.add_argument('--day', nargs='+', required=True, type=Path, metavar='BAG', help='day drives (bag folders)')
+    pairs.add_argument('--night', nargs='+', required=True, type=Path, metavar='BAG',
+                       help='night drives (bag folders)')
+    pairs.add_argument('--out', required=True, type=Path, help='dataset folder to write (must not exist)')
+    pairs.add_argument('--image-topic', help='camera topic, Image or CompressedImage (default: the only one)')
+    pairs.add_argument('--position-topic', help='NavSatFix or Odometry topic (default: the only one)')
+    pairs.add_argument('--every', type=float, default=defaults.every,
+                       help=f'metres travelled between night samples ({defaults.every:g})')
+    pairs.add_argument('--max-distance', type=float, default=defaults.max_distance,
+                       help=f'leave out night frames with no day frame this close, metres ({defaults.max_distance:g})')
+    pairs.add_argument('--max-heading', type=float, default=defaults.max_heading_deg,
+                       help=f'heading agreement, degrees ({defaults.max_heading_deg:g})')
+    pairs.add_argument('--match', default=defaults.match, choices=dataset.MATCH_METHODS,
+                       help='gps: by position and heading; image: by image content (no GPS needed; --model); '
+                            'both: GPS pairs, image matches reported next to them; refine: GPS matches moved along '
+                            'the day track by the offset the image matches agree on (gps)')
+    pairs.add_argument('--model', help='bundle directory whose encoder describes images (--match image|both|refine)')
+    pairs.add_argument('--every-seconds', type=float, default=defaults.every_seconds,
+                       help=f'night sampling of bags without positions, seconds ({defaults.every_seconds:g})')
+    pairs.add_argument('--val-fraction', type=float, default=defaults.val_fraction,
+                       help=f'held-out share of every --val-block metres of road ({defaults.val_fraction:g})')
+    pairs.add_argument('--val-block', type=float, default=defaults.val_block,
+                       help=f'metres of road per train/val block ({defaults.val_block:g})')
+    pairs.add_argument('--device', default='cpu', help='cpu or cuda, for --model (cpu)')
+    pairs.add_argument('--no-progress', action='store_true', help='no progress bars')
+    pairs.set_defaults(run=_pairs)
 
 
 def _add_bench(commands: argparse._SubParsersAction) -> None:
@@ -183,11 +232,26 @@ def _synth(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
 
 def _drive(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from night_seg_training.drive import DriveSpec, write_drive_bag
+    from night_seg_training.drive import DriveSpec, write_drive_bag, write_route_pair
 
-    spec = DriveSpec(seed=args.seed, seconds=args.seconds, rate_hz=args.rate, height=args.height, width=args.width)
-    out = write_drive_bag(args.out, spec, args.storage)
-    print(f'wrote {out}: {spec.frames} frames of {spec.width}x{spec.height} at {spec.rate_hz:g} Hz (synthetic)')
+    spec = DriveSpec(seed=args.seed, seconds=args.seconds, rate_hz=args.rate, height=args.height, width=args.width,
+                     speed=args.speed, time_of_day=args.time_of_day, pass_index=args.pass_index,
+                     gps_sigma=args.gps_sigma, gps_tau=args.gps_tau)
+    bags = write_route_pair(args.out, spec, args.storage, args.day_speed) if args.route_pair else {
+        spec.time_of_day: write_drive_bag(args.out, spec, args.storage)}
+    for out in bags.values():
+        print(f'wrote {out}: {spec.frames} frames of {spec.width}x{spec.height} at {spec.rate_hz:g} Hz (synthetic)')
+    return 0
+
+
+def _pairs(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from night_seg_training.pairs.dataset import PairsOptions, write_pairs
+
+    options = PairsOptions(image_topic=args.image_topic, position_topic=args.position_topic, every=args.every,
+                           max_distance=args.max_distance, max_heading_deg=args.max_heading, match=args.match,
+                           model=args.model, every_seconds=args.every_seconds, val_fraction=args.val_fraction,
+                           val_block=args.val_block, device=args.device, progress=not args.no_progress)
+    print(write_pairs(args.day, args.night, args.out, options).summary())
     return 0
 
 

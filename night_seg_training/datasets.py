@@ -175,6 +175,11 @@ class _FileDataset:
     def __len__(self) -> int:
         return len(self._items)
 
+    @property
+    def fully_labelled(self) -> bool:
+        """Whether every sample has a 'label' (own_drives may label only some of its frames)."""
+        return all('label' in item.paths for item in self._items)
+
     def __getitem__(self, index: int) -> dict[str, Any]:
         """Read sample ``index``: 'image' (and 'reference') uint8 (H, W, 3) RGB, 'label' uint8 (H, W), 'name' str."""
         item = self._items[index]
@@ -276,6 +281,42 @@ class DarkZurich(_FileDataset):
         super().__init__(dataset, items)
 
 
+class OwnDrives(_FileDataset):
+    """Night frames of the user's drives with their day references, as `night-seg-train pairs` writes them
+    (``night_seg_training.pairs.dataset``), from ``root`` = the folder holding ``rgb_anon/`` and ``manifest.json``.
+
+    Night images ``rgb_anon/<split>/night/<SEQ>/<SEQ>_frame_<n>_rgb_anon.png`` (split train or val), references from
+    the pair list ``corresp/<split>/night/zurich_dn_pair_<split>.csv``, and 'label' for the frames that have
+    ``gt/<split>/night/<SEQ>/<SEQ>_frame_<n>_gt_labelTrainIds.png`` (labelled by the user or by the synthetic
+    generator; the others have none, and `evaluate` shows them in its gallery only). ``labelled_only`` keeps just
+    the labelled frames.
+    """
+
+    def __init__(self, root: str | Path, split: str = 'train', with_reference: bool = True,
+                 labelled_only: bool = False) -> None:
+        dataset = f'own drives ({split})'
+        _check_split(dataset, split, ('train', 'val'))
+        root = Path(root)
+        rgb = root / 'rgb_anon'
+        images = _Files(rgb / split / 'night', '_rgb_anon.png',
+                        'rgb_anon/<split>/night/<SEQ>/<SEQ>_frame_<n>_rgb_anon.png, written by night-seg-train pairs')
+        items = _collect(dataset, images, {})
+        if with_reference:
+            _add_paired_references(dataset, items, rgb, images.suffix,
+                                   root / 'corresp' / split / 'night' / f'zurich_dn_pair_{split}.csv')
+        for item in items:
+            label = (root / 'gt' / split / 'night' / item.paths['image'].parent.name /
+                     f'{item.name}_gt_labelTrainIds.png')
+            if label.is_file():
+                item.paths['label'] = label
+        if labelled_only:
+            items = [item for item in items if 'label' in item.paths]
+            if not items:
+                raise DatasetError(f'{dataset}: no night frame under {images.folder} has a label in '
+                                   f'{root / "gt" / split / "night"} (<SEQ>/<SEQ>_frame_<n>_gt_labelTrainIds.png)')
+        super().__init__(dataset, items)
+
+
 class DarkZurichReferences(_FileDataset):
     """The day references of a Dark Zurich split as labelled views, from ``root`` = the folder holding ``rgb_anon/``.
 
@@ -341,6 +382,7 @@ _READERS: dict[str, type[_FileDataset]] = {
     'dark_zurich_day': DarkZurichReferences,
     'acdc_night': ACDCNight,
     'nighttime_driving': NighttimeDriving,
+    'own_drives': OwnDrives,
     'synthetic_day': DarkZurichReferences,
     'synthetic_night': DarkZurich,
 }

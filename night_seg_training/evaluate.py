@@ -154,6 +154,9 @@ def evaluate(model: SegmentationModel, dataset: Sequence[dict[str, Any]], class_
              device: str | torch.device = 'cpu', progress: bool = True, distributed: bool = False) -> dict[str, Any]:
     """Evaluate `model` on labelled views {'image': uint8 (H, W, 3) RGB, 'label': uint8 (H, W), 'name'} at full size.
 
+    An item without 'label' (a user's unlabelled night frame) is predicted for the gallery only (grey ground truth)
+    and not counted; with no labelled item at all the metrics are None and the gallery is what there is to see.
+
     Images are predicted in batches of `batch_size` by `predict` (the node's resizing), and the labels are compared
     with the ground truth at its own resolution; ground-truth pixels of IGNORE_INDEX are not counted. The model is put
     in eval mode for the run and its previous mode restored.
@@ -163,9 +166,10 @@ def evaluate(model: SegmentationModel, dataset: Sequence[dict[str, Any]], class_
     totals, only rank 0 writes files and shows progress.
 
     Returns metrics in PERCENT (0-100): {'miou': float, 'iou': {class name: float, or None for a class in neither
-    ground truth nor prediction}, 'pixel_accuracy': float, 'images': number of images}; 'miou' and 'pixel_accuracy'
-    are None only when no pixel was labelled. With `out_dir` it also writes there metrics.json (these metrics plus
-    'confusion', the int64 (C, C + 1) counts), confusion.png and gallery.png (rank 0's first `gallery` items).
+    ground truth nor prediction}, 'pixel_accuracy': float, 'images': number of images, 'labelled': those with a
+    label}; 'miou' and 'pixel_accuracy' are None only when no pixel was labelled. With `out_dir` it also writes there
+    metrics.json (these metrics plus 'confusion', the int64 (C, C + 1) counts), confusion.png and gallery.png (rank
+    0's first `gallery` items).
     """
     if len(dataset) == 0:
         raise ValueError('cannot evaluate on an empty dataset')
@@ -174,7 +178,8 @@ def evaluate(model: SegmentationModel, dataset: Sequence[dict[str, Any]], class_
         rank, world_size = dist.get_rank(), dist.get_world_size()
     indices = range(rank, len(dataset), world_size)
     confusion = ConfusionMatrix(len(class_names))
-    examples: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    examples: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]] = []
+    labelled = 0
     was_training = model.training
     model.eval()
     try:
@@ -182,11 +187,13 @@ def evaluate(model: SegmentationModel, dataset: Sequence[dict[str, Any]], class_
             for start in range(0, len(indices), batch_size):
                 items = [dataset[index] for index in indices[start:start + batch_size]]
                 predictions = predict(model, [item['image'] for item in items],
-                                      [item['label'].shape for item in items], device)
+                                      [item.get('label', item['image'][..., 0]).shape for item in items], device)
                 for item, prediction in zip(items, predictions, strict=True):
-                    confusion.update(prediction, item['label'])
+                    if 'label' in item:
+                        confusion.update(prediction, item['label'])
+                        labelled += 1
                     if len(examples) < gallery:
-                        examples.append((item['image'], prediction, item['label']))
+                        examples.append((item['image'], prediction, item.get('label')))
                 bar.update(len(items))
     finally:
         model.train(was_training)
@@ -195,12 +202,16 @@ def evaluate(model: SegmentationModel, dataset: Sequence[dict[str, Any]], class_
         dist.all_reduce(counts)
         confusion = ConfusionMatrix(len(class_names))
         confusion.merge(counts.cpu().numpy())
+        labelled_total = torch.tensor([labelled], device=device)
+        dist.all_reduce(labelled_total)
+        labelled = int(labelled_total.item())
 
     results = {
         'miou': _percent(confusion.miou()),
         'iou': {name: _percent(value) for name, value in zip(class_names, confusion.iou().tolist(), strict=True)},
         'pixel_accuracy': _percent(confusion.pixel_accuracy()),
         'images': len(dataset),
+        'labelled': labelled,
     }
     if out_dir is not None and rank == 0:
         out_dir = Path(out_dir)

@@ -167,6 +167,16 @@ def _provenance(config: TrainConfig, metrics: dict[str, dict[str, Any]], iterati
     }
 
 
+def _log_metrics(writer: Any, metrics: dict[str, dict[str, Any]], iteration: int, when: str) -> None:
+    """Log each evaluation set's mIoU (TensorBoard and train.log); a set without labels (a user's unlabelled night
+    frames, mIoU None) is logged as a gallery only."""
+    for name, result in metrics.items():
+        if writer is not None and result['miou'] is not None:
+            writer.add_scalar(f'val/{name}/miou', result['miou'], iteration)
+    LOG.info('%s: %s', when, ', '.join(f'{name} mIoU {result["miou"]:.2f}' if result['miou'] is not None else
+                                       f'{name}: no labelled frame (gallery only)' for name, result in metrics.items()))
+
+
 def _log_images(writer: Any, iteration: int, night: torch.Tensor, pseudo: torch.Tensor) -> None:
     """TensorBoard: the night crop the student learned from and its pseudo-label (palette colours)."""
     palette = torch.tensor(list(CITYSCAPES_PALETTE) + [(0, 0, 0)] * (256 - len(CITYSCAPES_PALETTE)),
@@ -207,7 +217,7 @@ def train(config: TrainConfig, run_dir: Path, dist_info: Distributed, resume: bo
             segmenter, device_ids=[dist_info.device.index] if dist_info.device.type == 'cuda' else None)
     use_amp = config.optim.amp and dist_info.device.type == 'cuda'
     diagnose = (method.uses_teacher and config.schedule.pseudo_label_diagnostics and target is not None
-                and 'label' in target[0])  # measured against night ground truth, never learned from
+                and 'label' in target[0] and getattr(target, 'fully_labelled', True))  # measured, never learned
     batches = IterationBatches(source, target, config.optim.batch_size, config.seed, dist_info.rank,
                                config.data.resize_height, (config.data.scale_min, config.data.scale_max),
                                (config.data.crop_height, config.data.crop_width), method.uses_reference,
@@ -279,10 +289,7 @@ def train(config: TrainConfig, run_dir: Path, dist_info: Distributed, resume: bo
                                           f'resume with: night-seg-train train --resume {run_dir}')
             if done % config.schedule.eval_every == 0 and done < total:
                 metrics = _evaluate_all(segmenter, val, config, dist_info, None, False)
-                if writer is not None:
-                    for name, result_metrics in metrics.items():
-                        writer.add_scalar(f'val/{name}/miou', result_metrics['miou'], done)
-                LOG.info('iteration %d: %s', done, ', '.join(f'{n} mIoU {m["miou"]:.1f}' for n, m in metrics.items()))
+                _log_metrics(writer, metrics, done, f'iteration {done}')
     bar.close()
     _check_replicas(segmenter, dist_info)
     if seconds:
@@ -290,10 +297,7 @@ def train(config: TrainConfig, run_dir: Path, dist_info: Distributed, resume: bo
     metrics = _evaluate_all(segmenter, val, config, dist_info, run_dir / 'eval', progress)
     bundle_path = run_dir / 'bundle'
     if dist_info.is_main:
-        for name, result_metrics in metrics.items():
-            if writer is not None:
-                writer.add_scalar(f'val/{name}/miou', result_metrics['miou'], total)
-            LOG.info('final %s mIoU %.2f', name, result_metrics['miou'])
+        _log_metrics(writer, metrics, total, 'final')
         atomic_write_bytes(run_dir / 'metrics.json', (json.dumps(metrics, indent=2) + '\n').encode())
         _write_bundle(segmenter, arch, bundle_path, _provenance(config, metrics, total), config.model.weights_dtype)
     if writer is not None:

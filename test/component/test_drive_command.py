@@ -20,7 +20,7 @@ def test_drive_command_writes_every_topic_of_every_frame(tmp_path: Path, capsys:
     with bag_io.open_reader(out) as reader:
         counts = {conn.topic: conn.msgcount for conn in reader.connections}
     assert counts == {drive.IMAGE_TOPIC: 3, drive.COMPRESSED_TOPIC: 3, drive.CAMERA_INFO_TOPIC: 3,
-                      drive.GROUND_TRUTH_TOPIC: 3}
+                      drive.GROUND_TRUTH_TOPIC: 3, drive.GROUND_TRUTH_POSE_TOPIC: 3, drive.GPS_TOPIC: 3}
     assert 'generator version: 1' in (out / 'SYNTHETIC.md').read_text()
 
 

@@ -1,0 +1,10 @@
+"""Day/night pairs of the user's own drives (`night-seg-train pairs`): positions from bags, matching, the dataset.
+
+One module per concern, each importing only the ones listed before it:
+
+  positions  read NavSatFix / Odometry positions and camera stamps from a bag (skipped fixes counted); PairsError
+  track      Track: a smoothed position track with heading and distance travelled; sampling by distance
+  matching   match night samples to the nearest day frame in position and heading; match precision
+  features   the image-content fallback: pooled encoder features of a bundle, matched by cosine similarity
+  dataset    write_pairs: the Dark Zurich-like dataset with its manifest
+"""
