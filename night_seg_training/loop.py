@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from night_seg_ros.bundle import InputSpec, atomic_write_bytes, code_version
+from night_seg_ros.bundle import MODEL_JSON, InputSpec, atomic_write_bytes, code_version, read_bundle
 from night_seg_ros.classes import CITYSCAPES_CLASSES, CITYSCAPES_PALETTE, IGNORE_INDEX
 from night_seg_ros.model import SegmentationModel, save_bundle
 from night_seg_training.batches import IterationBatches, iteration_loader
@@ -161,10 +161,19 @@ def _provenance(config: TrainConfig, metrics: dict[str, dict[str, Any]], iterati
         'metrics': {name: {'split': config.data.val[name], 'miou': result['miou'], 'iou': result['iou']}
                     for name, result in metrics.items()},
         'init': config.model.init,
+        'init_provenance': _init_provenance(config.model.init),
         'seed': config.seed,
         'code_version': code_version(),
         'config': config.to_dict(),
     }
+
+
+def _init_provenance(init: str | None) -> dict[str, Any] | None:
+    """The provenance of the bundle a run started from (its own history, kept when the new bundle replaces it);
+    None when the run started from scratch or from a Hugging Face model."""
+    if init is None or not (Path(init).expanduser() / MODEL_JSON).is_file():
+        return None
+    return read_bundle(Path(init).expanduser()).provenance
 
 
 def _log_metrics(writer: Any, metrics: dict[str, dict[str, Any]], iteration: int, when: str) -> None:

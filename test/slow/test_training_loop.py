@@ -201,7 +201,9 @@ def test_a_run_starts_from_a_bundle_and_logs_its_pseudo_label_quality(tmp_path: 
     for row in rows:  # measured against the synthetic night ground truth, for the log only
         assert 0 <= row['pseudo/accuracy'] <= 100 and 0 <= row['teacher/accuracy'] <= 100
         assert 0 <= row['refine/gate_fraction'] <= 1 and 0 <= row['pseudo/weight'] <= 1
-    assert read_bundle(run / 'bundle').provenance['init'] == str(tiny_bundle)
+    provenance = read_bundle(run / 'bundle').provenance
+    assert provenance['init'] == str(tiny_bundle)
+    assert provenance['init_provenance'] == read_bundle(tiny_bundle).provenance  # the start's history is kept
     five_classes = tmp_path / 'five'
     shutil.copytree(tiny_bundle, five_classes)
     metadata = json.loads((five_classes / 'model.json').read_text())
