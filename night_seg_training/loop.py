@@ -148,7 +148,8 @@ def _evaluate_all(segmenter: Segmenter, val: dict[str, Any], config: TrainConfig
         segmenter.train()
 
 
-def _provenance(config: TrainConfig, metrics: dict[str, dict[str, Any]], iterations: int) -> dict[str, Any]:
+def _provenance(config: TrainConfig, metrics: dict[str, dict[str, Any]], iterations: int,
+                init_provenance: dict[str, Any] | None) -> dict[str, Any]:
     specs = [config.data.source, config.data.target, *config.data.val.values()]
     synthetic = any(str(spec.get('name', '')).startswith('synthetic') for spec in specs)
     return {
@@ -161,7 +162,7 @@ def _provenance(config: TrainConfig, metrics: dict[str, dict[str, Any]], iterati
         'metrics': {name: {'split': config.data.val[name], 'miou': result['miou'], 'iou': result['iou']}
                     for name, result in metrics.items()},
         'init': config.model.init,
-        'init_provenance': _init_provenance(config.model.init),
+        'init_provenance': init_provenance,
         'seed': config.seed,
         'code_version': code_version(),
         'config': config.to_dict(),
@@ -207,6 +208,7 @@ def train(config: TrainConfig, run_dir: Path, dist_info: Distributed, resume: bo
     torch.manual_seed(config.seed)
     method = AdaptationMethod(config.method, CITYSCAPES_CLASSES, IGNORE_INDEX)
     network, arch = initial_network(config.model.variant, config.model.init)
+    init_provenance = _init_provenance(config.model.init)  # read now: the start bundle may be replaced by the end
     segmenter = Segmenter(network, InputSpec(config.model.input_height, config.model.input_width))
     segmenter.to(dist_info.device).train()
     teacher = EmaTeacher(segmenter, config.method.ema_alpha) if method.uses_teacher else None
@@ -308,7 +310,8 @@ def train(config: TrainConfig, run_dir: Path, dist_info: Distributed, resume: bo
     if dist_info.is_main:
         _log_metrics(writer, metrics, total, 'final')
         atomic_write_bytes(run_dir / 'metrics.json', (json.dumps(metrics, indent=2) + '\n').encode())
-        _write_bundle(segmenter, arch, bundle_path, _provenance(config, metrics, total), config.model.weights_dtype)
+        _write_bundle(segmenter, arch, bundle_path, _provenance(config, metrics, total, init_provenance),
+                      config.model.weights_dtype)
     if writer is not None:
         writer.close()
     dist_info.barrier()

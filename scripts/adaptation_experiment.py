@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from night_seg_ros.classes import CITYSCAPES_CLASSES
+from night_seg_training.diagnostics import WATCHED_CLASSES
 from night_seg_training.evaluate import format_table
 
 METHODS = {  # name in the tables -> overrides of the run
@@ -44,8 +45,8 @@ METHODS = {  # name in the tables -> overrides of the run
 EXPERIMENT = ['method.ema_alpha=0.99', 'optim.warmup_iterations=50']
 """Overrides every adaptation run shares: an EMA horizon (~100 iterations) well inside the short budget, and a short
 warm-up (the runs start from a trained network). Chosen from the budget, not from validation results."""
-DIAGNOSTICS = ('pseudo/accuracy', 'pseudo/miou', 'pseudo/sky_iou', 'pseudo/car_iou', 'teacher/accuracy',
-               'refine/changed_fraction')
+DIAGNOSTICS = ('pseudo/accuracy', 'pseudo/miou', *(f'pseudo/{name}_iou' for name in WATCHED_CLASSES),
+               'teacher/accuracy', 'refine/changed_fraction')
 
 
 def command(recipe: str, run_dir: Path, overrides: list[str]) -> list[str]:
@@ -131,8 +132,9 @@ def summary(args: argparse.Namespace, results: dict, commands: list[str], init: 
         lines += ['', f'full (attention) - full_identity night mIoU, per seed: {spread(gains)}']
     lines += ['', 'Night pseudo-labels during training against the night ground truth of the training pairs '
               '(means over the logged windows and seeds; measurement only):', '',
-              '| method | pseudo-label accuracy | pseudo-label mIoU | sky IoU | car IoU | teacher accuracy '
-              '| changed by refinement |', '|---|---|---|---|---|---|---|']
+              '| method | pseudo-label accuracy | pseudo-label mIoU | '
+              + ''.join(f'{name} IoU | ' for name in WATCHED_CLASSES) + 'teacher accuracy | changed by refinement |',
+              '|---' * (len(DIAGNOSTICS) + 1) + '|']
     for name, per_seed in results.items():
         found = [r['diagnostics'] for r in per_seed if r['diagnostics']]
         if not found:

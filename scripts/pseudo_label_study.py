@@ -30,12 +30,12 @@ from night_seg_ros.classes import CITYSCAPES_CLASSES, IGNORE_INDEX
 from night_seg_training.batches import IterationBatches
 from night_seg_training.config import load_config
 from night_seg_training.datasets import build_dataset
-from night_seg_training.diagnostics import label_quality, watched_classes
+from night_seg_training.diagnostics import WATCHED_CLASSES, label_quality, watched_classes
 from night_seg_training.method import AdaptationMethod
 from night_seg_training.segmenter import Segmenter, initial_network
 from night_seg_training.teacher import EmaTeacher
 
-KEYS = ('accuracy', 'miou', 'sky_iou', 'car_iou')
+KEYS = ('accuracy', 'miou', *(f'{name}_iou' for name in WATCHED_CLASSES))
 
 
 def variants(config_method: object, extra: list[str]) -> dict[str, object]:
@@ -84,11 +84,12 @@ def main() -> None:
                 for key, value in scalars.items():
                     logged.setdefault(key, []).append(value)
         results[name] = {key: float(np.mean(values)) for key, values in logged.items()}
+    watched = watched_classes(CITYSCAPES_CLASSES)
     for path in args.student:
         student = Segmenter(initial_network('b0', path)[0], input_spec).eval()
         with torch.no_grad():
             measured = [label_quality(student(batch['image']).argmax(1), batch['label'], len(CITYSCAPES_CLASSES),
-                                      IGNORE_INDEX, watched_classes(CITYSCAPES_CLASSES)) for batch in drawn]
+                                      IGNORE_INDEX, watched) for batch in drawn]
         results[f'student {path}'] = {f'pseudo/{key}': float(np.mean([m[key] for m in measured if key in m]))
                                       for key in KEYS}
     print(f'teacher {args.teacher}; target {spec["name"]} {spec.get("split")} alignment '
