@@ -76,7 +76,7 @@ class SegmentationModel(nn.Module):
 
     forward(image): image is uint8 (N, H, W, 3) RGB. Returns labels uint8 (N, H, W) class ids and confidence
     float32 (N, H, W), the maximum softmax probability per pixel, both at the input's H x W. An inference wrapper:
-    the decode head runs folded (`folded_decode`), which takes BatchNorm's running statistics (eval mode).
+    the decode head runs folded (`folded_decode`); in eval mode it takes BatchNorm's running statistics.
     """
 
     def __init__(self, network: nn.Module, input_spec: InputSpec) -> None:
@@ -116,11 +116,19 @@ def folded_decode(head: nn.Module, features: tuple[torch.Tensor, ...]) -> torch.
     is mixed at its own resolution, and neither the 4 D-channel concatenation nor the 1x1 convolution over it at
     H/4 x W/4 (two thirds of SegFormer-B0's FLOPs) is computed. Everything after the stage features runs channels
     last (matrix products over the last axis, NHWC resizes), so no H/4 x W/4 tensor changes layout.
-    Returns float (N, H/4, W/4, num_labels).
+
+    The same function trains (night_seg_training.segmenter): with the head in train mode BatchNorm takes the batch's
+    statistics, so it is applied to the sum instead of folded (the sum equals the 1x1 convolution's output), and
+    the head's dropout draws its mask. Returns float (N, H/4, W/4, num_labels).
     """
     batch_norm = head.batch_norm
-    scale = batch_norm.weight / torch.sqrt(batch_norm.running_var + batch_norm.eps)  # (D,)
-    bias = batch_norm.bias - batch_norm.running_mean * scale  # (D,)
+    fold_norm = not batch_norm.training  # running statistics: BatchNorm is affine and folds into the weights
+    if fold_norm:
+        scale = batch_norm.weight / torch.sqrt(batch_norm.running_var + batch_norm.eps)  # (D,)
+        bias = batch_norm.bias - batch_norm.running_mean * scale  # (D,)
+    else:
+        scale = torch.ones_like(batch_norm.weight)
+        bias = torch.zeros_like(batch_norm.bias)
     # linear_fuse's input channels come in reverse stage order: block j of D channels belongs to stage (stages-1-j)
     mixes = head.linear_fuse.weight[:, :, 0, 0].chunk(len(features), dim=1)[::-1]  # stage i: (D, D)
     size = features[0].shape[-2:]
@@ -132,7 +140,10 @@ def folded_decode(head: nn.Module, features: tuple[torch.Tensor, ...]) -> torch.
         if mixed.shape[1:3] != size:
             mixed = resize_nhwc(mixed, size)  # (N, H/4, W/4, D)
         total = mixed if total is None else total + mixed
-    hidden = head.dropout(head.activation(total + bias))  # (N, H/4, W/4, D)
+    total = total + bias
+    if not fold_norm:
+        total = batch_norm(total.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)  # batch statistics, channels last
+    hidden = head.dropout(head.activation(total))  # (N, H/4, W/4, D)
     classifier = head.classifier
     return hidden @ classifier.weight[:, :, 0, 0].t() + classifier.bias  # (N, H/4, W/4, num_labels)
 
@@ -141,18 +152,14 @@ class _ResizeNHWC(torch.autograd.Function):
     """Bilinear resize of a channels-last (N, h, w, C) tensor over h and w (half-pixel centres, as F.interpolate with
     align_corners=False).
 
-    Eager: F.interpolate on the NCHW view of the NHWC storage (channels-last), whose result's NHWC view is contiguous.
     ONNX: one Resize over axes 1 and 2 of the NHWC tensor, so no tensor changes layout and the reductions after the
     last resize run over the last axis (ONNX Runtime's fast path; over axis 1 of NCHW they cost more than the whole
-    decode head).
+    decode head). Outside an export `resize_nhwc` runs `_resize_nhwc_eager` itself, with autograd.
     """
 
     @staticmethod
     def forward(ctx: Any, coarse: torch.Tensor, size: tuple[int, int, int, int]) -> torch.Tensor:
-        _, height, width, _ = size
-        fine = F.interpolate(coarse.permute(0, 3, 1, 2), size=(height, width), mode='bilinear',
-                             align_corners=False)  # (N, C, H, W), channels-last storage
-        return fine.permute(0, 2, 3, 1).contiguous()  # (N, H, W, C)
+        return _resize_nhwc_eager(coarse, size[1:3])
 
     @staticmethod
     def symbolic(g: Any, coarse: Any, size: tuple[int, int, int, int]) -> Any:
@@ -165,8 +172,18 @@ class _ResizeNHWC(torch.autograd.Function):
                     coordinate_transformation_mode_s='half_pixel')
 
 
+def _resize_nhwc_eager(coarse: torch.Tensor, size: tuple[int, int] | torch.Size) -> torch.Tensor:
+    """F.interpolate on the NCHW view of the NHWC storage (channels-last), whose result's NHWC view is contiguous;
+    on a CPU its backward costs a fraction of the NCHW one's (training back-propagates through it)."""
+    fine = F.interpolate(coarse.permute(0, 3, 1, 2), size=(int(size[0]), int(size[1])), mode='bilinear',
+                         align_corners=False)  # (N, C, H, W), channels-last storage
+    return fine.permute(0, 2, 3, 1).contiguous()  # (N, H, W, C)
+
+
 def resize_nhwc(coarse: torch.Tensor, size: tuple[int, int] | torch.Size) -> torch.Tensor:
     """float (N, h, w, C) -> float (N, H, W, C) with (H, W) = size: bilinear, align_corners=False, channels last."""
+    if not torch.onnx.is_in_onnx_export():
+        return _resize_nhwc_eager(coarse, size)
     batch, _, _, channels = coarse.shape
     return _ResizeNHWC.apply(coarse, (int(batch), int(size[0]), int(size[1]), int(channels)))
 
