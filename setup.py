@@ -10,8 +10,9 @@ EXTRAS = {
     'runtime': ['numpy>=1.22', 'opencv-python-headless>=4.5', 'pyyaml>=5.4'],
     # ONNX Runtime backend and the export parity check; no torch needed on a vehicle using it.
     'onnx': ['onnx>=1.14', 'onnxruntime>=1.16'],
-    # torch backend, export and the Hugging Face SegFormer import.
-    'torch': ['torch>=2.1', 'transformers>=4.40', 'safetensors>=0.4', 'onnxscript>=0.1'],
+    # torch backend, export and the Hugging Face SegFormer import. transformers 5.9 renamed SegFormer's modules
+    # (segformer.stages.*, decode_head.linear_projections.*), the names bundles' weights and folded_decode use.
+    'torch': ['torch>=2.1', 'transformers>=5.9', 'safetensors>=0.4', 'onnxscript>=0.1'],
     # ROS 2 Kilted from PyPI, for machines without a ROS 2 installation.
     'ros-pypi': [
         'ros-kilted-rclpy[fastrtps]', 'ros-kilted-sensor-msgs',
