@@ -1,0 +1,77 @@
+#!/usr/bin/env python3
+"""Is the day loss of night-trained models the decode head's BatchNorm statistics? A diagnostic, not a setting.
+
+Every method but source_only trains on batches of day and night crops together, so the head's BatchNorm running
+statistics are those of the mix. For each trained bundle this evaluates day and night mIoU (synthetic validation
+split, as the experiment) with its statistics as trained, then with them recomputed (cumulative average, no
+gradient) over full-size training images: day only, and day + night in equal numbers. If the mixed statistics cost
+the day, day-only statistics give it back.
+
+  .venv/bin/python scripts/batchnorm_study.py runs/adaptation/aligned_v3/full-seed0/bundle \\
+      runs/adaptation/aligned_v3/source_only-seed0/bundle --json runs/tune/batchnorm_study.json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from night_seg_ros.classes import CITYSCAPES_CLASSES, CITYSCAPES_PALETTE
+from night_seg_ros.model import SegmentationModel, load_model
+from night_seg_training.datasets import build_dataset
+from night_seg_training.evaluate import evaluate
+
+SIZE = {'height': 256, 'width': 512, 'seed': 0, 'cache': 'runs/synthetic_cache'}
+"""The synthetic_demo recipe's images and cache."""
+
+
+@torch.no_grad()
+def recompute_statistics(model: SegmentationModel, datasets: Sequence[Any], count: int, batch: int = 4) -> None:
+    """Replace the decode head's BatchNorm running statistics by their average over the first `count` images of
+    each dataset (items {'image': uint8 (H, W, 3)}), batches holding `batch` images of each, in train mode."""
+    norm = model.network.decode_head.batch_norm
+    norm.reset_running_stats()
+    norm.momentum = None  # cumulative average over all batches
+    norm.train()
+    for start in range(0, count, batch):
+        images = torch.stack([torch.from_numpy(dataset[index]['image']) for dataset in datasets
+                              for index in range(start, min(start + batch, count))])  # (n, H, W, 3) uint8
+        features = model.network.segformer(model.normalize(images), output_hidden_states=True).hidden_states
+        model.network.decode_head(features)
+    norm.eval()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('bundles', nargs='+', help='trained model bundles')
+    parser.add_argument('--count', type=int, default=64, help='training images of each domain to average over (64)')
+    parser.add_argument('--val-count', type=int, default=100, help='validation pairs evaluated (100)')
+    parser.add_argument('--json', help='also write the rows here')
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    train = {name: build_dataset({'name': f'synthetic_{name}', 'split': 'train', 'count': 1000, **SIZE})
+             for name in ('day', 'night')}  # the recipe's training sets (cached); the first --count of each are read
+    val = {name: build_dataset({'name': f'synthetic_{name}', 'split': 'val', 'count': args.val_count, **SIZE})
+           for name in ('day', 'night')}
+    statistics = {'as trained': None, 'day only': ('day',), 'day + night': ('day', 'night')}
+    rows = []
+    print(f'{"bundle":<55}{"statistics":>14}{"day mIoU":>10}{"night mIoU":>12}')
+    for path in args.bundles:
+        for label, domains in statistics.items():
+            model = load_model(path)
+            if domains is not None:
+                recompute_statistics(model, [train[name] for name in domains], args.count)
+            scores = {name: evaluate(model, dataset, CITYSCAPES_CLASSES, CITYSCAPES_PALETTE, progress=False)['miou']
+                      for name, dataset in val.items()}
+            rows.append({'bundle': path, 'statistics': label, **scores})
+            print(f'{path:<55}{label:>14}{scores["day"]:>10.2f}{scores["night"]:>12.2f}', flush=True)
+    if args.json:
+        with open(args.json, 'w') as stream:
+            json.dump({'count': args.count, 'val_count': args.val_count, 'rows': rows}, stream, indent=2)
+
+
+if __name__ == '__main__':
+    main()
