@@ -9,6 +9,7 @@ the day, day-only statistics give it back.
 
   .venv/bin/python scripts/batchnorm_study.py runs/adaptation/aligned_v3/full-seed0/bundle \\
       runs/adaptation/aligned_v3/source_only-seed0/bundle --json runs/tune/batchnorm_study.json
+  .venv/bin/python scripts/batchnorm_study.py RUN/bundle --val-seed 1 --val-count 60
 """
 from __future__ import annotations
 
@@ -49,13 +50,15 @@ def main() -> None:
     parser.add_argument('bundles', nargs='+', help='trained model bundles')
     parser.add_argument('--count', type=int, default=64, help='training images of each domain to average over (64)')
     parser.add_argument('--val-count', type=int, default=100, help='validation pairs evaluated (100)')
+    parser.add_argument('--val-seed', type=int, default=0,
+                        help="the validation set's dataset seed (0: the experiment's; others: sets it never reports)")
     parser.add_argument('--json', help='also write the rows here')
     args = parser.parse_args()
     torch.set_num_threads(1)
     train = {name: build_dataset({'name': f'synthetic_{name}', 'split': 'train', 'count': 1000, **SIZE})
              for name in ('day', 'night')}  # the recipe's training sets (cached); the first --count of each are read
-    val = {name: build_dataset({'name': f'synthetic_{name}', 'split': 'val', 'count': args.val_count, **SIZE})
-           for name in ('day', 'night')}
+    val = {name: build_dataset({'name': f'synthetic_{name}', 'split': 'val', 'count': args.val_count,
+                                **{**SIZE, 'seed': args.val_seed}}) for name in ('day', 'night')}
     statistics = {'as trained': None, 'day only': ('day',), 'day + night': ('day', 'night')}
     rows = []
     print(f'{"bundle":<55}{"statistics":>14}{"day mIoU":>10}{"night mIoU":>12}')
@@ -70,7 +73,8 @@ def main() -> None:
             print(f'{path:<55}{label:>14}{scores["day"]:>10.2f}{scores["night"]:>12.2f}', flush=True)
     if args.json:
         with open(args.json, 'w') as stream:
-            json.dump({'count': args.count, 'val_count': args.val_count, 'rows': rows}, stream, indent=2)
+            json.dump({'count': args.count, 'val_count': args.val_count, 'val_seed': args.val_seed, 'rows': rows},
+                      stream, indent=2)
 
 
 if __name__ == '__main__':
