@@ -5,9 +5,10 @@ Loads a teacher from a model bundle, draws night crops with their day references
 split: this study chooses settings, so it never looks at the validation split the experiment reports), and measures
 the pseudo-labels of each variant against the night ground truth of the synthetic data: `teacher` (mean_teacher's
 pseudo-labels), `identity` (full, the reference copied from the same pixel) and `attention` (full, matched by
-cross attention), plus any `--set KEY=VALUE` variants of full. Prints mean accuracy, mIoU, sky and car IoU (percent)
-over the batches, and the share of pixels the refinement gated and changed. `--student BUNDLE` (repeatable) also
-measures trained students' own predictions on the same training crops: did they learn what their pseudo-labels taught?
+cross attention), plus any `--set KEY=VALUE` variants of full. Prints mean accuracy, mIoU and the IoU of each
+diagnostics.WATCHED_CLASSES (sky, car, pole; percent) over the batches, and the share of pixels the refinement
+gated and changed. `--student BUNDLE` (repeatable) also measures trained students' own predictions on the same
+training crops: did they learn what their pseudo-labels taught?
 
   .venv/bin/python scripts/pseudo_label_study.py --teacher models/synthetic_demo_b0
   .venv/bin/python scripts/pseudo_label_study.py --teacher RUN/bundle --alignment coarse \\
