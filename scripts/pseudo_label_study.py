@@ -6,9 +6,10 @@ split: this study chooses settings, so it never looks at the validation split th
 the pseudo-labels of each variant against the night ground truth of the synthetic data: `teacher` (mean_teacher's
 pseudo-labels), `identity` (full, the reference copied from the same pixel) and `attention` (full, matched by
 cross attention), plus any `--set KEY=VALUE` variants of full. Prints mean accuracy, mIoU and the IoU of each
-diagnostics.WATCHED_CLASSES (sky, car, pole; percent) over the batches, and the share of pixels the refinement
-gated and changed. `--student BUNDLE` (repeatable) also measures trained students' own predictions on the same
-training crops: did they learn what their pseudo-labels taught?
+diagnostics.WATCHED_CLASSES (sky, car, pole; percent) over the batches, the share of pixels the refinement
+gated and changed, and the mean loss weight of the pixels whose truth is each watched class (`weight/<class>`).
+`--student BUNDLE` (repeatable) also measures trained students' own predictions on the same training crops: did
+they learn what their pseudo-labels taught?
 
   .venv/bin/python scripts/pseudo_label_study.py --teacher models/synthetic_demo_b0
   .venv/bin/python scripts/pseudo_label_study.py --teacher RUN/bundle --alignment coarse \\
@@ -76,16 +77,20 @@ def main() -> None:
                                (config.data.crop_height, config.data.crop_width), True, True)
     drawn = [batches[index]['target'] for index in range(args.batches)]
     results = {}
+    watched = watched_classes(CITYSCAPES_CLASSES)
     for name, method_config in variants(config.method, args.variant).items():
         method = AdaptationMethod(method_config, CITYSCAPES_CLASSES)
         logged: dict[str, list[float]] = {}
         with torch.no_grad():
             for batch in drawn:
-                _, _, scalars = method.pseudo_labels(teacher, batch, contextlib.nullcontext())
+                _, weight, scalars = method.pseudo_labels(teacher, batch, contextlib.nullcontext())
+                for class_name, index in watched.items():  # the loss weight pixels of each watched class get
+                    truly = batch['label'] == index
+                    if truly.any():
+                        scalars[f'weight/{class_name}'] = weight[truly].mean().item()
                 for key, value in scalars.items():
                     logged.setdefault(key, []).append(value)
         results[name] = {key: float(np.mean(values)) for key, values in logged.items()}
-    watched = watched_classes(CITYSCAPES_CLASSES)
     for path in args.student:
         student = Segmenter(initial_network('b0', path)[0], input_spec).eval()
         with torch.no_grad():
@@ -97,13 +102,16 @@ def main() -> None:
           f'{spec.get("alignment", "aligned")}; {args.batches} batches of {config.optim.batch_size} crops '
           f'{config.data.crop_height}x{config.data.crop_width}')
     width = max(14, *(len(name) + 1 for name in results))
-    print(f'{"variant":<{width}}' + ''.join(f'{key:>10}' for key in KEYS) + f'{"gated":>8}{"changed":>9}{"shift_x":>9}')
+    weights = [f'weight/{class_name}' for class_name in watched]
+    print(f'{"variant":<{width}}' + ''.join(f'{key:>10}' for key in KEYS) + f'{"gated":>8}{"changed":>9}{"shift_x":>9}'
+          + ''.join(f'{key:>14}' for key in weights))
     for name, result in results.items():
         refinement = [100 * result[f'refine/{key}_fraction'] if f'refine/{key}_fraction' in result else None
                       for key in ('gate', 'changed')] + [result.get('attention/shift_x_px')]
         print(f'{name:<{width}}' + ''.join(f'{result.get("pseudo/" + key, float("nan")):>10.1f}' for key in KEYS)
               + ''.join('-'.rjust(size) if value is None else f'{value:>{size}.1f}'
-                        for value, size in zip(refinement, (8, 9, 9), strict=True)))
+                        for value, size in zip(refinement, (8, 9, 9), strict=True))
+              + ''.join('-'.rjust(14) if key not in result else f'{result[key]:>14.3f}' for key in weights))
     if args.json:
         with open(args.json, 'w') as stream:
             json.dump({'args': vars(args), 'results': results}, stream, indent=2)
