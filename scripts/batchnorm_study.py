@@ -40,8 +40,7 @@ def recompute_statistics(model: SegmentationModel, datasets: Sequence[Any], coun
     for start in range(0, count, batch):
         images = torch.stack([torch.from_numpy(dataset[index]['image']) for dataset in datasets
                               for index in range(start, min(start + batch, count))])  # (n, H, W, 3) uint8
-        features = model.network.segformer(model.normalize(images), output_hidden_states=True).hidden_states
-        model.network.decode_head(features)
+        model.coarse_logits(model.normalize(images))  # the head in train mode: BatchNorm takes batch statistics
     norm.eval()
 
 
