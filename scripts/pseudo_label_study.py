@@ -84,7 +84,7 @@ def main() -> None:
         with torch.no_grad():
             for batch in drawn:
                 _, weight, scalars = method.pseudo_labels(teacher, batch, contextlib.nullcontext())
-                for class_name, index in watched.items():  # the loss weight pixels of each watched class get
+                for class_name, index in watched.items():  # mean loss weight of the class's true pixels
                     truly = batch['label'] == index
                     if truly.any():
                         scalars[f'weight/{class_name}'] = weight[truly].mean().item()
