@@ -34,6 +34,11 @@ docs/ADAPTATION.md): the mean teacher's only signal is consistency under mixing 
 stays at the source-only level; `full`'s signal is the day reference, which half-class mixing and augmentation
 dilute, while the day cars, people and bikes it pastes (the reference cannot show night traffic) keep those classes."""
 
+STATIC_CLASS_NAMES = ('road', 'sidewalk', 'building', 'wall', 'fence', 'pole', 'traffic light', 'traffic sign',
+                      'vegetation', 'terrain', 'sky')
+"""Classes whose layout does not change between a day and a night visit of the same place."""
+
+
 PSEUDO_WEIGHTINGS = ('confidence', 'image_fraction')
 """How a pseudo-labelled pixel is weighted in the consistency loss (teacher.pseudo_label_weight)."""
 CLASSMIX_CLASSES = ('half', 'dynamic')
@@ -129,6 +134,11 @@ class MethodConfig:
     """A night pixel the teacher labels with a dynamic class (car, person, ...) is refined by a static reference
     only when its confidence is below this: 0 never (a car at night is not in the day reference), 1 always. 0.9:
     chosen by scripts/pseudo_label_study.py on the train split (docs/ADAPTATION.md)."""
+    teacher_only_classes: list[str] = field(default_factory=list)
+    """Static classes the refinement leaves to the night teacher (names from cross_attention.STATIC_CLASS_NAMES):
+    a night pixel the teacher labels with one is never refined, and the reference's prediction of one is never
+    carried over. For thin structures (poles, signs) a shift of a few pixels between the day and the night view
+    already puts the reference's label beside the object."""
     attention_stage: int = 2
     """Encoder stage (1..4) whose teacher features the cross attention compares (2: 1/8 resolution)."""
     attention_temperature: float = 0.07
@@ -208,6 +218,9 @@ def _type_ok(value: Any, annotation: Any) -> bool:
         return isinstance(value, int) and not isinstance(value, bool)
     if origin is dict:
         return isinstance(value, dict)
+    if origin is list:
+        (item,) = typing.get_args(annotation)
+        return isinstance(value, list) and all(_type_ok(element, item) for element in value)
     return isinstance(value, annotation)
 
 
@@ -277,6 +290,10 @@ def _validate(config: TrainConfig) -> None:
         problems.append(f'method.transfer is {config.method.transfer!r}; allowed: {", ".join(TRANSFERS)}')
     if not 0.0 <= config.method.overrule_dynamic_below <= 1.0:
         problems.append(f'method.overrule_dynamic_below is {config.method.overrule_dynamic_below}; allowed: 0..1')
+    unknown = [name for name in config.method.teacher_only_classes if name not in STATIC_CLASS_NAMES]
+    if unknown:
+        problems.append(f'method.teacher_only_classes names {", ".join(map(repr, unknown))}; allowed: the static '
+                        f'classes {", ".join(STATIC_CLASS_NAMES)}')
     if not 0.0 <= config.method.reference_weight <= 1.0:
         problems.append(f'method.reference_weight is {config.method.reference_weight}; allowed: 0 <= w <= 1')
     for key in ('attention_temperature', 'attention_sigma_px'):

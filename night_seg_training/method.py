@@ -30,6 +30,7 @@ from night_seg_training.augment import classmix_masks, mix, strong_augment
 from night_seg_training.config import STUDENT_INPUT, MethodConfig
 from night_seg_training.cross_attention import (
     attend,
+    class_mask,
     cosine_similarity,
     global_shift,
     reference_gate,
@@ -67,6 +68,7 @@ class AdaptationMethod:
         self.config = config
         self.ignore_index = ignore_index
         self.static = static_class_mask(classes)
+        self.teacher_only = class_mask(classes, config.teacher_only_classes) if config.teacher_only_classes else None
         self.num_classes = len(classes)
         self.watched = watched_classes(classes)
         chosen = STUDENT_INPUT.get(config.name, STUDENT_INPUT['mean_teacher'])
@@ -193,7 +195,7 @@ class AdaptationMethod:
                                               else 1.0)
         night_confidence, teacher_labels = night_probabilities.max(1)  # (N, H, W) each
         gate = reference_gate(night_confidence, teacher_labels, day_probabilities, self.static,
-                              self.config.overrule_dynamic_below)
+                              self.config.overrule_dynamic_below, self.teacher_only)
         refined = refine(night_probabilities, day_probabilities, gate, mix)
         scalars['refine/gate_fraction'] = gate.float().mean().item()
         return refined, teacher_labels, similarity, scalars

@@ -157,10 +157,14 @@ def test_shipped_recipes_load_and_overrides_are_checked() -> None:
     config = load_config('synthetic_demo', ['method.name=source_only', 'optim.lr=1e-3', 'data.source.count=7'])
     assert (config.method.name, config.optim.lr, config.data.source['count']) == ('source_only', 1e-3, 7)
     assert config.data.source['name'] == 'synthetic_day'  # an override changes one key of a dataset spec
+    config = load_config('synthetic_demo', ['method.teacher_only_classes=[pole, traffic sign]'])
+    assert config.method.teacher_only_classes == ['pole', 'traffic sign']
     for override, message in (('method.name=best', "allowed: source_only, mean_teacher, full, oracle"),
                               ('optim.learning_rate=1', "unknown config key 'optim.learning_rate'"),
                               ('optim.iterations=ten', "'optim.iterations' must be"),
                               ('data.crop_height=100', 'multiple of 32'),
+                              ('method.teacher_only_classes=[pole, car]', "names 'car'; allowed: the static"),
+                              ('method.teacher_only_classes=pole', "'method.teacher_only_classes' must be"),
                               ('nonsense', 'is not KEY=VALUE')):
         with pytest.raises(ConfigError, match=message):
             load_config('synthetic_demo', [override])

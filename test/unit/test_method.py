@@ -14,6 +14,7 @@ from night_seg_training.augment import classmix_masks, gaussian_blur, mix, stron
 from night_seg_training.config import MethodConfig
 from night_seg_training.cross_attention import (
     attend,
+    class_mask,
     cosine_similarity,
     global_shift,
     reference_gate,
@@ -28,7 +29,7 @@ from night_seg_training.teacher import EmaTeacher, pseudo_label_weight, similari
 
 STATIC = static_class_mask(CITYSCAPES_CLASSES)
 CAR = CITYSCAPES_CLASSES.index('car')
-ROAD, BUILDING, SKY = (CITYSCAPES_CLASSES.index(name) for name in ('road', 'building', 'sky'))
+ROAD, BUILDING, SKY, POLE = (CITYSCAPES_CLASSES.index(name) for name in ('road', 'building', 'sky', 'pole'))
 
 
 def test_static_classes_are_the_eleven_background_classes() -> None:
@@ -148,6 +149,24 @@ def test_an_unsure_dynamic_night_label_is_overruled_only_below_the_threshold() -
     assert gate.tolist() == [[[True, False]]]
     assert refined.argmax(1).tolist() == [[[SKY, CAR]]]
     assert _refine(night, day, 0.8, overrule_dynamic_below=1.0)[1].all()
+
+
+def test_classes_left_to_the_teacher_are_neither_overruled_nor_carried_over() -> None:
+    classes = len(CITYSCAPES_CLASSES)
+    night = torch.full((1, classes, 1, 3), 0.01)
+    night[0, POLE, 0, 0] = 0.6  # a night pole where the shifted reference has building
+    night[0, BUILDING, 0, 1] = 0.6  # building where the reference has a pole
+    night[0, BUILDING, 0, 2] = 0.6  # the night sky called building
+    night = night / night.sum(1, keepdim=True)
+    day = torch.full((1, classes, 1, 3), 0.05 / (classes - 1))
+    day[0, BUILDING, 0, 0] = 0.95
+    day[0, POLE, 0, 1] = 0.95
+    day[0, SKY, 0, 2] = 0.95
+    everything = reference_gate(*night.max(1), day, STATIC)
+    assert everything.tolist() == [[[True, True, True]]]
+    kept = reference_gate(*night.max(1), day, STATIC, teacher_only=class_mask(CITYSCAPES_CLASSES, ['pole']))
+    assert kept.tolist() == [[[False, False, True]]]
+    assert refine(night, day, kept, 0.8).argmax(1).tolist() == [[[POLE, BUILDING, SKY]]]
 
 
 def test_ema_teacher_math() -> None:
