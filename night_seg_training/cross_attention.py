@@ -24,6 +24,7 @@ import torch.nn.functional as F
 
 from night_seg_training.config import STATIC_CLASS_NAMES
 
+
 def class_mask(classes: Sequence[str], chosen: Sequence[str]) -> torch.Tensor:
     """bool (K,): True for the `chosen` class names among a bundle's class names."""
     return torch.tensor([name in chosen for name in classes])
