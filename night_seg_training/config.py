@@ -171,6 +171,9 @@ class OptimConfig:
     iterations: int = 4000
     amp: bool = True
     """Mixed precision (bfloat16 autocast) on CUDA; ignored on CPU."""
+    head_statistics_images: int = 64
+    """After the last iteration, the decode head's BatchNorm statistics are recomputed over this many whole training
+    images of each domain the method reads (head_statistics.py; 0 keeps the running statistics of the crops)."""
 
 
 @dataclass
@@ -309,6 +312,8 @@ def _validate(config: TrainConfig) -> None:
         section, name = key.split('.')
         if getattr(getattr(config, section), name) < 1:
             problems.append(f'{key} must be >= 1')
+    if config.optim.head_statistics_images < 0:
+        problems.append('optim.head_statistics_images must be >= 0')
     if config.data.workers < 0:
         problems.append('data.workers must be >= 0')
     if not config.data.val:

@@ -128,6 +128,14 @@ def gallery_png(rows: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray | None]]
     write_png(path, cv2.cvtColor(np.concatenate(strips), cv2.COLOR_RGB2BGR))
 
 
+def model_input(model: SegmentationModel, images: Sequence[np.ndarray]) -> np.ndarray:
+    """uint8 (H, W, 3) RGB images of any sizes -> one uint8 batch (N, h, w, 3) at the model's input size, resized as
+    the deployed node resizes them."""
+    spec = model.input_spec
+    return np.stack([cv2.resize(image, (spec.width, spec.height), interpolation=DOWNSCALE_INTERPOLATION)
+                     for image in images])
+
+
 def predict(model: SegmentationModel, images: Sequence[np.ndarray], sizes: Sequence[tuple[int, int]],
             device: str | torch.device = 'cpu') -> list[np.ndarray]:
     """Label a batch as the deployed node does: uint8 (H, W, 3) RGB images -> uint8 labels of each (height, width).
@@ -135,9 +143,7 @@ def predict(model: SegmentationModel, images: Sequence[np.ndarray], sizes: Seque
     Each image is resized to the model's input, all run as one batch, and each label map is upsampled
     (nearest-neighbour) to its entry of `sizes`, normally the ground truth's (height, width).
     """
-    spec = model.input_spec
-    batch = np.stack([cv2.resize(image, (spec.width, spec.height), interpolation=DOWNSCALE_INTERPOLATION)
-                      for image in images])  # (N, h, w, 3)
+    batch = model_input(model, images)  # (N, h, w, 3)
     with torch.inference_mode():
         labels, _ = model(torch.from_numpy(batch).to(device))  # (N, h, w) uint8
     return [cv2.resize(small, (width, height), interpolation=UPSCALE_INTERPOLATION)

@@ -305,6 +305,8 @@ def train(config: TrainConfig, run_dir: Path, dist_info: Distributed, resume: bo
     _check_replicas(segmenter, dist_info)
     if seconds:
         LOG.info('median %.3f s per iteration over %d iterations', float(np.median(seconds)), len(seconds))
+    if config.optim.head_statistics_images:
+        _recompute_head_statistics(segmenter, source, target, config.optim.head_statistics_images, dist_info)
     metrics = _evaluate_all(segmenter, val, config, dist_info, run_dir / 'eval', progress)
     bundle_path = run_dir / 'bundle'
     if dist_info.is_main:
@@ -316,6 +318,18 @@ def train(config: TrainConfig, run_dir: Path, dist_info: Distributed, resume: bo
         writer.close()
     dist_info.barrier()
     return bundle_path
+
+
+def _recompute_head_statistics(segmenter: Segmenter, source: Any, target: Any | None, count: int,
+                               dist_info: Distributed) -> None:
+    """head_statistics.recompute_head_statistics over the day images, and the night ones if the method reads them.
+    Every process computes the same statistics from the same images and weights."""
+    from night_seg_training.head_statistics import recompute_head_statistics
+
+    model = SegmentationModel(segmenter.network, segmenter.input_spec).to(dist_info.device)
+    used = recompute_head_statistics(model, [source] if target is None else [source, target], count,
+                                     device=dist_info.device)
+    LOG.info('decode head BatchNorm statistics recomputed over %d whole training images', used)
 
 
 def _check_replicas(segmenter: Segmenter, dist_info: Distributed) -> None:

@@ -60,9 +60,15 @@ def test_a_run_writes_its_folder_and_ends_with_a_bundle(tmp_path: Path, method: 
     assert f'bundle: {run / "bundle"}' in capsys.readouterr().out
     resolved = load_config(run / 'config.yaml')
     assert resolved.method.name == method and resolved.optim.iterations == 2
-    assert 'training tiny: method' in (run / 'train.log').read_text()
+    log = (run / 'train.log').read_text()
+    assert 'training tiny: method' in log
+    used = 4 if method == 'source_only' else 8  # the day images, and as many night ones if the method reads them
+    assert f'decode head BatchNorm statistics recomputed over {used} whole training images' in log
     assert list((run / 'tb').glob('events.out.tfevents.*'))
-    assert load_checkpoint(run / 'checkpoints' / CHECKPOINT_FILE)['iteration'] == 2
+    state = load_checkpoint(run / 'checkpoints' / CHECKPOINT_FILE)
+    assert state['iteration'] == 2
+    bundle_mean = load_model(run / 'bundle').network.decode_head.batch_norm.running_mean
+    assert not torch.allclose(bundle_mean, state['student']['network.decode_head.batch_norm.running_mean'])
     for name in ('night', 'day'):
         for figure in ('metrics.json', 'confusion.png', 'gallery.png'):
             assert (run / 'eval' / name / figure).is_file()
