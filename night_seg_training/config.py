@@ -135,7 +135,7 @@ class MethodConfig:
     only when its confidence is below this: 0 never (a car at night is not in the day reference), 1 always. 0.9:
     chosen by scripts/pseudo_label_study.py on the train split (docs/ADAPTATION.md)."""
     teacher_only_classes: list[str] = field(default_factory=list)
-    """Static classes the refinement leaves to the night teacher (names from cross_attention.STATIC_CLASS_NAMES):
+    """Static classes the refinement leaves to the night teacher (names from STATIC_CLASS_NAMES):
     a night pixel the teacher labels with one is never refined, and the reference's prediction of one is never
     carried over. For thin structures (poles, signs) a shift of a few pixels between the day and the night view
     already puts the reference's label beside the object."""

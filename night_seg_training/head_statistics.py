@@ -1,6 +1,6 @@
 """The decode head's BatchNorm statistics, recomputed after training over full-size training images (PreciseBN).
 
-During training the head's running statistics are an exponential average over batches of 192x192-class crops, taken
+During training the head's running statistics are an exponential average over batches of training crops, taken
 while the weights still moved; the deployed model sees whole frames at its input size. After the last iteration the
 loop replaces them by a plain average, with the final weights, over whole training frames resized to the model
 input as the node resizes them: the day images, and for every method that reads night images as many night images,
