@@ -12,6 +12,7 @@ it back.
   .venv/bin/python scripts/batchnorm_study.py runs/adaptation/aligned_v3/full-seed0/bundle \\
       runs/adaptation/aligned_v3/source_only-seed0/bundle --json runs/tune/batchnorm_study.json
   .venv/bin/python scripts/batchnorm_study.py RUN/bundle --val-seed 1 --val-count 60
+  .venv/bin/python scripts/batchnorm_study.py models/synthetic_demo_b0 --height 384 --width 768
 """
 from __future__ import annotations
 
@@ -26,8 +27,8 @@ from night_seg_training.datasets import build_dataset
 from night_seg_training.evaluate import evaluate
 from night_seg_training.head_statistics import recompute_head_statistics
 
-SIZE = {'height': 256, 'width': 512, 'seed': 0, 'cache': 'runs/synthetic_cache'}
-"""The synthetic_demo recipe's images and cache."""
+CACHE = 'runs/synthetic_cache'
+"""The synthetic_demo recipe's image cache."""
 
 
 def main() -> None:
@@ -37,13 +38,17 @@ def main() -> None:
     parser.add_argument('--val-count', type=int, default=100, help='validation pairs evaluated (100)')
     parser.add_argument('--val-seed', type=int, default=0,
                         help="the validation set's dataset seed (0: the experiment's; others: sets it never reports)")
+    parser.add_argument('--height', type=int, default=256, help="images' height (256: the synthetic_demo recipe's; "
+                        "384 with --width 768: the demo model's)")
+    parser.add_argument('--width', type=int, default=512, help="images' width (512)")
     parser.add_argument('--json', help='also write the rows here')
     args = parser.parse_args()
+    size = {'height': args.height, 'width': args.width, 'seed': 0, 'cache': CACHE}
     torch.set_num_threads(1)
-    train = {name: build_dataset({'name': f'synthetic_{name}', 'split': 'train', 'count': 1000, **SIZE})
+    train = {name: build_dataset({'name': f'synthetic_{name}', 'split': 'train', 'count': 1000, **size})
              for name in ('day', 'night')}  # the recipe's training sets (cached); the first --count of each are read
     val = {name: build_dataset({'name': f'synthetic_{name}', 'split': 'val', 'count': args.val_count,
-                                **{**SIZE, 'seed': args.val_seed}}) for name in ('day', 'night')}
+                                **{**size, 'seed': args.val_seed}}) for name in ('day', 'night')}
     statistics = {'as in the bundle': None, 'day only': ('day',), 'day + night': ('day', 'night')}
     rows = []
     print(f'{"bundle":<55}{"statistics":>14}{"day mIoU":>10}{"night mIoU":>12}')
@@ -58,7 +63,8 @@ def main() -> None:
             print(f'{path:<55}{label:>14}{scores["day"]:>10.2f}{scores["night"]:>12.2f}', flush=True)
     if args.json:
         with open(args.json, 'w') as stream:
-            json.dump({'count': args.count, 'val_count': args.val_count, 'val_seed': args.val_seed, 'rows': rows},
+            json.dump({'count': args.count, 'val_count': args.val_count, 'val_seed': args.val_seed,
+                       'size': [args.height, args.width], 'rows': rows},
                       stream, indent=2)
 
 
