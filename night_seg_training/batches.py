@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from night_seg_ros.classes import IGNORE_INDEX
+from night_seg_training.rare_class import CROP_TRIES, RareClassSampler
 
 IMAGE_KEYS = ('image', 'reference')
 LABEL_KEYS = ('label',)
@@ -65,12 +66,14 @@ class IterationBatches:
 
     Returns {'source': {'image', 'label'}} plus, when a target is given, {'target': {'image', 'reference'
     (when `need_reference`), 'label' (when `need_target_label`)}}; tensors as in `to_tensors`.
+    With `source_sampler` the day items are drawn by class (rare_class.py) instead of uniformly.
     """
 
     def __init__(self, source: Any, target: Any | None, batch_size: int, seed: int, rank: int, resize_height: int,
                  scale_range: tuple[float, float], crop: tuple[int, int], need_reference: bool = False,
-                 need_target_label: bool = False) -> None:
+                 need_target_label: bool = False, source_sampler: RareClassSampler | None = None) -> None:
         self.source = source
+        self.source_sampler = source_sampler
         self.target = target
         self.batch_size = batch_size
         self.seed = seed
@@ -91,9 +94,23 @@ class IterationBatches:
             samples.append(weak_augment({key: item[key] for key in keys}, rng, **self.augment))
         return to_tensors(samples)
 
+    def _draw_rare(self, rng: np.random.Generator) -> dict[str, torch.Tensor]:
+        """Day items by rare-class sampling, each crop redrawn until it shows the drawn class (CROP_TRIES)."""
+        samples = []
+        for _ in range(self.batch_size):
+            train_id, index = self.source_sampler.draw(rng)
+            item = self.source[index]
+            for _ in range(CROP_TRIES):
+                sample = weak_augment({'image': item['image'], 'label': item['label']}, rng, **self.augment)
+                if self.source_sampler.crop_shows(sample['label'], train_id):
+                    break
+            samples.append(sample)
+        return to_tensors(samples)
+
     def __getitem__(self, iteration: int) -> dict[str, dict[str, torch.Tensor]]:
         rng = np.random.default_rng([self.seed, self.rank, iteration])
-        batch = {'source': self._draw(self.source, ('image', 'label'), rng)}
+        batch = {'source': (self._draw(self.source, ('image', 'label'), rng) if self.source_sampler is None
+                            else self._draw_rare(rng))}
         if self.target is not None:
             batch['target'] = self._draw(self.target, self.target_keys, rng)
         return batch

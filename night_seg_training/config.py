@@ -99,6 +99,12 @@ class DataConfig:
     """Training crop width in pixels (multiple of 32)."""
     workers: int = 1
     """Background processes preparing batches (0: in the training process)."""
+    rare_class_temperature: float | None = None
+    """Rare-class sampling of the day images (rare_class.py; DAFormer: 0.01): the temperature T of
+    P(class) = softmax((1 - pixel share) / T). None: the day images are drawn uniformly."""
+    rare_class_min_share: float = 0.0015
+    """With rare-class sampling, an image shows a class when it covers at least this share of its labelled pixels
+    (DAFormer: 3000 pixels of a GTA frame, about 0.15 %)."""
 
 
 @dataclass
@@ -316,6 +322,11 @@ def _validate(config: TrainConfig) -> None:
         problems.append('optim.head_statistics_images must be >= 0')
     if config.data.workers < 0:
         problems.append('data.workers must be >= 0')
+    if config.data.rare_class_temperature is not None and config.data.rare_class_temperature <= 0:
+        problems.append(f'data.rare_class_temperature is {config.data.rare_class_temperature}; it must be > 0, or '
+                        'null for uniform sampling')
+    if not 0.0 < config.data.rare_class_min_share < 1.0:
+        problems.append(f'data.rare_class_min_share is {config.data.rare_class_min_share}; allowed: 0 < share < 1')
     if not config.data.val:
         problems.append('data.val needs at least one evaluation set')
     if problems:

@@ -180,6 +180,11 @@ class _FileDataset:
         """Whether every sample has a 'label' (own_drives may label only some of its frames)."""
         return all('label' in item.paths for item in self._items)
 
+    def label(self, index: int) -> np.ndarray | None:
+        """Read only sample ``index``'s label, uint8 (H, W) train ids; None when it has none."""
+        path = self._items[index].paths.get('label')
+        return None if path is None else _read_label(self.dataset, path)
+
     def __getitem__(self, index: int) -> dict[str, Any]:
         """Read sample ``index``: 'image' (and 'reference') uint8 (H, W, 3) RGB, 'label' uint8 (H, W), 'name' str."""
         item = self._items[index]

@@ -37,6 +37,7 @@ from night_seg_training.checkpoint import CHECKPOINT_FILE, load_checkpoint, save
 from night_seg_training.config import TrainConfig, save_config
 from night_seg_training.distributed import Distributed
 from night_seg_training.method import AdaptationMethod, StepResult
+from night_seg_training.rare_class import RareClassSampler, label_pixel_counts, rare_class_sampler
 from night_seg_training.segmenter import Segmenter, initial_network
 from night_seg_training.teacher import EmaTeacher
 
@@ -129,6 +130,19 @@ def _datasets(config: TrainConfig, method: AdaptationMethod) -> tuple[Any, Any |
     target = build_dataset(config.data.target) if method.uses_target else None
     val = {name: build_dataset(spec) for name, spec in config.data.val.items()}
     return source, target, val
+
+
+def _source_sampler(source: Any, config: TrainConfig) -> RareClassSampler | None:
+    """The rare-class sampler of the day images when the config asks for one (reads every day label once)."""
+    if config.data.rare_class_temperature is None:
+        return None
+    sampler = rare_class_sampler(label_pixel_counts(source, len(CITYSCAPES_CLASSES)),
+                                 config.data.rare_class_temperature, config.data.rare_class_min_share)
+    order = np.argsort(sampler.probabilities)[::-1][:5]
+    LOG.info('rare-class sampling of %d day images, T %g: %s', len(source), config.data.rare_class_temperature,
+             ', '.join(f'{CITYSCAPES_CLASSES[sampler.classes[i]]} {sampler.probabilities[i]:.2f} '
+                       f'({len(sampler.images[i])} images)' for i in order))
+    return sampler
 
 
 def _evaluate_all(segmenter: Segmenter, val: dict[str, Any], config: TrainConfig, dist_info: Distributed,
@@ -232,7 +246,7 @@ def train(config: TrainConfig, run_dir: Path, dist_info: Distributed, resume: bo
     batches = IterationBatches(source, target, config.optim.batch_size, config.seed, dist_info.rank,
                                config.data.resize_height, (config.data.scale_min, config.data.scale_max),
                                (config.data.crop_height, config.data.crop_width), method.uses_reference,
-                               method.uses_target_labels or diagnose)
+                               method.uses_target_labels or diagnose, _source_sampler(source, config))
     total = config.optim.iterations
     writer = None
     if dist_info.is_main:
