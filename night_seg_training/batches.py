@@ -17,6 +17,7 @@ from night_seg_training.rare_class import CROP_TRIES, RareClassSampler
 
 IMAGE_KEYS = ('image', 'reference')
 LABEL_KEYS = ('label',)
+SOURCE_KEYS = ('image', 'label')
 
 
 def weak_augment(sample: dict[str, Any], rng: np.random.Generator, resize_height: int,
@@ -82,26 +83,29 @@ class IterationBatches:
         self.target_keys = ('image',) + (('reference',) if need_reference else ()) + (
             ('label',) if need_target_label else ())
 
+    @staticmethod
+    def _item(dataset: Any, index: int, keys: tuple[str, ...]) -> dict[str, Any]:
+        """Item `index` of `dataset` with only `keys`; KeyError naming what it lacks and what the method needs."""
+        item = dataset[index]
+        missing = [key for key in keys if key not in item]
+        if missing:
+            raise KeyError(f'{type(dataset).__name__} item {index} has no {", ".join(missing)}; '
+                           f'this method needs {", ".join(keys)}')
+        return {key: item[key] for key in keys}
+
     def _draw(self, dataset: Any, keys: tuple[str, ...], rng: np.random.Generator) -> dict[str, torch.Tensor]:
         indices = rng.integers(0, len(dataset), size=self.batch_size)
-        samples = []
-        for index in indices:
-            item = dataset[int(index)]
-            missing = [key for key in keys if key not in item]
-            if missing:
-                raise KeyError(f'{type(dataset).__name__} item {int(index)} has no {", ".join(missing)}; '
-                               f'this method needs {", ".join(keys)}')
-            samples.append(weak_augment({key: item[key] for key in keys}, rng, **self.augment))
-        return to_tensors(samples)
+        return to_tensors([weak_augment(self._item(dataset, int(index), keys), rng, **self.augment)
+                           for index in indices])
 
     def _draw_rare(self, rng: np.random.Generator) -> dict[str, torch.Tensor]:
         """Day items by rare-class sampling, each crop redrawn until it shows the drawn class (CROP_TRIES)."""
         samples = []
         for _ in range(self.batch_size):
             train_id, index = self.source_sampler.draw(rng)
-            item = self.source[index]
+            item = self._item(self.source, index, SOURCE_KEYS)
             for _ in range(CROP_TRIES):
-                sample = weak_augment({'image': item['image'], 'label': item['label']}, rng, **self.augment)
+                sample = weak_augment(item, rng, **self.augment)
                 if self.source_sampler.crop_shows(sample['label'], train_id):
                     break
             samples.append(sample)
@@ -109,7 +113,7 @@ class IterationBatches:
 
     def __getitem__(self, iteration: int) -> dict[str, dict[str, torch.Tensor]]:
         rng = np.random.default_rng([self.seed, self.rank, iteration])
-        batch = {'source': (self._draw(self.source, ('image', 'label'), rng) if self.source_sampler is None
+        batch = {'source': (self._draw(self.source, SOURCE_KEYS, rng) if self.source_sampler is None
                             else self._draw_rare(rng))}
         if self.target is not None:
             batch['target'] = self._draw(self.target, self.target_keys, rng)
