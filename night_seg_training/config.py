@@ -45,6 +45,7 @@ CLASSMIX_CLASSES = ('half', 'dynamic')
 """Which classes of a day crop ClassMix pastes onto the night crop (augment.classmix_masks): `half`, a random half of
 the classes present (DACS); `dynamic`, every dynamic class present (car, person, ...), leaving the night scene whole."""
 TRANSFERS = ('attention', 'identity')
+TEACHER_VIEWS = ('crop', 'frame')
 """How `full` carries the day prediction to night positions: matched by cross attention, or copied from the same
 pixel (cross_attention)."""
 
@@ -156,6 +157,12 @@ class MethodConfig:
     """Largest horizontal global shift searched, in pixels (yaw and lateral offset of a GPS-matched pair)."""
     attention_search_vertical_px: float = 16.0
     """Largest vertical global shift searched, in pixels."""
+    teacher_view: str = 'crop'
+    """What the teacher labels (TEACHER_VIEWS): `crop`, the night crop the student sees (and, for `full`, its
+    reference's crop), as DAFormer; `frame`, the whole night frame (and the whole reference) at the crops' base
+    scale (`data.resize_height`, the model input in the own_drives recipe), each crop then taking its window of
+    the predictions (and of the features `full`'s attention compares), so that a car or a pole cut by the crop's
+    edge is labelled with the context the deployed model sees. Costs a teacher forward over whole frames."""
     similarity_mixing: bool = False
     """Multiply the reference's share by the night-day similarity (0..1) of each pixel."""
     similarity_weighting: bool = False
@@ -297,6 +304,8 @@ def _validate(config: TrainConfig) -> None:
                         f'{", ".join(CLASSMIX_CLASSES)}')
     if config.method.transfer not in TRANSFERS:
         problems.append(f'method.transfer is {config.method.transfer!r}; allowed: {", ".join(TRANSFERS)}')
+    if config.method.teacher_view not in TEACHER_VIEWS:
+        problems.append(f'method.teacher_view is {config.method.teacher_view!r}; allowed: {", ".join(TEACHER_VIEWS)}')
     if not 0.0 <= config.method.overrule_dynamic_below <= 1.0:
         problems.append(f'method.overrule_dynamic_below is {config.method.overrule_dynamic_below}; allowed: 0..1')
     unknown = [name for name in config.method.teacher_only_classes if name not in STATIC_CLASS_NAMES]

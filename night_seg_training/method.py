@@ -39,7 +39,7 @@ from night_seg_training.cross_attention import (
     warp,
 )
 from night_seg_training.diagnostics import label_quality, watched_classes
-from night_seg_training.teacher import EmaTeacher, pseudo_label_weight, similarity_weight
+from night_seg_training.teacher import EmaTeacher, crop_windows, pseudo_label_weight, similarity_weight
 
 
 def weighted_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, weight: torch.Tensor,
@@ -92,6 +92,11 @@ class AdaptationMethod:
         return self.config.name == 'full'
 
     @property
+    def uses_target_frame(self) -> bool:
+        """The teacher labels whole night frames (`teacher_view: frame`), so batches carry them."""
+        return self.uses_teacher and self.config.teacher_view == 'frame'
+
+    @property
     def uses_target_labels(self) -> bool:
         """Only the oracle reads night ground truth."""
         return self.config.name == 'oracle'
@@ -138,14 +143,14 @@ class AdaptationMethod:
                        autocast: AbstractContextManager) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
         """Teacher pseudo-labels int64 (N, H, W), per-pixel weights float (N, H, W) and scalars to log for the night
         crops of `target` (the step uses them; scripts/pseudo_label_study.py measures them)."""
-        night = target['image']
         scalars: dict[str, float] = {}
         if self.config.name == 'full':
             probabilities, teacher_labels, similarity, scalars = self._refined(teacher, target, autocast)
         else:
-            with autocast:
-                logits = teacher.model(night)
-            probabilities = torch.softmax(logits.float(), dim=1)
+            frame = self.uses_target_frame
+            probabilities, _ = self._teacher_view(teacher, target['image_frame'] if frame else target['image'],
+                                                  target['window'] if frame else None,
+                                                  tuple(target['image'].shape[-2:]), autocast)
             teacher_labels = similarity = None
         confidence, pseudo = probabilities.max(dim=1)  # (N, H, W) each
         weight = pseudo_label_weight(confidence, self.config.pseudo_weighting, self.config.pseudo_threshold)
@@ -165,23 +170,28 @@ class AdaptationMethod:
                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, dict[str, float]]:
         """`full`: the teacher's night probabilities refined by the day reference (cross_attention.refine).
 
-        One teacher forward over night and reference crops together. Returns (refined float (N, K, H, W), the
-        teacher's own night labels int64 (N, H, W), the night-day similarity float (N, H, W) or None for the
-        identity transfer, scalars to log).
+        One teacher forward over the night and reference crops (or, `teacher_view: frame`, their whole frames,
+        cropped to each crop's window afterwards: `_teacher_view`). Returns
+        (refined float (N, K, H, W), the teacher's own night labels int64 (N, H, W), the night-day similarity float
+        (N, H, W) or None for the identity transfer, scalars to log).
         """
         night, reference = target['image'], target['reference']
         n, _, height, width = night.shape
         attention = self.config.transfer == 'attention'
-        with autocast:
-            output = teacher.model(torch.cat([night, reference]), self.config.attention_stage if attention else None)
-        logits, features = output if attention else (output, None)
-        probabilities = torch.softmax(logits.float(), dim=1)  # (2N, K, H, W)
-        night_probabilities, day_probabilities = probabilities[:n], probabilities[n:]
+        stage = self.config.attention_stage if attention else None
+        if self.uses_target_frame:
+            images = torch.cat([target['image_frame'], target['reference_frame']])
+            windows = torch.cat([target['window'], target['window']])
+        else:
+            images, windows = torch.cat([night, reference]), None
+        probabilities, features = self._teacher_view(teacher, images, windows, (height, width), autocast, stage)
+        night_probabilities, day_probabilities = probabilities[:n], probabilities[n:]  # one forward over both
+        night_features, day_features = (features[:n], features[n:]) if attention else (None, None)
         scalars = {}
         similarity = None
         if attention:
-            cells = tuple(features.shape[-2:])
-            cosine = cosine_similarity(features[:n], features[n:])  # (N, h*w, h*w)
+            cells = tuple(day_features.shape[-2:])
+            cosine = cosine_similarity(night_features, day_features)  # (N, h*w, h*w)
             shift = global_shift(cosine, cells, (height, width),
                                  (self.config.attention_search_vertical_px, self.config.attention_search_px))
             flow, cell_similarity = attend(cosine, cells, (height, width), shift, self.config.attention_sigma_px,
@@ -199,6 +209,23 @@ class AdaptationMethod:
         refined = refine(night_probabilities, day_probabilities, gate, mix)
         scalars['refine/gate_fraction'] = gate.float().mean().item()
         return refined, teacher_labels, similarity, scalars
+
+    def _teacher_view(self, teacher: EmaTeacher, images: torch.Tensor, windows: torch.Tensor | None,
+                      size: tuple[int, int], autocast: AbstractContextManager, stage: int | None = None
+                      ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The teacher's probabilities float (N, K, *size) for N crops of `size`, and with `stage` its features there
+        float (N, C, size / 2**(stage+1)). `images` float (N, 3, h, w): the crops (`windows` None), or whole frames
+        (`teacher_view: frame`), each crop then taking its window (float (N, 4), crop_windows) of their outputs."""
+        with autocast:
+            output = teacher.model(images, stage)
+        logits, features = output if stage is not None else (output, None)
+        probabilities = torch.softmax(logits.float(), dim=1)
+        if windows is not None:
+            probabilities = crop_windows(probabilities, windows, size)
+            if features is not None:
+                cells = (size[0] // 2 ** (stage + 1), size[1] // 2 ** (stage + 1))
+                features = crop_windows(features.float(), windows, cells)
+        return probabilities, features
 
     def _quality(self, prefix: str, labels: torch.Tensor, truth: torch.Tensor) -> dict[str, float]:
         """`prefix`/accuracy, /miou, /sky_iou, /car_iou of labels int64 (N, H, W) against night truth (percent)."""

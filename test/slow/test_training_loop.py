@@ -172,6 +172,7 @@ def test_shipped_recipes_load_and_overrides_are_checked() -> None:
                               ('data.crop_height=100', 'multiple of 32'),
                               ('method.teacher_only_classes=[pole, car]', "names 'car'; allowed: the static"),
                               ('method.teacher_only_classes=pole', "'method.teacher_only_classes' must be"),
+                              ('method.teacher_view=whole', "teacher_view is 'whole'; allowed: crop, frame"),
                               ('data.rare_class_temperature=0', 'must be > 0, or null for uniform sampling'),
                               ('data.rare_class_min_share=1', 'allowed: 0 < share < 1'),
                               ('nonsense', 'is not KEY=VALUE')):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -11,6 +12,7 @@ from night_seg_ros.bundle import InputSpec
 from night_seg_ros.classes import CITYSCAPES_CLASSES, IGNORE_INDEX
 from night_seg_ros.model import build_network, segformer_arch
 from night_seg_training.augment import classmix_masks, gaussian_blur, mix, strong_augment
+from night_seg_training.batches import to_tensors, weak_augment
 from night_seg_training.config import MethodConfig
 from night_seg_training.cross_attention import (
     attend,
@@ -25,7 +27,7 @@ from night_seg_training.cross_attention import (
 from night_seg_training.diagnostics import WATCHED_CLASSES, label_quality
 from night_seg_training.method import AdaptationMethod, weighted_cross_entropy
 from night_seg_training.segmenter import Segmenter
-from night_seg_training.teacher import EmaTeacher, pseudo_label_weight, similarity_weight
+from night_seg_training.teacher import EmaTeacher, crop_windows, pseudo_label_weight, similarity_weight
 
 STATIC = static_class_mask(CITYSCAPES_CLASSES)
 CAR = CITYSCAPES_CLASSES.index('car')
@@ -358,3 +360,47 @@ def test_each_method_has_its_own_student_input_unless_the_config_says() -> None:
     assert not torch.equal(student_input(MethodConfig(name='mean_teacher')), night)
     assert torch.equal(student_input(MethodConfig(name='mean_teacher', classmix=False, strong_augmentation=False)),
                        night)
+
+
+@pytest.mark.parametrize('scale', [(1.0, 1.0), (0.6, 1.4), (0.3, 0.4)])
+def test_the_window_of_a_whole_frame_is_the_crop_training_draws(scale: tuple[float, float]) -> None:
+    """Scaled, flipped and (at 0.3-0.4, where the image is smaller than the crop) padded crops."""
+    blocks = np.random.default_rng(0).integers(1, 256, (12, 24, 3), dtype=np.uint8)
+    image = np.ascontiguousarray(np.repeat(np.repeat(blocks, 8, 0), 8, 1))  # (96, 192, 3): 8-pixel blocks
+    mirrored = 0
+    for seed in range(8):
+        framed = weak_augment({'image': image}, np.random.default_rng(seed), 96, scale, (64, 64), True, True)
+        plain = weak_augment({'image': image}, np.random.default_rng(seed), 96, scale, (64, 64), True, False)
+        unflipped = weak_augment({'image': image}, np.random.default_rng(seed), 96, scale, (64, 64), False, True)
+        assert np.array_equal(framed['image'], plain['image'])  # the frame changes no random draw
+        assert framed['image_frame'].shape == (96, 192, 3)
+        mirrored += int(not np.array_equal(framed['window'], unflipped['window']))
+        batch = to_tensors([framed])
+        cropped = crop_windows(batch['image_frame'], batch['window'], (64, 64))
+        error = (cropped - batch['image']).abs()  # resampled from another scale: only block edges differ
+        assert error.median() < 0.01 and error.mean() < 0.05
+    assert 0 < mirrored < 8
+
+
+def test_a_teacher_viewing_whole_frames_labels_each_crop_with_its_window_of_the_frame() -> None:
+    student = _tiny_segmenter()
+    teacher = EmaTeacher(student)
+    generator = torch.Generator().manual_seed(3)
+    frame = torch.rand(2, 3, 64, 128, generator=generator) * 0.3
+    reference = torch.rand(2, 3, 64, 128, generator=generator)
+    target = {'image': frame[..., :64], 'image_frame': frame, 'reference': reference[..., :64],
+              'reference_frame': reference, 'window': torch.tensor([[-1.0, -1.0, 0.0, 1.0]] * 2)}
+    with torch.no_grad():
+        whole = torch.softmax(teacher.model(frame), 1)[..., :64]  # the left half of the frame's prediction
+        crop_only = torch.softmax(teacher.model(target['image']), 1)
+        for view, expected in (('frame', whole), ('crop', crop_only)):
+            method = AdaptationMethod(MethodConfig(name='mean_teacher', teacher_view=view), CITYSCAPES_CLASSES)
+            assert method.uses_target_frame == (view == 'frame')
+            pseudo, weight, _ = method.pseudo_labels(teacher, target, contextlib.nullcontext())
+            confidence, labels = expected.max(1)
+            assert torch.equal(pseudo, labels) and torch.allclose(weight, confidence, atol=1e-5)
+        assert (whole - crop_only).abs().max() > 1e-3  # the context changes the prediction
+    full = AdaptationMethod(MethodConfig(name='full', teacher_view='frame'), CITYSCAPES_CLASSES)
+    result = full.step(student, teacher, {'source': _batch(False)['source'], 'target': target},
+                       torch.Generator().manual_seed(0), contextlib.nullcontext())
+    assert torch.isfinite(result.loss) and result.pseudo_label.shape == (64, 64)
