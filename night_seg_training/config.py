@@ -45,9 +45,10 @@ CLASSMIX_CLASSES = ('half', 'dynamic')
 """Which classes of a day crop ClassMix pastes onto the night crop (augment.classmix_masks): `half`, a random half of
 the classes present (DACS); `dynamic`, every dynamic class present (car, person, ...), leaving the night scene whole."""
 TRANSFERS = ('attention', 'identity')
-TEACHER_VIEWS = ('crop', 'frame')
 """How `full` carries the day prediction to night positions: matched by cross attention, or copied from the same
 pixel (cross_attention)."""
+TEACHER_VIEWS = ('crop', 'frame')
+"""What the teacher labels: the training crops, or the whole frames they are cut from (MethodConfig.teacher_view)."""
 
 RECIPES_DIR = Path(__file__).parent / 'configs'
 
