@@ -206,7 +206,8 @@ def test_a_run_starts_from_a_bundle_and_logs_its_pseudo_label_quality(tmp_path: 
     run = tmp_path / 'run'
     assert main(['train', str(recipe), '--run-dir', str(run), '--no-progress', '--set',
                  f'model.init={tiny_bundle}', '--set', 'method.transfer=identity', '--set',
-                 'data.rare_class_temperature=0.01']) == 0
+                 'data.rare_class_temperature=0.01', '--set', 'method.teacher_view=frame']) == 0
+    assert load_config(run / 'config.yaml').method.teacher_view == 'frame'  # the teacher labelled whole frames
     assert 'rare-class sampling of 4 day images, T 0.01: ' in (run / 'train.log').read_text()
     start = load_model(tiny_bundle).network.state_dict()
     network, arch = initial_network('b0', str(tiny_bundle))
