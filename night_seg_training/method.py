@@ -147,10 +147,7 @@ class AdaptationMethod:
         if self.config.name == 'full':
             probabilities, teacher_labels, similarity, scalars = self._refined(teacher, target, autocast)
         else:
-            frame = self.uses_target_frame
-            probabilities, _ = self._teacher_view(teacher, target['image_frame'] if frame else target['image'],
-                                                  target['window'] if frame else None,
-                                                  tuple(target['image'].shape[-2:]), autocast)
+            probabilities, _ = self._teacher_view(teacher, target, ('image',), autocast)
             teacher_labels = similarity = None
         confidence, pseudo = probabilities.max(dim=1)  # (N, H, W) each
         weight = pseudo_label_weight(confidence, self.config.pseudo_weighting, self.config.pseudo_threshold)
@@ -170,21 +167,14 @@ class AdaptationMethod:
                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, dict[str, float]]:
         """`full`: the teacher's night probabilities refined by the day reference (cross_attention.refine).
 
-        One teacher forward over the night and reference crops (or, `teacher_view: frame`, their whole frames,
-        cropped to each crop's window afterwards: `_teacher_view`). Returns
+        One teacher forward over the night and reference crops, or their whole frames (`_teacher_view`). Returns
         (refined float (N, K, H, W), the teacher's own night labels int64 (N, H, W), the night-day similarity float
         (N, H, W) or None for the identity transfer, scalars to log).
         """
-        night, reference = target['image'], target['reference']
-        n, _, height, width = night.shape
+        n, _, height, width = target['image'].shape
         attention = self.config.transfer == 'attention'
         stage = self.config.attention_stage if attention else None
-        if self.uses_target_frame:
-            images = torch.cat([target['image_frame'], target['reference_frame']])
-            windows = torch.cat([target['window'], target['window']])
-        else:
-            images, windows = torch.cat([night, reference]), None
-        probabilities, features = self._teacher_view(teacher, images, windows, (height, width), autocast, stage)
+        probabilities, features = self._teacher_view(teacher, target, ('image', 'reference'), autocast, stage)
         night_probabilities, day_probabilities = probabilities[:n], probabilities[n:]  # one forward over both
         night_features, day_features = (features[:n], features[n:]) if attention else (None, None)
         scalars = {}
@@ -210,20 +200,24 @@ class AdaptationMethod:
         scalars['refine/gate_fraction'] = gate.float().mean().item()
         return refined, teacher_labels, similarity, scalars
 
-    def _teacher_view(self, teacher: EmaTeacher, images: torch.Tensor, windows: torch.Tensor | None,
-                      size: tuple[int, int], autocast: AbstractContextManager, stage: int | None = None
+    def _teacher_view(self, teacher: EmaTeacher, target: dict[str, torch.Tensor], keys: tuple[str, ...],
+                      autocast: AbstractContextManager, stage: int | None = None
                       ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """The teacher's probabilities float (N, K, *size) for N crops of `size`, and with `stage` its features there
-        float (N, C, size / 2**(stage+1)). `images` float (N, 3, h, w): the crops (`windows` None), or whole frames
-        (`teacher_view: frame`), each crop then taking its window (float (N, 4), crop_windows) of their outputs."""
+        """One teacher forward over target's `keys` ('image', then 'reference'), concatenated: probabilities float
+        (len(keys) * N, K, H, W) for target's crops of H x W, and with `stage` the features there float
+        (len(keys) * N, C, H / 2**(stage+1), W / 2**(stage+1)). `teacher_view: crop` reads the crops;
+        `frame` the whole frames ('<key>_frame'), each crop then taking its window ('window', crop_windows) of them."""
+        frame = self.uses_target_frame
+        height, width = target['image'].shape[-2:]
         with autocast:
-            output = teacher.model(images, stage)
+            output = teacher.model(torch.cat([target[key + '_frame' if frame else key] for key in keys]), stage)
         logits, features = output if stage is not None else (output, None)
         probabilities = torch.softmax(logits.float(), dim=1)
-        if windows is not None:
-            probabilities = crop_windows(probabilities, windows, size)
+        if frame:
+            windows = target['window'].repeat(len(keys), 1)  # (len(keys) * N, 4)
+            probabilities = crop_windows(probabilities, windows, (height, width))
             if features is not None:
-                cells = (size[0] // 2 ** (stage + 1), size[1] // 2 ** (stage + 1))
+                cells = (height // 2 ** (stage + 1), width // 2 ** (stage + 1))
                 features = crop_windows(features.float(), windows, cells)
         return probabilities, features
 
