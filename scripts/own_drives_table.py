@@ -60,6 +60,9 @@ def table(names: list[str]) -> str:
         days.append(statistics.fmean(day))
         lines.append(f'| {seed} | {before:.1f} | ' + ' | '.join(cells) + f' | {mean_spread(night)} | '
                      f'{mean_spread(route_gains)} (min {min(route_gains):+.1f}) | {mean_spread(day)} |')
+    if not gains:
+        raise SystemExit(f'no figure {FIGURES}/<route>_<run>.json for runs {", ".join(names)}; '
+                         f'routes: {", ".join(ROUTES)} (--collect RUNS_DIR copies them from finished runs)')
     lines.append('| mean over routes | ' + ' | ' * len(names) + f' | {statistics.fmean(nights):.1f} | '
                  f'{statistics.fmean(gains):+.1f} | {statistics.fmean(days):.1f} |')
     return '\n'.join(lines)
