@@ -35,12 +35,11 @@ def collect(runs: Path, names: list[str]) -> None:
 
 def mean_spread(values: list[float]) -> str:
     """'m ± s' (population standard deviation) of one or more values, one decimal."""
-    spread = statistics.pstdev(values) if len(values) > 1 else 0.0
-    return f'{statistics.fmean(values):.1f} ± {spread:.1f}'
+    return f'{statistics.fmean(values):.1f} ± {statistics.pstdev(values):.1f}'
 
 
 def table(names: list[str]) -> str:
-    """The markdown table of night mIoU (day mIoU) per route and run, with means over the runs and the routes."""
+    """The markdown table of night mIoU per route and run, with night, gain and day means over the runs and routes."""
     head = ['route', 'before', *names, 'night mean', 'gain', 'day mean']
     lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
     gains, nights, days = [], [], []
