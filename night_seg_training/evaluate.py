@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -248,3 +249,16 @@ def format_table(results: dict[str, dict[str, Any]], class_names: Sequence[str])
 
     rule = '| ' + ' | '.join(['-' * widths[0]] + ['-' * (width - 1) + ':' for width in widths[1:]]) + ' |'
     return '\n'.join([line(header), rule, *map(line, body)]) + '\n'
+
+
+def mean_spread(values: Sequence[float], digits: int = 1) -> str:
+    """'mean ± s' of per-seed figures, s the sample standard deviation (n - 1); one figure alone prints as itself.
+
+    The sample spread is the one that estimates how far another seed could land; with two seeds it is √2 times the
+    population spread.
+    """
+    if not values:
+        raise ValueError('mean_spread needs at least one value')
+    if len(values) == 1:
+        return f'{values[0]:.{digits}f}'
+    return f'{statistics.fmean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}'

@@ -33,7 +33,7 @@ import numpy as np
 
 from night_seg_ros.classes import CITYSCAPES_CLASSES
 from night_seg_training.diagnostics import WATCHED_CLASSES
-from night_seg_training.evaluate import format_table
+from night_seg_training.evaluate import format_table, mean_spread
 
 METHODS = {  # name in the tables -> overrides of the run
     'source_only': ['method.name=source_only'],
@@ -97,11 +97,10 @@ def diagnostics(run_dir: Path) -> dict[str, float]:
 
 
 def spread(values: list[float], digits: int = 1) -> str:
-    """'mean ± std (v1, v2, ...)' of per-seed values (sample standard deviation)."""
-    per_seed = ', '.join(f'{value:.{digits}f}' for value in values)
+    """'mean ± std (v1, v2, ...)' of per-seed values (sample standard deviation); one value alone as itself."""
     if len(values) == 1:
-        return f'{values[0]:.{digits}f}'
-    return f'{np.mean(values):.{digits}f} ± {np.std(values, ddof=1):.{digits}f} ({per_seed})'
+        return mean_spread(values, digits)
+    return f'{mean_spread(values, digits)} ({", ".join(f"{value:.{digits}f}" for value in values)})'
 
 
 def summary(args: argparse.Namespace, results: dict, commands: list[str], init: dict | None) -> str:

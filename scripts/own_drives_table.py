@@ -3,7 +3,7 @@
 
 Each run's figure is docs/figures/own_drives/<route folder>_<run>.json ({'own_night': metrics, 'day': metrics}, as
 `--collect` copies them from runs/<route folder>/<run>/eval/), the start's <route folder>_before.json. Prints, per
-route, night mIoU before, after each run (the seeds of one setting), their mean and spread (population standard
+route, night mIoU before, after each run (the seeds of one setting), their mean and spread (sample standard
 deviation), the mean gain and the day mIoU; then the mean over routes.
 
   .venv/bin/python scripts/own_drives_table.py --collect runs --runs adapt_crop384 adapt_crop384_seed1
@@ -14,6 +14,8 @@ import argparse
 import json
 import statistics
 from pathlib import Path
+
+from night_seg_training.evaluate import mean_spread
 
 FIGURES = Path(__file__).resolve().parent.parent / 'docs' / 'figures' / 'own_drives'
 ROUTES = {'own_r13': 13, 'own2': 11, 'own': 7, 'own_r3': 3, 'own_r5': 5}
@@ -31,11 +33,6 @@ def collect(runs: Path, names: list[str]) -> None:
                       for split in ('own_night', 'day')}
             (FIGURES / f'{folder}_{name}.json').write_text(json.dumps(figure, indent=1) + '\n')
             print(f'collected {folder}_{name}.json')
-
-
-def mean_spread(values: list[float]) -> str:
-    """'m ± s' (population standard deviation) of one or more values, one decimal."""
-    return f'{statistics.fmean(values):.1f} ± {statistics.pstdev(values):.1f}'
 
 
 def table(names: list[str]) -> str:
