@@ -130,6 +130,10 @@ class MethodConfig:
     strong_augmentation: bool | None = None
     """Photometric strong augmentation (augment.strong_augment) of the student's night input. None: the method's
     own choice (STUDENT_INPUT)."""
+    paste_fourier_beta: float = 0.0
+    """With ClassMix, the day pixels pasted into a night crop first take that night crop's low-frequency amplitude
+    spectrum (augment.fourier_style, FDA; the paper's beta is 0.01), so that a pasted day car is as dark as the
+    night around it and the student learns the class, with its day label, in night light. 0: pasted as they are."""
     unsup_weight: float = 1.0
     """Weight of the night consistency loss against the day supervised loss."""
     transfer: str = 'attention'
@@ -307,6 +311,9 @@ def _validate(config: TrainConfig) -> None:
         problems.append(f'method.transfer is {config.method.transfer!r}; allowed: {", ".join(TRANSFERS)}')
     if config.method.teacher_view not in TEACHER_VIEWS:
         problems.append(f'method.teacher_view is {config.method.teacher_view!r}; allowed: {", ".join(TEACHER_VIEWS)}')
+    if not 0.0 <= config.method.paste_fourier_beta < 0.5:
+        problems.append(f'method.paste_fourier_beta is {config.method.paste_fourier_beta}; allowed: 0 (off) up to 0.5 '
+                        '(a share of the crop\'s shorter side)')
     if not 0.0 <= config.method.overrule_dynamic_below <= 1.0:
         problems.append(f'method.overrule_dynamic_below is {config.method.overrule_dynamic_below}; allowed: 0..1')
     unknown = [name for name in config.method.teacher_only_classes if name not in STATIC_CLASS_NAMES]

@@ -7,7 +7,8 @@
                 pseudo-labels refined on static classes by the day reference's prediction, carried to night pixels
                 by cross attention (or copied, `transfer: identity`); by default the student's night crop gets
                 only the day crop's dynamic classes pasted in, no strong augmentation (config.STUDENT_INPUT;
-                `method.classmix` / `method.classmix_classes` / `method.strong_augmentation` switch them)
+                `method.classmix` / `method.classmix_classes` / `method.strong_augmentation` switch them; with
+                `method.paste_fourier_beta` the pasted day pixels take the night crop's low frequencies first)
 
 Each pseudo-label pixel weighs its own confidence after refinement (teacher.pseudo_label_weight). Where the night
 dataset has ground truth (synthetic), the pseudo-labels are measured against it for the log (diagnostics.py); the
@@ -26,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from night_seg_ros.classes import IGNORE_INDEX
-from night_seg_training.augment import classmix_masks, mix, strong_augment
+from night_seg_training.augment import classmix_masks, fourier_style, mix, strong_augment
 from night_seg_training.config import STUDENT_INPUT, MethodConfig
 from night_seg_training.cross_attention import (
     attend,
@@ -124,7 +125,10 @@ class AdaptationMethod:
             if self.classmix:
                 mask = classmix_masks(source['label'], generator, self.ignore_index,
                                       ~self.static if self.classmix_classes == 'dynamic' else None)
-                night = mix(mask, source['image'], target['image'])
+                pasted = source['image']
+                if self.config.paste_fourier_beta > 0:
+                    pasted = fourier_style(pasted, target['image'], self.config.paste_fourier_beta)
+                night = mix(mask, pasted, target['image'])
                 pseudo = mix(mask, source['label'], pseudo)
                 weight = mix(mask, torch.ones_like(weight), weight)
             else:

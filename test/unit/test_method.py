@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from night_seg_ros.bundle import InputSpec
 from night_seg_ros.classes import CITYSCAPES_CLASSES, IGNORE_INDEX
 from night_seg_ros.model import build_network, segformer_arch
-from night_seg_training.augment import classmix_masks, gaussian_blur, mix, strong_augment
+from night_seg_training.augment import classmix_masks, fourier_style, gaussian_blur, mix, strong_augment
 from night_seg_training.batches import to_tensors, weak_augment
 from night_seg_training.config import MethodConfig
 from night_seg_training.cross_attention import (
@@ -274,6 +274,18 @@ def test_gaussian_blur_keeps_the_mean_and_smooths() -> None:
     assert blurred[1].std() < images[1].std()
 
 
+def test_fourier_style_takes_the_styles_brightness_and_keeps_the_images_edges() -> None:
+    generator = torch.Generator().manual_seed(4)
+    day = 0.45 + 0.1 * torch.rand(2, 3, 64, 96, generator=generator)  # mean 0.5; its texture fits at 0.1
+    night = 0.05 + 0.1 * torch.rand(2, 3, 64, 96, generator=generator)  # mean 0.1
+    styled = fourier_style(day, night, 0.05)  # 3 cycles per image
+    assert torch.allclose(styled.mean((2, 3)), night.mean((2, 3)), atol=1e-4)  # the style's mean and colour
+    change = torch.fft.fft2(styled - day).abs()  # (2, 3, 64, 96)
+    low = (torch.fft.fftfreq(64, 1 / 64).abs() < 3).view(-1, 1) & (torch.fft.fftfreq(96, 1 / 96).abs() < 3)
+    assert change[..., low].min() > 0 and change[..., ~low].max() < 1e-3  # only the lowest frequencies change
+    assert torch.allclose(fourier_style(day, day, 0.05), day, atol=1e-5)  # its own style changes nothing
+
+
 def _tiny_segmenter() -> Segmenter:
     torch.manual_seed(0)
     return Segmenter(build_network(segformer_arch('b0')), InputSpec(64, 64))
@@ -356,6 +368,10 @@ def test_each_method_has_its_own_student_input_unless_the_config_says() -> None:
     # full: the day crop's dynamic classes pasted into the plain night crop, nothing else touched
     assert torch.equal(student_input(MethodConfig(name='full')), torch.where(dynamic, source['image'][0], night))
     assert torch.equal(student_input(MethodConfig(name='full', classmix=False)), night)
+    # full with a Fourier style: the pasted day pixels in the night crop's low frequencies, the rest as before
+    styled = fourier_style(source['image'], batch['target']['image'], 0.05)[0]
+    assert torch.allclose(student_input(MethodConfig(name='full', paste_fourier_beta=0.05)),
+                          torch.where(dynamic, styled, night))
     # mean_teacher: DACS half-class mixing and strong augmentation unless switched off
     assert not torch.equal(student_input(MethodConfig(name='mean_teacher')), night)
     assert torch.equal(student_input(MethodConfig(name='mean_teacher', classmix=False, strong_augmentation=False)),
