@@ -40,14 +40,16 @@ from night_seg_training.teacher import EmaTeacher
 KEYS = ('accuracy', 'miou', *(f'{name}_iou' for name in WATCHED_CLASSES))
 
 
-def variants(config_method: object, extra: list[str]) -> dict[str, object]:
-    """Name -> MethodConfig of every variant measured."""
-    found = {'teacher': dataclasses.replace(config_method, name='mean_teacher'),
-             'identity': dataclasses.replace(config_method, name='full', transfer='identity'),
-             'attention': dataclasses.replace(config_method, name='full', transfer='attention')}
+def variants(recipe: str, overrides: list[str], extra: list[str]) -> dict[str, object]:
+    """Name -> MethodConfig of every variant measured: each is `recipe`'s method with `overrides` (--set), then
+    method.name=full and its own overrides (`extra`: NAME=KEY=VALUE[,KEY=VALUE])."""
+    method = load_config(recipe, overrides).method
+    found = {'teacher': dataclasses.replace(method, name='mean_teacher'),
+             'identity': dataclasses.replace(method, name='full', transfer='identity'),
+             'attention': dataclasses.replace(method, name='full', transfer='attention')}
     for text in extra:
-        name, _, overrides = text.partition('=')
-        found[name] = load_config('synthetic_demo', ['method.name=full', *overrides.split(',')]).method
+        name, _, changes = text.partition('=')
+        found[name] = load_config(recipe, [*overrides, 'method.name=full', *changes.split(',')]).method
     return found
 
 
@@ -57,7 +59,8 @@ def main() -> None:
     parser.add_argument('--recipe', default='synthetic_demo', help='recipe giving data and method settings')
     parser.add_argument('--set', dest='overrides', action='append', default=[], metavar='KEY=VALUE')
     parser.add_argument('--variant', action='append', default=[], metavar='NAME=KEY=VALUE[,KEY=VALUE]',
-                        help='an extra variant of full: its name, then config overrides separated by commas')
+                        help="an extra variant of full: its name, then config overrides separated by commas, "
+                             "applied after the recipe and --set")
     parser.add_argument('--alignment', default=None, help='pair alignment of the synthetic target (aligned, coarse)')
     parser.add_argument('--student', action='append', default=[], metavar='BUNDLE',
                         help='a trained model bundle whose own predictions on the same crops are measured too')
@@ -79,7 +82,7 @@ def main() -> None:
     drawn = [batches[index]['target'] for index in range(args.batches)]
     results = {}
     watched = watched_classes(CITYSCAPES_CLASSES)
-    for name, method_config in variants(config.method, args.variant).items():
+    for name, method_config in variants(args.recipe, args.overrides, args.variant).items():
         method = AdaptationMethod(method_config, CITYSCAPES_CLASSES)
         logged: dict[str, list[float]] = {}
         with torch.no_grad():
