@@ -16,7 +16,7 @@ test-fast:
 # The node, DDS, replay, faults, parameter and launch tests again on the ROS 2 Jazzy wheels (.venv-jazzy, no torch:
 # its test bundle is made with .venv), without ROS_DISTRO, as the PyPI wheels run. CI runs it after `make test`.
 JAZZY_TESTS = test/unit/test_dds.py test/unit/test_launch_file.py test/component/test_parameters.py \
-	test/component/test_dds_profile.py test/dds
+	test/component/test_dds_profile.py test/component/test_interrupts.py test/dds
 JAZZY_BUNDLE = out/test_bundle_64x128
 test-jazzy:
 	@[ -x .venv/bin/python ] || bash scripts/setup.sh

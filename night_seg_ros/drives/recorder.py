@@ -69,8 +69,10 @@ def run_recorder(output: str | Path, topics: Sequence[str], duration: float | No
     from rclpy.executors import ExternalShutdownException
 
     from night_seg_ros.dds import use_large_image_profile
+    from night_seg_ros.interrupts import interrupt_once
 
     use_large_image_profile()
+    interrupt_once()
     rclpy.init(args=args)
     writer = node = None
     try:

@@ -87,8 +87,10 @@ def run_replay(bag: str | Path, rate: float = 1.0, loop: bool = False, topics: S
     from rclpy.executors import ExternalShutdownException
 
     from night_seg_ros.dds import use_large_image_profile
+    from night_seg_ros.interrupts import interrupt_once
 
     use_large_image_profile()
+    interrupt_once()
     rclpy.init(args=args)
     node = None
     try:

@@ -9,7 +9,6 @@ output carries the input's header unchanged; an output nobody subscribes to is n
 """
 from __future__ import annotations
 
-import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -37,6 +36,7 @@ except ImportError:  # vision_msgs is optional: without it the class names are t
 from night_seg_ros import codec
 from night_seg_ros.dds import use_large_image_profile
 from night_seg_ros.errors import NightSegError
+from night_seg_ros.interrupts import interrupt_once
 from night_seg_ros.node.latest_frame import FrameWorker, LatestFrameSlot
 from night_seg_ros.node.parameters import LIVE_PARAMETERS, PARAMETERS, PARAMETERS_BY_NAME, ParamSpec, validate
 from night_seg_ros.node.stats import FrameStats
@@ -303,6 +303,7 @@ class SegmentationNode(Node):
 def main(args: list[str] | None = None) -> int:
     """Entry point of `seg_node`: run until Ctrl-C; exit 1 with a one-line error when the node cannot start."""
     use_large_image_profile()
+    interrupt_once()
     rclpy.init(args=args)
     node = None
     code = 0
@@ -320,7 +321,6 @@ def main(args: list[str] | None = None) -> int:
         # Ctrl-C shut the context down under the executor while it took a message (rclpy 7.1, Jazzy, raises
         # RuntimeError "Unable to convert call argument"): the end the user asked for.
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not interrupt the clean-up
         if node is not None:
             node.stop()
             node.destroy_node()
