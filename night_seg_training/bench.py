@@ -53,7 +53,7 @@ def bench_iterations(methods: Sequence[str], batch: int, crop: int, iterations: 
         torch.manual_seed(0)
         network, _ = initial_network(variant, None)
         student = Segmenter(network, InputSpec(config.model.input_height, config.model.input_width)).to(device)
-        teacher = EmaTeacher(student, config.method.ema_alpha) if method.uses_teacher else None
+        teacher = EmaTeacher(student, config.method.ema_alpha, method.uses_anchor) if method.uses_teacher else None
         batches = IterationBatches(source, target if method.uses_target else None, batch, 0, 0,
                                    config.data.resize_height, (config.data.scale_min, config.data.scale_max),
                                    (crop, crop), method.uses_reference, method.uses_target_labels,

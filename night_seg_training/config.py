@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from night_seg_ros.classes import CITYSCAPES_CLASSES
 from night_seg_ros.errors import NightSegError
 
 METHODS = ('source_only', 'mean_teacher', 'full', 'oracle')
@@ -151,6 +152,12 @@ class MethodConfig:
     a night pixel the teacher labels with one is never refined, and the reference's prediction of one is never
     carried over. For thin structures (poles, signs) a shift of a few pixels between the day and the night view
     already puts the reference's label beside the object."""
+    anchor_classes: list[str] = field(default_factory=list)
+    """Classes the start model keeps labelling at night (names from the bundle's classes): where a frozen copy of
+    the start model (`model.init`) labels the night view with one of them, the pseudo-label there is its softmax,
+    not the mean teacher's nor the refinement's. The mean teacher forgets thin and rare classes at night along with
+    the student (poles, people: docs/OWN_DRIVES.md); the frozen start model does not drift. Costs one forward of the
+    start model over the night view per step. Empty (the default): off."""
     attention_stage: int = 2
     """Encoder stage (1..4) whose teacher features the cross attention compares (2: 1/8 resolution)."""
     attention_temperature: float = 0.07
@@ -320,6 +327,13 @@ def _validate(config: TrainConfig) -> None:
     if unknown:
         problems.append(f'method.teacher_only_classes names {", ".join(map(repr, unknown))}; allowed: the static '
                         f'classes {", ".join(STATIC_CLASS_NAMES)}')
+    unknown = [name for name in config.method.anchor_classes if name not in CITYSCAPES_CLASSES]
+    if unknown:
+        problems.append(f'method.anchor_classes names {", ".join(map(repr, unknown))}; allowed: '
+                        f'{", ".join(CITYSCAPES_CLASSES)}')
+    if config.method.anchor_classes and config.method.name not in ('mean_teacher', 'full'):
+        problems.append(f'method.anchor_classes needs a teacher; method {config.method.name!r} has none (allowed: '
+                        'mean_teacher, full)')
     if not 0.0 <= config.method.reference_weight <= 1.0:
         problems.append(f'method.reference_weight is {config.method.reference_weight}; allowed: 0 <= w <= 1')
     for key in ('attention_temperature', 'attention_sigma_px'):

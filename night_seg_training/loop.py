@@ -225,7 +225,7 @@ def train(config: TrainConfig, run_dir: Path, dist_info: Distributed, resume: bo
     init_provenance = _init_provenance(config.model.init)  # read now: the start bundle may be replaced by the end
     segmenter = Segmenter(network, InputSpec(config.model.input_height, config.model.input_width))
     segmenter.to(dist_info.device).train()
-    teacher = EmaTeacher(segmenter, config.method.ema_alpha) if method.uses_teacher else None
+    teacher = EmaTeacher(segmenter, config.method.ema_alpha, method.uses_anchor) if method.uses_teacher else None
     optimizer = build_optimizer(segmenter, config)
     start = 0
     if state is not None:

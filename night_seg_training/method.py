@@ -10,7 +10,9 @@
                 `method.classmix` / `method.classmix_classes` / `method.strong_augmentation` switch them; with
                 `method.paste_fourier_beta` the pasted day pixels take the night crop's low frequencies first)
 
-Each pseudo-label pixel weighs its own confidence after refinement (teacher.pseudo_label_weight). Where the night
+With `method.anchor_classes`, where the frozen start model labels a night pixel with one of them, its softmax
+replaces the pseudo-label there (the mean teacher forgets thin and rare night classes with the student). Each
+pseudo-label pixel weighs its own confidence after refinement (teacher.pseudo_label_weight). Where the night
 dataset has ground truth (synthetic), the pseudo-labels are measured against it for the log (diagnostics.py); the
 ground truth never enters a loss but the oracle's.
 
@@ -70,6 +72,7 @@ class AdaptationMethod:
         self.ignore_index = ignore_index
         self.static = static_class_mask(classes)
         self.teacher_only = class_mask(classes, config.teacher_only_classes) if config.teacher_only_classes else None
+        self.anchor_classes = class_mask(classes, config.anchor_classes) if config.anchor_classes else None
         self.num_classes = len(classes)
         self.watched = watched_classes(classes)
         chosen = STUDENT_INPUT.get(config.name, STUDENT_INPUT['mean_teacher'])
@@ -86,6 +89,11 @@ class AdaptationMethod:
     def uses_target(self) -> bool:
         """Every method but source_only reads night images."""
         return self.config.name != 'source_only'
+
+    @property
+    def uses_anchor(self) -> bool:
+        """`method.anchor_classes` set: the teacher keeps a frozen copy of the start model."""
+        return self.uses_teacher and self.anchor_classes is not None
 
     @property
     def uses_reference(self) -> bool:
@@ -151,8 +159,11 @@ class AdaptationMethod:
         if self.config.name == 'full':
             probabilities, teacher_labels, similarity, scalars = self._refined(teacher, target, autocast)
         else:
-            probabilities, _ = self._teacher_view(teacher, target, ('image',), autocast)
+            probabilities, _ = self._teacher_view(teacher.model, target, ('image',), autocast)
             teacher_labels = similarity = None
+        if self.anchor_classes is not None:
+            probabilities, anchored = self._anchored(teacher, target, probabilities, autocast)
+            scalars['anchor/fraction'] = anchored.float().mean().item()
         confidence, pseudo = probabilities.max(dim=1)  # (N, H, W) each
         weight = pseudo_label_weight(confidence, self.config.pseudo_weighting, self.config.pseudo_threshold)
         if similarity is not None and self.config.similarity_weighting:
@@ -178,7 +189,7 @@ class AdaptationMethod:
         n, _, height, width = target['image'].shape
         attention = self.config.transfer == 'attention'
         stage = self.config.attention_stage if attention else None
-        probabilities, features = self._teacher_view(teacher, target, ('image', 'reference'), autocast, stage)
+        probabilities, features = self._teacher_view(teacher.model, target, ('image', 'reference'), autocast, stage)
         night_probabilities, day_probabilities = probabilities[:n], probabilities[n:]  # one forward over both
         night_features, day_features = (features[:n], features[n:]) if attention else (None, None)
         scalars = {}
@@ -204,17 +215,28 @@ class AdaptationMethod:
         scalars['refine/gate_fraction'] = gate.float().mean().item()
         return refined, teacher_labels, similarity, scalars
 
-    def _teacher_view(self, teacher: EmaTeacher, target: dict[str, torch.Tensor], keys: tuple[str, ...],
+    def _anchored(self, teacher: EmaTeacher, target: dict[str, torch.Tensor], probabilities: torch.Tensor,
+                  autocast: AbstractContextManager) -> tuple[torch.Tensor, torch.Tensor]:
+        """Where the frozen start model (teacher.anchor) labels the night view with an anchor class, its softmax
+        replaces `probabilities` float (N, K, H, W). Returns them and the bool (N, H, W) mask of those pixels."""
+        if teacher.anchor is None:
+            raise ValueError('method.anchor_classes needs a teacher that keeps the start model (EmaTeacher anchored)')
+        start, _ = self._teacher_view(teacher.anchor, target, ('image',), autocast)
+        anchored = self.anchor_classes.to(start.device)[start.argmax(1)]  # (N, H, W)
+        return torch.where(anchored.unsqueeze(1), start, probabilities), anchored
+
+    def _teacher_view(self, model: nn.Module, target: dict[str, torch.Tensor], keys: tuple[str, ...],
                       autocast: AbstractContextManager, stage: int | None = None
                       ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """One teacher forward over target's `keys` ('image', then 'reference'), concatenated: probabilities float
-        (len(keys) * N, K, H, W) for target's crops of H x W, and with `stage` the features there float
-        (len(keys) * N, C, H / 2**(stage+1), W / 2**(stage+1)). `teacher_view: crop` reads the crops;
-        `frame` the whole frames ('<key>_frame'), each crop then taking its window ('window', crop_windows) of them."""
+        """One forward of `model` (the teacher's, or the frozen start model) over target's `keys` ('image', then
+        'reference'), concatenated: probabilities float (len(keys) * N, K, H, W) for target's crops of H x W, and
+        with `stage` the features there float (len(keys) * N, C, H / 2**(stage+1), W / 2**(stage+1)). `teacher_view:
+        crop` reads the crops; `frame` the whole frames ('<key>_frame'), each crop then taking its window ('window',
+        crop_windows) of them."""
         frame = self.uses_target_frame
         height, width = target['image'].shape[-2:]
         with autocast:
-            output = teacher.model(torch.cat([target[key + '_frame' if frame else key] for key in keys]), stage)
+            output = model(torch.cat([target[key + '_frame' if frame else key] for key in keys]), stage)
         logits, features = output if stage is not None else (output, None)
         probabilities = torch.softmax(logits.float(), dim=1)
         if frame:

@@ -18,11 +18,14 @@ class EmaTeacher:
     """teacher <- a * teacher + (1 - a) * student after each step, a = min(1 - 1 / (iteration + 1), alpha).
 
     The ramp lets the teacher follow the (still random) student closely at the start. Buffers are copied. The
-    teacher never needs gradients and always runs in eval mode (no dropout, no stochastic depth).
+    teacher never needs gradients and always runs in eval mode (no dropout, no stochastic depth). `anchored` also
+    keeps `anchor`, a frozen copy of the student as it is now (the start model, before any step or resume), for
+    `method.anchor_classes`; otherwise `anchor` is None.
     """
 
-    def __init__(self, student: nn.Module, alpha: float = 0.999) -> None:
+    def __init__(self, student: nn.Module, alpha: float = 0.999, anchored: bool = False) -> None:
         self.model = copy.deepcopy(student).eval().requires_grad_(False)
+        self.anchor = copy.deepcopy(self.model) if anchored else None
         self.alpha = alpha
 
     def alpha_at(self, iteration: int) -> float:

@@ -74,7 +74,7 @@ def main() -> None:
         spec['alignment'] = args.alignment
     target = build_dataset(spec)
     input_spec = InputSpec(config.model.input_height, config.model.input_width)
-    teacher = EmaTeacher(Segmenter(initial_network('b0', args.teacher)[0], input_spec))
+    teacher = EmaTeacher(Segmenter(initial_network('b0', args.teacher)[0], input_spec), anchored=True)  # its own start
     batches = IterationBatches(target, target, config.optim.batch_size, config.seed, 0, config.data.resize_height,
                                (config.data.scale_min, config.data.scale_max),
                                (config.data.crop_height, config.data.crop_width), True, True,

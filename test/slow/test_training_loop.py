@@ -173,11 +173,16 @@ def test_shipped_recipes_load_and_overrides_are_checked() -> None:
                               ('method.teacher_only_classes=[pole, car]', "names 'car'; allowed: the static"),
                               ('method.teacher_only_classes=pole', "'method.teacher_only_classes' must be"),
                               ('method.teacher_view=whole', "teacher_view is 'whole'; allowed: crop, frame"),
+                              ('method.anchor_classes=[pole, lamp]', "anchor_classes names 'lamp'; allowed: road"),
                               ('data.rare_class_temperature=0', 'must be > 0, or null for uniform sampling'),
                               ('data.rare_class_min_share=1', 'allowed: 0 < share < 1'),
                               ('nonsense', 'is not KEY=VALUE')):
         with pytest.raises(ConfigError, match=message):
             load_config('synthetic_demo', [override])
+    with pytest.raises(ConfigError, match="anchor_classes needs a teacher; method 'source_only' has none"):
+        load_config('synthetic_demo', ['method.name=source_only', 'method.anchor_classes=[pole]'])
+    assert load_config('synthetic_demo', ['method.anchor_classes=[pole, person]']).method.anchor_classes == [
+        'pole', 'person']
     with pytest.raises(ConfigError, match='shipped: .*synthetic_demo'):
         load_config('no_such_recipe')
 

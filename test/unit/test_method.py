@@ -420,3 +420,42 @@ def test_a_teacher_viewing_whole_frames_labels_each_crop_with_its_window_of_the_
     result = full.step(student, teacher, {'source': _batch(False)['source'], 'target': target},
                        torch.Generator().manual_seed(0), contextlib.nullcontext())
     assert torch.isfinite(result.loss) and result.pseudo_label.shape == (64, 64)
+
+
+def test_anchor_classes_keep_the_start_models_night_labels_where_it_predicts_them() -> None:
+    torch.manual_seed(0)
+    student = _tiny_segmenter()
+    with torch.no_grad():
+        for p in student.parameters():
+            p.add_(torch.randn_like(p))  # a start model that predicts several classes on noise
+    teacher = EmaTeacher(student, anchored=True)
+    assert EmaTeacher(student).anchor is None
+    start = [p.detach().clone() for p in teacher.anchor.parameters()]
+    with torch.no_grad():
+        for p in student.parameters():
+            p.add_(torch.randn_like(p) * 0.5)  # the student drifts ...
+    teacher.update(student, iteration=0)  # ... and the teacher with it (alpha 0: a copy)
+    assert all(torch.equal(old, now) for old, now in zip(start, teacher.anchor.parameters(), strict=True))
+    assert not teacher.anchor.training and not any(p.requires_grad for p in teacher.anchor.parameters())
+    target = _batch(False)['target']
+    with torch.no_grad():
+        start_probabilities = torch.softmax(teacher.anchor(target['image']), 1)
+        teacher_labels = teacher.model(target['image']).argmax(1)
+    start_confidence, start_labels = start_probabilities.max(1)
+    kept = int(torch.bincount(start_labels.flatten()).argmax())  # the start model's commonest night class
+    where = start_labels == kept
+    assert 0 < where.sum() < where.numel() and (teacher_labels[where] != kept).any()
+    method = AdaptationMethod(MethodConfig(name='mean_teacher', anchor_classes=[CITYSCAPES_CLASSES[kept]]),
+                              CITYSCAPES_CLASSES)
+    assert method.uses_anchor
+    pseudo, weight, scalars = method.pseudo_labels(teacher, target, contextlib.nullcontext())
+    assert torch.equal(pseudo[where], start_labels[where])
+    assert torch.allclose(weight[where], start_confidence[where], atol=1e-5)
+    assert torch.equal(pseudo[~where], teacher_labels[~where])
+    assert scalars['anchor/fraction'] == pytest.approx(where.float().mean().item())
+    full = AdaptationMethod(MethodConfig(name='full', transfer='identity', anchor_classes=['pole']),
+                            CITYSCAPES_CLASSES)
+    result = full.step(student, teacher, _batch(False), torch.Generator().manual_seed(0), contextlib.nullcontext())
+    assert torch.isfinite(result.loss) and 'anchor/fraction' in result.scalars
+    with pytest.raises(ValueError, match='keeps the start model'):
+        full.pseudo_labels(EmaTeacher(student), target, contextlib.nullcontext())
