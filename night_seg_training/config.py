@@ -25,6 +25,8 @@ source_only   day supervision only;
 mean_teacher  + EMA teacher pseudo-labels on night, confidence weighting, strong augmentation, ClassMix;
 full          + the night pseudo-labels refined by the day reference, carried by cross attention (static classes);
 oracle        day supervision + night ground truth (synthetic data only: an upper bound)."""
+TEACHER_METHODS = ('mean_teacher', 'full')
+"""The methods that keep an EMA teacher (and so may anchor classes to the start model)."""
 RUN_NAME = re.compile(r'[A-Za-z0-9][A-Za-z0-9._-]*')
 """What `name` may be: it starts the run folder's name (runs/NAME-METHOD-TIME), so no '/' and no leading '.'."""
 
@@ -331,9 +333,9 @@ def _validate(config: TrainConfig) -> None:
     if unknown:
         problems.append(f'method.anchor_classes names {", ".join(map(repr, unknown))}; allowed: '
                         f'{", ".join(CITYSCAPES_CLASSES)}')
-    if config.method.anchor_classes and config.method.name not in ('mean_teacher', 'full'):
+    if config.method.anchor_classes and config.method.name not in TEACHER_METHODS:
         problems.append(f'method.anchor_classes needs a teacher; method {config.method.name!r} has none (allowed: '
-                        'mean_teacher, full)')
+                        f'{", ".join(TEACHER_METHODS)})')
     if not 0.0 <= config.method.reference_weight <= 1.0:
         problems.append(f'method.reference_weight is {config.method.reference_weight}; allowed: 0 <= w <= 1')
     for key in ('attention_temperature', 'attention_sigma_px'):

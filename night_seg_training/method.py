@@ -30,7 +30,7 @@ from torch import nn
 
 from night_seg_ros.classes import IGNORE_INDEX
 from night_seg_training.augment import classmix_masks, fourier_style, mix, strong_augment
-from night_seg_training.config import STUDENT_INPUT, MethodConfig
+from night_seg_training.config import STUDENT_INPUT, TEACHER_METHODS, MethodConfig
 from night_seg_training.cross_attention import (
     attend,
     class_mask,
@@ -83,7 +83,7 @@ class AdaptationMethod:
     @property
     def uses_teacher(self) -> bool:
         """mean_teacher and full keep an EMA teacher."""
-        return self.config.name in ('mean_teacher', 'full')
+        return self.config.name in TEACHER_METHODS
 
     @property
     def uses_target(self) -> bool:
