@@ -33,9 +33,10 @@ from night_seg_training.teacher import EmaTeacher
 
 
 def bench_iterations(methods: Sequence[str], batch: int, crop: int, iterations: int, warmup: int, variant: str,
-                     device_name: str, json_path: str | None) -> dict[str, dict[str, float]]:
+                     device_name: str, json_path: str | None, malloc: str = 'defaults') -> dict[str, dict[str, float]]:
     """Time `iterations` optimisation steps per method (after `warmup` untimed ones), the methods in alternation, on
     `batch` day (and night) crops of crop x crop pixels of SegFormer-`variant` on `device_name` ('cpu' or 'cuda').
+    `malloc` says how the caller set up the allocator (night_seg_training.allocator); it is printed and saved.
 
     Prints the table; with `json_path`, also writes {'config', 'machine', 'results'} there. Returns the results: per
     method median_s and p90_s (seconds per iteration) and ratio_to_first (median / the first method's median).
@@ -77,7 +78,8 @@ def bench_iterations(methods: Sequence[str], batch: int, crop: int, iterations: 
 
     baseline = float(np.median(runs[methods[0]]['seconds']))
     machine = (torch.cuda.get_device_name(device) if device.type == 'cuda'
-               else f'{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads')
+               else f'{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, '
+                    f'malloc {malloc}')
     print(f'SegFormer-{variant.upper()}, batch {batch}, crop {crop}x{crop}, {iterations} '
           f'timed iterations each, {machine}')
     print(f'{"method":<14}{"median s/iter":>15}{"p90 s/iter":>12}{"ratio":>8}')

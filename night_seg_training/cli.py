@@ -159,14 +159,19 @@ def _add_bench(commands: argparse._SubParsersAction) -> None:
     bench.add_argument('--variant', default='b0', help='SegFormer variant (b0)')
     bench.add_argument('--device', default='cpu', help='cpu or cuda (cpu)')
     bench.add_argument('--json', help='also write the results to this JSON file')
+    bench.add_argument('--malloc-defaults', action='store_true',
+                       help="leave glibc malloc's defaults (training keeps freed memory: "
+                            'night_seg_training.allocator); for measuring what that setting saves')
     bench.set_defaults(run=_bench)
 
 
 def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from night_seg_training.allocator import keep_freed_memory
     from night_seg_training.config import load_config
     from night_seg_training.distributed import start_distributed, stop_distributed
     from night_seg_training.loop import TrainingInterrupted, train
 
+    keep_freed_memory()
     if args.resume is not None:
         if args.recipe:
             parser.error('give a recipe or --resume RUN_DIR, not both')
@@ -256,10 +261,12 @@ def _pairs(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
 
 def _bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from night_seg_training.allocator import keep_freed_memory
     from night_seg_training.bench import bench_iterations
 
+    kept = not args.malloc_defaults and keep_freed_memory()
     bench_iterations(args.methods, args.batch, args.crop, args.iterations, args.warmup, args.variant, args.device,
-                     args.json)
+                     args.json, 'keeps freed memory' if kept else 'defaults')
     return 0
 
 
