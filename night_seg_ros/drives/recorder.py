@@ -68,12 +68,9 @@ def run_recorder(output: str | Path, topics: Sequence[str], duration: float | No
     import rclpy
     from rclpy.executors import ExternalShutdownException
 
-    from night_seg_ros.dds import use_large_image_profile
-    from night_seg_ros.interrupts import interrupt_once
+    from night_seg_ros.ros_process import init_ros
 
-    use_large_image_profile()
-    interrupt_once()
-    rclpy.init(args=args)
+    init_ros(args)
     writer = node = None
     try:
         probe = rclpy.create_node('bag_recorder_discovery')

@@ -86,12 +86,9 @@ def run_replay(bag: str | Path, rate: float = 1.0, loop: bool = False, topics: S
     import rclpy
     from rclpy.executors import ExternalShutdownException
 
-    from night_seg_ros.dds import use_large_image_profile
-    from night_seg_ros.interrupts import interrupt_once
+    from night_seg_ros.ros_process import init_ros
 
-    use_large_image_profile()
-    interrupt_once()
-    rclpy.init(args=args)
+    init_ros(args)
     node = None
     try:
         node = rclpy.create_node('bag_replay')

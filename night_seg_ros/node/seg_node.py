@@ -34,13 +34,12 @@ except ImportError:  # vision_msgs is optional: without it the class names are t
     LabelInfo = VisionClass = None
 
 from night_seg_ros import codec
-from night_seg_ros.dds import use_large_image_profile
 from night_seg_ros.errors import NightSegError
-from night_seg_ros.interrupts import interrupt_once
 from night_seg_ros.node.latest_frame import FrameWorker, LatestFrameSlot
 from night_seg_ros.node.parameters import LIVE_PARAMETERS, PARAMETERS, PARAMETERS_BY_NAME, ParamSpec, validate
 from night_seg_ros.node.stats import FrameStats
 from night_seg_ros.pipeline import ModelSetting, OutputRequest, load_pipeline
+from night_seg_ros.ros_process import init_ros
 from night_seg_ros.tensorrt.cache import EnginePolicy
 from night_seg_ros.vocabulary import OUTPUTS as OUTPUT_TOPICS
 
@@ -302,9 +301,7 @@ class SegmentationNode(Node):
 
 def main(args: list[str] | None = None) -> int:
     """Entry point of `seg_node`: run until Ctrl-C; exit 1 with a one-line error when the node cannot start."""
-    use_large_image_profile()
-    interrupt_once()
-    rclpy.init(args=args)
+    init_ros(args)
     node = None
     code = 0
     try:
