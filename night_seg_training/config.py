@@ -137,6 +137,10 @@ class MethodConfig:
     """With ClassMix, the day pixels pasted into a night crop first take that night crop's low-frequency amplitude
     spectrum (augment.fourier_style, FDA; the paper's beta is 0.01), so that a pasted day car is as dark as the
     night around it and the student learns the class, with its day label, in night light. 0: pasted as they are."""
+    source_augmentation: float = 0.0
+    """Share of the labelled day crops that go through the same photometric strong augmentation
+    (augment.strong_augment: darker, noisier, blurred, colour-shifted) before the supervised loss, each crop
+    independently: the day labels then also teach the classes in low light. Every method reads it. 0: off."""
     unsup_weight: float = 1.0
     """Weight of the night consistency loss against the day supervised loss."""
     transfer: str = 'attention'
@@ -320,6 +324,9 @@ def _validate(config: TrainConfig) -> None:
         problems.append(f'method.transfer is {config.method.transfer!r}; allowed: {", ".join(TRANSFERS)}')
     if config.method.teacher_view not in TEACHER_VIEWS:
         problems.append(f'method.teacher_view is {config.method.teacher_view!r}; allowed: {", ".join(TEACHER_VIEWS)}')
+    if not 0.0 <= config.method.source_augmentation <= 1.0:
+        problems.append(f'method.source_augmentation is {config.method.source_augmentation}; allowed: 0 (off) to 1 '
+                        '(every day crop)')
     if not 0.0 <= config.method.paste_fourier_beta < 0.5:
         problems.append(f'method.paste_fourier_beta is {config.method.paste_fourier_beta}; allowed: 0 (off) up to 0.5 '
                         '(a share of the crop\'s shorter side)')

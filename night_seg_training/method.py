@@ -10,6 +10,9 @@
                 `method.classmix` / `method.classmix_classes` / `method.strong_augmentation` switch them; with
                 `method.paste_fourier_beta` the pasted day pixels take the night crop's low frequencies first)
 
+With `method.source_augmentation` > 0, that share of the day crops goes through the strong photometric augmentation
+before CE(student(day), day labels), in every method.
+
 With `method.anchor_classes`, where the frozen start model labels a night pixel with one of them, its softmax
 replaces the pseudo-label there (the mean teacher forgets thin and rare night classes with the student). Each
 pseudo-label pixel weighs its own confidence after refinement (teacher.pseudo_label_weight). Where the night
@@ -114,15 +117,16 @@ class AdaptationMethod:
              generator: torch.Generator, autocast: AbstractContextManager) -> StepResult:
         """Losses of one iteration. `student` may be DDP-wrapped; `autocast` is the mixed-precision context."""
         source = batch['source']
+        day = self._day_input(source['image'], generator)
         if self.config.name == 'source_only':
             with autocast:
-                logits = student(source['image'])
+                logits = student(day)
             loss = F.cross_entropy(logits.float(), source['label'], ignore_index=self.ignore_index)
             return StepResult(loss, {'loss/source': loss.item()})
         target = batch['target']
         if self.config.name == 'oracle':
             with autocast:
-                logits = student(torch.cat([source['image'], target['image']]))
+                logits = student(torch.cat([day, target['image']]))
             n = source['image'].shape[0]
             source_loss = F.cross_entropy(logits[:n].float(), source['label'], ignore_index=self.ignore_index)
             night_loss = F.cross_entropy(logits[n:].float(), target['label'], ignore_index=self.ignore_index)
@@ -144,12 +148,21 @@ class AdaptationMethod:
             if self.strong_augmentation:
                 night = strong_augment(night, generator)
         with autocast:
-            logits = student(torch.cat([source['image'], night]))
+            logits = student(torch.cat([day, night]))
         n = source['image'].shape[0]
         source_loss = F.cross_entropy(logits[:n].float(), source['label'], ignore_index=self.ignore_index)
         night_loss = weighted_cross_entropy(logits[n:], pseudo, weight, self.ignore_index)
         scalars.update({'loss/source': source_loss.item(), 'loss/night_consistency': night_loss.item()})
         return StepResult(source_loss + self.config.unsup_weight * night_loss, scalars, night[0], pseudo[0])
+
+    def _day_input(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """The labelled day crops float32 (N, 3, H, W) in [0, 1] as the supervised loss sees them: each, with
+        probability `source_augmentation`, through augment.strong_augment (draws nothing from `generator` when 0)."""
+        share = self.config.source_augmentation
+        if share <= 0:
+            return images
+        chosen = torch.rand(images.shape[0], generator=generator) < share
+        return torch.where(chosen.to(images.device).view(-1, 1, 1, 1), strong_augment(images, generator), images)
 
     def pseudo_labels(self, teacher: EmaTeacher, target: dict[str, torch.Tensor],
                        autocast: AbstractContextManager) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:

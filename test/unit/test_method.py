@@ -378,6 +378,34 @@ def test_each_method_has_its_own_student_input_unless_the_config_says() -> None:
                        night)
 
 
+def test_source_augmentation_puts_that_share_of_the_day_crops_through_strong_augmentation() -> None:
+    images = torch.rand(64, 3, 16, 16, generator=torch.Generator().manual_seed(3))
+
+    def day_input(share: float, seed: int = 0) -> torch.Tensor:
+        method = AdaptationMethod(MethodConfig(name='source_only', source_augmentation=share), CITYSCAPES_CLASSES)
+        return method._day_input(images, torch.Generator().manual_seed(seed))
+
+    assert day_input(0.0) is images
+    generator = torch.Generator().manual_seed(0)
+    torch.rand(len(images), generator=generator)  # the per-crop draw comes first
+    assert torch.equal(day_input(1.0), strong_augment(images, generator))
+    changed = (day_input(0.5) != images).flatten(1).any(1)
+    assert 16 < int(changed.sum()) < 48  # about half of 64 crops, each drawn on its own
+
+
+def test_source_augmentation_changes_the_supervised_loss_of_every_method() -> None:
+    student = _tiny_segmenter()
+    for name in ('source_only', 'mean_teacher', 'full', 'oracle'):
+        losses = []
+        for share in (0.0, 1.0):
+            method = AdaptationMethod(MethodConfig(name=name, source_augmentation=share), CITYSCAPES_CLASSES)
+            teacher = EmaTeacher(student) if method.uses_teacher else None
+            result = method.step(student, teacher, _batch(True), torch.Generator().manual_seed(0),
+                                 contextlib.nullcontext())
+            losses.append(result.scalars['loss/source'])
+        assert losses[0] != losses[1], name
+
+
 @pytest.mark.parametrize('scale', [(1.0, 1.0), (0.6, 1.4), (0.3, 0.4)])
 def test_the_window_of_a_whole_frame_is_the_crop_training_draws(scale: tuple[float, float]) -> None:
     """Scaled, flipped and (at 0.3-0.4, where the image is smaller than the crop) padded crops."""
