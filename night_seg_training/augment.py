@@ -6,6 +6,8 @@ explicit `torch.Generator`, so a batch's augmentation is reproducible from its i
 """
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -71,6 +73,15 @@ def strong_augment(images: torch.Tensor, generator: torch.Generator) -> torch.Te
     noise = torch.randn(out.shape, generator=generator).to(images)
     out = out + noise * (per_image(0.0, 0.04) + per_image(0.0, 0.05) * out.clamp(min=0).sqrt())  # read + shot noise
     return out.clamp(0, 1)
+
+
+def relight(images: torch.Tensor, brightness: float) -> torch.Tensor:
+    """Lift dark images towards a mean of `brightness` with one gamma per image: x ** (log b / log m), m the image's
+    mean. images: float32 (N, 3, H, W) RGB in [0, 1] -> the same shape in [0, 1]; an image whose mean is already
+    `brightness` or more is returned as it is (the gamma never darkens)."""
+    mean = images.mean((1, 2, 3), keepdim=True).clamp(1e-3, 1 - 1e-3)
+    gamma = (math.log(brightness) / mean.log()).clamp(max=1.0)
+    return images.clamp(0, 1).pow(gamma)
 
 
 def fourier_style(images: torch.Tensor, styles: torch.Tensor, beta: float) -> torch.Tensor:

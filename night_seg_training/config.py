@@ -141,6 +141,11 @@ class MethodConfig:
     """Share of the labelled day crops that go through the same photometric strong augmentation
     (augment.strong_augment: darker, noisier, blurred, colour-shifted) before the supervised loss, each crop
     independently: the day labels then also teach the classes in low light. Every method reads it. 0: off."""
+    teacher_relight: float = 0.0
+    """The night view the teacher (and the frozen start model) labels is first lifted towards this mean brightness
+    by one gamma per image (augment.relight; the synthetic night averages about 0.12, the day 0.34): a day-trained
+    teacher sees dark cars and people better in a brighter image. The student still learns from the night image as
+    it is, so the deployed network is unchanged. 0: off."""
     unsup_weight: float = 1.0
     """Weight of the night consistency loss against the day supervised loss."""
     transfer: str = 'attention'
@@ -327,6 +332,9 @@ def _validate(config: TrainConfig) -> None:
     if not 0.0 <= config.method.source_augmentation <= 1.0:
         problems.append(f'method.source_augmentation is {config.method.source_augmentation}; allowed: 0 (off) to 1 '
                         '(every day crop)')
+    if not 0.0 <= config.method.teacher_relight < 1.0:
+        problems.append(f'method.teacher_relight is {config.method.teacher_relight}; allowed: 0 (off) or a mean '
+                        'brightness below 1')
     if not 0.0 <= config.method.paste_fourier_beta < 0.5:
         problems.append(f'method.paste_fourier_beta is {config.method.paste_fourier_beta}; allowed: 0 (off) up to 0.5 '
                         '(a share of the crop\'s shorter side)')

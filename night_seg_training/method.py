@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from night_seg_ros.classes import IGNORE_INDEX
-from night_seg_training.augment import classmix_masks, fourier_style, mix, strong_augment
+from night_seg_training.augment import classmix_masks, fourier_style, mix, relight, strong_augment
 from night_seg_training.config import STUDENT_INPUT, TEACHER_METHODS, MethodConfig
 from night_seg_training.cross_attention import (
     attend,
@@ -245,11 +245,15 @@ class AdaptationMethod:
         'reference'), concatenated: probabilities float (len(keys) * N, K, H, W) for target's crops of H x W, and
         with `stage` the features there float (len(keys) * N, C, H / 2**(stage+1), W / 2**(stage+1)). `teacher_view:
         crop` reads the crops; `frame` the whole frames ('<key>_frame'), each crop then taking its window ('window',
-        crop_windows) of them."""
+        crop_windows) of them. With `teacher_relight` the night view ('image') is lifted by augment.relight first."""
         frame = self.uses_target_frame
         height, width = target['image'].shape[-2:]
+        views = [target[key + '_frame' if frame else key] for key in keys]
+        if self.config.teacher_relight > 0:
+            views = [relight(view, self.config.teacher_relight) if key == 'image' else view
+                     for key, view in zip(keys, views, strict=True)]
         with autocast:
-            output = model(torch.cat([target[key + '_frame' if frame else key] for key in keys]), stage)
+            output = model(torch.cat(views), stage)
         logits, features = output if stage is not None else (output, None)
         probabilities = torch.softmax(logits.float(), dim=1)
         if frame:

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from night_seg_ros.bundle import InputSpec
 from night_seg_ros.classes import CITYSCAPES_CLASSES, IGNORE_INDEX
 from night_seg_ros.model import build_network, segformer_arch
-from night_seg_training.augment import classmix_masks, fourier_style, gaussian_blur, mix, strong_augment
+from night_seg_training.augment import classmix_masks, fourier_style, gaussian_blur, mix, relight, strong_augment
 from night_seg_training.batches import to_tensors, weak_augment
 from night_seg_training.config import MethodConfig
 from night_seg_training.cross_attention import (
@@ -376,6 +376,36 @@ def test_each_method_has_its_own_student_input_unless_the_config_says() -> None:
     assert not torch.equal(student_input(MethodConfig(name='mean_teacher')), night)
     assert torch.equal(student_input(MethodConfig(name='mean_teacher', classmix=False, strong_augmentation=False)),
                        night)
+
+
+def test_relight_lifts_a_dark_image_towards_the_brightness_and_leaves_a_bright_one() -> None:
+    generator = torch.Generator().manual_seed(4)
+    dark = torch.rand(1, 3, 32, 32, generator=generator) * 0.25  # mean about 0.125, like the synthetic night
+    bright = 0.3 + torch.rand(1, 3, 32, 32, generator=generator) * 0.6
+    lifted = relight(torch.cat([dark, bright]), 0.3)
+    assert 0.25 < lifted[0].mean() < 0.35 and lifted.min() >= 0 and lifted.max() <= 1
+    order = dark.flatten().argsort()
+    assert bool((lifted[0].flatten()[order].diff() >= 0).all())  # one monotone curve: the scene stays the scene
+    assert torch.equal(lifted[1], bright[0])
+
+
+def test_teacher_relight_changes_what_the_teacher_sees_not_what_the_student_learns_from() -> None:
+    student = _tiny_segmenter()
+    batch = _batch(False)
+    results = {}
+    for brightness in (0.0, 0.3):
+        method = AdaptationMethod(MethodConfig(name='full', transfer='identity', classmix=False,
+                                               teacher_relight=brightness), CITYSCAPES_CLASSES)
+        teacher = EmaTeacher(student)
+        results[brightness] = method.step(student, teacher, batch, torch.Generator().manual_seed(0),
+                                          contextlib.nullcontext())
+        seen, _ = method._teacher_view(teacher.model, batch['target'], ('image', 'reference'),
+                                       contextlib.nullcontext())
+        expected = teacher.model(torch.cat([relight(batch['target']['image'], brightness) if brightness else
+                                            batch['target']['image'], batch['target']['reference']]))
+        assert torch.allclose(seen, torch.softmax(expected, 1), atol=1e-6)
+    assert torch.equal(results[0.0].night, results[0.3].night)  # the student's input is the plain night crop
+    assert not torch.equal(results[0.0].pseudo_label, results[0.3].pseudo_label)
 
 
 def test_source_augmentation_puts_that_share_of_the_day_crops_through_strong_augmentation() -> None:
