@@ -24,8 +24,8 @@ KEEP_BYTES = 2**31 - 1
 def keep_freed_memory() -> bool:
     """Tell glibc malloc to serve blocks below 2 GiB from its heap and never trim it (mallopt).
 
-    Returns True where both settings took effect; False (and changes nothing) where the C library is not glibc (musl,
-    macOS, Windows) or refuses them. Call it once, early, in the process that trains.
+    Returns True where both settings took effect; False where the C library is not glibc (musl, macOS, Windows: then
+    nothing changes) or refuses either setting. Call it once, early, in the process that trains.
     """
     name = ctypes.util.find_library('c')
     if name is None:

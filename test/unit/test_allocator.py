@@ -12,7 +12,10 @@ import sys
 
 import pytest
 
-pytestmark = pytest.mark.skipif(platform.libc_ver()[0] != 'glibc', reason='mallopt settings are glibc-only')
+LIBC, LIBC_VERSION = platform.libc_ver()
+pytestmark = pytest.mark.skipif(
+    LIBC != 'glibc' or tuple(int(part) for part in LIBC_VERSION.split('.')[:2]) < (2, 33),
+    reason='mallopt settings are glibc-only; the test reads them with mallinfo2 (glibc 2.33 and later)')
 
 SCRIPT = """
 import ctypes, json, sys
