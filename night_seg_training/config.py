@@ -146,10 +146,6 @@ class MethodConfig:
     by one gamma per image (augment.relight; the synthetic night averages about 0.12, the day 0.34): a day-trained
     teacher sees dark cars and people better in a brighter image. The student still learns from the night image as
     it is, so the deployed network is unchanged. 0: off."""
-    teacher_flip: bool = False
-    """The teacher (and the frozen start model) also labels each view mirrored left to right, and its softmax is the
-    mean of the two (test-time augmentation of the pseudo-labels); the student is unchanged. Costs a second
-    teacher forward per step. False: one forward."""
     unsup_weight: float = 1.0
     """Weight of the night consistency loss against the day supervised loss."""
     transfer: str = 'attention'

@@ -48,13 +48,6 @@ from night_seg_training.diagnostics import label_quality, watched_classes
 from night_seg_training.teacher import EmaTeacher, crop_windows, pseudo_label_weight, similarity_weight
 
 
-def mirror_mean(values: torch.Tensor) -> torch.Tensor:
-    """values float (2M, C, H, W): M maps, then the same M computed on mirrored images. Returns float (M, C, H, W),
-    the mean of each map and its mirror's map flipped back."""
-    count = values.shape[0] // 2
-    return (values[:count] + values[count:].flip(-1)) / 2
-
-
 def weighted_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, weight: torch.Tensor,
                            ignore_index: int = IGNORE_INDEX) -> torch.Tensor:
     """Mean over all pixels of weight * CE. logits float (N, K, H, W); labels int64 (N, H, W); weight (N, H, W)."""
@@ -252,24 +245,17 @@ class AdaptationMethod:
         'reference'), concatenated: probabilities float (len(keys) * N, K, H, W) for target's crops of H x W, and
         with `stage` the features there float (len(keys) * N, C, H / 2**(stage+1), W / 2**(stage+1)). `teacher_view:
         crop` reads the crops; `frame` the whole frames ('<key>_frame'), each crop then taking its window ('window',
-        crop_windows) of them. With `teacher_relight` the night view ('image') is lifted by augment.relight first;
-        with `teacher_flip` the probabilities and features are the means over each view and its mirror image."""
+        crop_windows) of them. With `teacher_relight` the night view ('image') is lifted by augment.relight first."""
         frame = self.uses_target_frame
         height, width = target['image'].shape[-2:]
         views = [target[key + '_frame' if frame else key] for key in keys]
         if self.config.teacher_relight > 0:
             views = [relight(view, self.config.teacher_relight) if key == 'image' else view
                      for key, view in zip(keys, views, strict=True)]
-        images = torch.cat(views)
-        if self.config.teacher_flip:
-            images = torch.cat([images, images.flip(-1)])
         with autocast:
-            output = model(images, stage)
+            output = model(torch.cat(views), stage)
         logits, features = output if stage is not None else (output, None)
         probabilities = torch.softmax(logits.float(), dim=1)
-        if self.config.teacher_flip:
-            probabilities = mirror_mean(probabilities)
-            features = mirror_mean(features.float()) if features is not None else None
         if frame:
             windows = target['window'].repeat(len(keys), 1)  # (len(keys) * N, 4)
             probabilities = crop_windows(probabilities, windows, (height, width))

@@ -25,7 +25,7 @@ from night_seg_training.cross_attention import (
     warp,
 )
 from night_seg_training.diagnostics import WATCHED_CLASSES, label_quality
-from night_seg_training.method import AdaptationMethod, mirror_mean, weighted_cross_entropy
+from night_seg_training.method import AdaptationMethod, weighted_cross_entropy
 from night_seg_training.segmenter import Segmenter
 from night_seg_training.teacher import EmaTeacher, crop_windows, pseudo_label_weight, similarity_weight
 
@@ -406,31 +406,6 @@ def test_teacher_relight_changes_what_the_teacher_sees_not_what_the_student_lear
         assert torch.allclose(seen, torch.softmax(expected, 1), atol=1e-6)
     assert torch.equal(results[0.0].night, results[0.3].night)  # the student's input is the plain night crop
     assert not torch.equal(results[0.0].pseudo_label, results[0.3].pseudo_label)
-
-
-def test_mirror_mean_averages_each_map_with_its_mirrored_twin_flipped_back() -> None:
-    maps = torch.rand(2, 3, 4, 5, generator=torch.Generator().manual_seed(1))
-    assert torch.allclose(mirror_mean(torch.cat([maps, maps.flip(-1)])), maps)  # a mirror-consistent map stays
-    other = torch.rand(2, 3, 4, 5, generator=torch.Generator().manual_seed(2))
-    assert torch.allclose(mirror_mean(torch.cat([maps, other])), (maps + other.flip(-1)) / 2)
-
-
-def test_teacher_flip_labels_each_view_and_its_mirror_image_and_averages_them() -> None:
-    student = _tiny_segmenter()
-    teacher = EmaTeacher(student)
-    target = _batch(False)['target']
-    keys = ('image', 'reference')
-    plain = AdaptationMethod(MethodConfig(name='full', transfer='identity'), CITYSCAPES_CLASSES)
-    flipped = AdaptationMethod(MethodConfig(name='full', transfer='identity', teacher_flip=True), CITYSCAPES_CLASSES)
-    seen, features = flipped._teacher_view(teacher.model, target, keys, contextlib.nullcontext(), stage=2)
-    images = torch.cat([target[key] for key in keys])
-    with torch.no_grad():
-        logits, stage_features = teacher.model(images, 2)
-        mirror_logits, mirror_features = teacher.model(images.flip(-1), 2)
-    assert torch.allclose(seen, (torch.softmax(logits, 1) + torch.softmax(mirror_logits, 1).flip(-1)) / 2, atol=1e-6)
-    assert torch.allclose(features, (stage_features + mirror_features.flip(-1)) / 2, atol=1e-5)
-    one_way, _ = plain._teacher_view(teacher.model, target, keys, contextlib.nullcontext())
-    assert seen.shape == one_way.shape and not torch.allclose(seen, one_way, atol=1e-4)
 
 
 def test_source_augmentation_puts_that_share_of_the_day_crops_through_strong_augmentation() -> None:
