@@ -141,11 +141,12 @@ class MethodConfig:
     """Share of the labelled day crops that go through the same photometric strong augmentation
     (augment.strong_augment: darker, noisier, blurred, colour-shifted) before the supervised loss, each crop
     independently: the day labels then also teach the classes in low light. Every method reads it. 0: off."""
-    teacher_relight: float = 0.0
+    teacher_relight: float = 0.25
     """The night view the teacher (and the frozen start model) labels is first lifted towards this mean brightness
     by one gamma per image (augment.relight; the synthetic night averages about 0.12, the day 0.34): a day-trained
     teacher sees dark cars and people better in a brighter image. The student still learns from the night image as
-    it is, so the deployed network is unchanged. 0: off."""
+    it is, so the deployed network is unchanged. 0: off. 0.25: chosen on the train split with the source-only
+    teacher (docs/ADAPTATION.md point 9); the own_drives recipe sets 0 (no gain on its routes, docs/OWN_DRIVES.md)."""
     unsup_weight: float = 1.0
     """Weight of the night consistency loss against the day supervised loss."""
     transfer: str = 'attention'
