@@ -33,7 +33,7 @@ from torch import nn
 
 from night_seg_ros.classes import IGNORE_INDEX
 from night_seg_training.augment import classmix_masks, fourier_style, mix, relight, strong_augment
-from night_seg_training.config import STUDENT_INPUT, TEACHER_METHODS, MethodConfig
+from night_seg_training.config import STUDENT_INPUT, TEACHER_METHODS, TEACHER_RELIGHT, MethodConfig
 from night_seg_training.cross_attention import (
     attend,
     class_mask,
@@ -82,6 +82,8 @@ class AdaptationMethod:
         self.classmix, self.classmix_classes, self.strong_augmentation = (
             chosen[key] if getattr(config, key) is None else getattr(config, key)
             for key in ('classmix', 'classmix_classes', 'strong_augmentation'))
+        self.teacher_relight = (TEACHER_RELIGHT.get(config.name, 0.0) if config.teacher_relight is None
+                                else config.teacher_relight)
 
     @property
     def uses_teacher(self) -> bool:
@@ -249,8 +251,8 @@ class AdaptationMethod:
         frame = self.uses_target_frame
         height, width = target['image'].shape[-2:]
         views = [target[key + '_frame' if frame else key] for key in keys]
-        if self.config.teacher_relight > 0:
-            views = [relight(view, self.config.teacher_relight) if key == 'image' else view
+        if self.teacher_relight > 0:
+            views = [relight(view, self.teacher_relight) if key == 'image' else view
                      for key, view in zip(keys, views, strict=True)]
         with autocast:
             output = model(torch.cat(views), stage)

@@ -175,7 +175,7 @@ def test_shipped_recipes_load_and_overrides_are_checked() -> None:
                               ('method.teacher_view=whole', "teacher_view is 'whole'; allowed: crop, frame"),
                               ('method.anchor_classes=[pole, lamp]', "anchor_classes names 'lamp'; allowed: road"),
                               ('method.source_augmentation=1.5', r'source_augmentation is 1.5; allowed: 0 \(off'),
-                              ('method.teacher_relight=1', r'teacher_relight is 1.0; allowed: 0 \(off\) or a mean'),
+                              ('method.teacher_relight=1', r'teacher_relight is 1.0; allowed: 0 \(off\), a mean'),
                               ('data.rare_class_temperature=0', 'must be > 0, or null for uniform sampling'),
                               ('data.rare_class_min_share=1', 'allowed: 0 < share < 1'),
                               ('nonsense', 'is not KEY=VALUE')):

@@ -408,6 +408,15 @@ def test_teacher_relight_changes_what_the_teacher_sees_not_what_the_student_lear
     assert not torch.equal(results[0.0].pseudo_label, results[0.3].pseudo_label)
 
 
+def test_teacher_relight_unset_is_each_methods_own_choice() -> None:
+    def chosen(**settings: object) -> float:
+        return AdaptationMethod(MethodConfig(**settings), CITYSCAPES_CLASSES).teacher_relight
+
+    assert chosen(name='full') == 0.25 and chosen(name='full', transfer='identity') == 0.25
+    assert chosen(name='mean_teacher') == 0.0 and chosen(name='oracle') == 0.0
+    assert chosen(name='full', teacher_relight=0.0) == 0.0 and chosen(name='mean_teacher', teacher_relight=0.3) == 0.3
+
+
 def test_source_augmentation_puts_that_share_of_the_day_crops_through_strong_augmentation() -> None:
     images = torch.rand(64, 3, 16, 16, generator=torch.Generator().manual_seed(3))
 
