@@ -1,0 +1,28 @@
+"""scripts/own_drives_table.py: the mIoU over classes with ground truth, from an evaluation's confusion matrix."""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[2] / 'scripts' / 'own_drives_table.py'
+
+
+def _script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location('own_drives_table', SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_present_miou_leaves_out_a_class_predicted_without_ground_truth_and_names_it() -> None:
+    # rows: truth road, car, bus (none); columns: predicted road, car, bus, ignored
+    metrics = {'confusion': [[90, 0, 10, 0], [5, 5, 0, 0], [0, 0, 0, 0]],
+               'iou': {'road': 100 * 90 / 105, 'car': 100 * 5 / 10, 'bus': 0.0}}
+    miou, absent = _script().present_miou(metrics)
+    assert miou == pytest.approx((100 * 90 / 105 + 50.0) / 2)
+    assert absent == ['bus']
+    metrics['iou']['bus'] = None  # neither in the truth nor predicted: the standard mIoU leaves it out too
+    assert _script().present_miou(metrics)[1] == []
