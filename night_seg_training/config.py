@@ -269,6 +269,14 @@ def _type_ok(value: Any, annotation: Any) -> bool:
     return isinstance(value, annotation)
 
 
+def _as_annotated(value: Any, annotation: Any) -> Any:
+    """`value` (fitting `annotation`, _type_ok) with an int made float where the field is a float (or float | None)."""
+    wants_float = annotation is float or (typing.get_origin(annotation) in (typing.Union, types.UnionType)
+                                          and float in typing.get_args(annotation)
+                                          and int not in typing.get_args(annotation))
+    return float(value) if wants_float and isinstance(value, int) and not isinstance(value, bool) else value
+
+
 def _deep_update(current: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
     """A copy of `current` with `values` merged in, recursing into nested dicts."""
     merged = dict(current)
@@ -300,7 +308,7 @@ def _merge(target: Any, values: dict[str, Any], where: str, deep: bool = False) 
         elif not _type_ok(value, hints[key]):
             raise ConfigError(f'config key {path!r} must be {hints[key]}, got {value!r}')
         else:
-            setattr(target, key, float(value) if hints[key] is float else value)
+            setattr(target, key, _as_annotated(value, hints[key]))
 
 
 def _validate(config: TrainConfig) -> None:
