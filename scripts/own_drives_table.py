@@ -71,15 +71,17 @@ def table(names: list[str], present: bool = False) -> str:
         night = [night_miou(run['own_night']) for run in found]
         day = [run['day']['miou'] for run in found]
         cells = [f'{night_miou(run["own_night"]):.1f}' if run is not None else '-' for run in runs]
-        left_out = sorted({name for metrics in [before_metrics, *(run['own_night'] for run in found)]
-                           for name in present_miou(metrics)[1]})
         route_gains = [value - before for value in night]
         gains.append(statistics.fmean(route_gains))
         nights.append(statistics.fmean(night))
         days.append(statistics.fmean(day))
-        lines.append(f'| {seed} | {before:.1f} | ' + ' | '.join(cells) + f' | {mean_spread(night)} | '
-                     f'{mean_spread(route_gains)} (min {min(route_gains):+.1f}) | {mean_spread(day)} |'
-                     + (f' {", ".join(left_out) or "-"} |' if present else ''))
+        row = (f'| {seed} | {before:.1f} | ' + ' | '.join(cells) + f' | {mean_spread(night)} | '
+               f'{mean_spread(route_gains)} (min {min(route_gains):+.1f}) | {mean_spread(day)} |')
+        if present:
+            left_out = sorted({name for metrics in [before_metrics, *(run['own_night'] for run in found)]
+                               for name in present_miou(metrics)[1]})
+            row += f' {", ".join(left_out) or "-"} |'
+        lines.append(row)
     if not gains:
         raise SystemExit(f'no figure {FIGURES}/<route>_<run>.json for runs {", ".join(names)}; '
                          f'routes: {", ".join(ROUTES)} (--collect RUNS_DIR copies them from finished runs)')
