@@ -477,8 +477,7 @@ def test_a_teacher_viewing_whole_frames_labels_each_crop_with_its_window_of_the_
         whole = torch.softmax(teacher.model(frame), 1)[..., :64]  # the left half of the frame's prediction
         crop_only = torch.softmax(teacher.model(target['image']), 1)
         for view, expected in (('frame', whole), ('crop', crop_only)):
-            method = AdaptationMethod(MethodConfig(name='mean_teacher', teacher_view=view, teacher_relight=0.0),
-                                      CITYSCAPES_CLASSES)  # the teacher sees the frame as it is
+            method = AdaptationMethod(MethodConfig(name='mean_teacher', teacher_view=view), CITYSCAPES_CLASSES)
             assert method.uses_target_frame == (view == 'frame')
             pseudo, weight, _ = method.pseudo_labels(teacher, target, contextlib.nullcontext())
             confidence, labels = expected.max(1)
@@ -513,8 +512,8 @@ def test_anchor_classes_keep_the_start_models_night_labels_where_it_predicts_the
     kept = int(torch.bincount(start_labels.flatten()).argmax())  # the start model's commonest night class
     where = start_labels == kept
     assert 0 < where.sum() < where.numel() and (teacher_labels[where] != kept).any()
-    method = AdaptationMethod(MethodConfig(name='mean_teacher', anchor_classes=[CITYSCAPES_CLASSES[kept]],
-                                           teacher_relight=0.0), CITYSCAPES_CLASSES)  # both see the night as it is
+    method = AdaptationMethod(MethodConfig(name='mean_teacher', anchor_classes=[CITYSCAPES_CLASSES[kept]]),
+                              CITYSCAPES_CLASSES)
     assert method.uses_anchor
     pseudo, weight, scalars = method.pseudo_labels(teacher, target, contextlib.nullcontext())
     assert torch.equal(pseudo[where], start_labels[where])
