@@ -1,16 +1,37 @@
-"""How the package's ROS entry points (seg_node, `night-seg replay`, `night-seg record`) start their rclpy context."""
+"""How the package's ROS entry points (seg_node, `night-seg replay`, `night-seg record`) start and end their rclpy
+context."""
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from night_seg_ros.dds import use_large_image_profile
-from night_seg_ros.interrupts import interrupt_once
+from night_seg_ros.interrupts import stop_on_sigint
 
 
-def init_ros(args: list[str] | None = None) -> None:
-    """The shipped large-image Fast DDS profile (unless the user chose one), Ctrl-C that interrupts once, then
-    `rclpy.init(args=args)`; in that order: the profile is read when the first participant is made, and rclpy's
-    SIGINT handler chains to the one installed before it."""
+@contextmanager
+def ros_session(args: list[str] | None = None) -> Iterator[threading.Event]:
+    """Run the block in an rclpy context; yields the event that Ctrl-C sets.
+
+    Before `rclpy.init(args=args)`: the shipped large-image Fast DDS profile (unless the user chose one; it is read
+    when the first participant is made) and the SIGINT handler that rclpy's own chains to. An exception out of the
+    block after Ctrl-C or an external shutdown is the end the user asked for, not a crash: rclpy's handler shuts the
+    context down under whatever the block was doing (rclpy 7.1, Jazzy, raises RuntimeError "Unable to convert call
+    argument" from an executor taking a message). Any other exception propagates. The context is shut down at the end.
+    """
     import rclpy
+    from rclpy.executors import ExternalShutdownException
 
     use_large_image_profile()
-    interrupt_once()
+    stop = stop_on_sigint()
     rclpy.init(args=args)
+    try:
+        yield stop
+    except ExternalShutdownException:
+        pass
+    except Exception:
+        if rclpy.ok() and not stop.is_set():
+            raise
+    finally:
+        rclpy.try_shutdown()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -48,13 +48,16 @@ class BagRecorder(Node):
         self.counts[topic] += 1
 
 
-def discover_types(node: Node, topics: Sequence[str], timeout: float) -> dict[str, str]:
-    """topic -> type name of each of `topics` as seen on the graph; waits up to `timeout` s for all to appear."""
+def discover_types(node: Node, topics: Sequence[str], timeout: float,
+                   should_stop: Callable[[], bool] = lambda: False) -> dict[str, str]:
+    """topic -> type name of each of `topics` as seen on the graph; waits up to `timeout` s for all to appear.
+
+    When `should_stop()` turns true first, returns the topics found so far."""
     deadline = time.monotonic() + timeout
     while True:
         found = {name: types[0] for name, types in node.get_topic_names_and_types() if name in topics}
         missing = [topic for topic in topics if topic not in found]
-        if not missing:
+        if not missing or should_stop():
             return found
         if time.monotonic() > deadline:
             raise bag_io.BagError(f'no publisher of {", ".join(missing)} appeared within {timeout:g} s; '
@@ -66,32 +69,34 @@ def run_recorder(output: str | Path, topics: Sequence[str], duration: float | No
                  discovery_timeout: float = 10.0, args: list[str] | None = None) -> int:
     """`night-seg record`: record `topics` into the new bag `output` until Ctrl-C or `duration` seconds."""
     import rclpy
-    from rclpy.executors import ExternalShutdownException
 
-    from night_seg_ros.ros_process import init_ros
+    from night_seg_ros.ros_process import ros_session
 
-    init_ros(args)
-    writer = node = None
-    try:
-        probe = rclpy.create_node('bag_recorder_discovery')
+    with ros_session(args) as stop:
+        def done() -> bool:  # Ctrl-C, or another signal that shut rclpy down
+            return stop.is_set() or not rclpy.ok()
+
+        writer = node = None
         try:
-            types = discover_types(probe, topics, discovery_timeout)
+            probe = rclpy.create_node('bag_recorder_discovery')
+            try:
+                types = discover_types(probe, topics, discovery_timeout, should_stop=done)
+            finally:
+                probe.destroy_node()
+            if done():
+                return 0
+            writer = bag_io.open_writer(output, storage)
+            node = BagRecorder(writer, types)
+            print(f'recording {", ".join(topics)} into {output} (Ctrl-C stops)', flush=True)
+            deadline = None if duration is None else time.monotonic() + duration
+            while not done() and (deadline is None or time.monotonic() < deadline):
+                rclpy.spin_once(node, timeout_sec=0.1)
         finally:
-            probe.destroy_node()
-        writer = bag_io.open_writer(output, storage)
-        node = BagRecorder(writer, types)
-        print(f'recording {", ".join(topics)} into {output} (Ctrl-C stops)', flush=True)
-        deadline = None if duration is None else time.monotonic() + duration
-        while rclpy.ok() and (deadline is None or time.monotonic() < deadline):
-            rclpy.spin_once(node, timeout_sec=0.1)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        if writer is not None:
-            writer.close()
-            counts = node.counts if node is not None else {}
-            print(f'wrote {output}: ' + ', '.join(f'{topic} {counts.get(topic, 0)}' for topic in topics), flush=True)
-        rclpy.try_shutdown()
+            if node is not None:
+                node.destroy_node()
+            if writer is not None:
+                writer.close()
+                counts = node.counts if node is not None else {}
+                print(f'wrote {output}: ' + ', '.join(f'{topic} {counts.get(topic, 0)}' for topic in topics),
+                      flush=True)
     return 0

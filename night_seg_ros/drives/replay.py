@@ -50,11 +50,12 @@ class BagPlayer:
                            for topic in self.topics}
         self.published = 0
 
-    def wait_for_subscribers(self, timeout: float) -> bool:
-        """Wait up to `timeout` seconds until some replayed topic has a subscriber; return whether one has."""
+    def wait_for_subscribers(self, timeout: float, should_stop: Callable[[], bool] = lambda: False) -> bool:
+        """Wait up to `timeout` seconds (or until `should_stop()`) until some replayed topic has a subscriber; return
+        whether one has."""
         deadline = time.monotonic() + timeout
         while not any(pub.get_subscription_count() for pub in self.publishers.values()):
-            if time.monotonic() > deadline:
+            if time.monotonic() > deadline or should_stop():
                 return False
             time.sleep(0.05)
         return True
@@ -84,28 +85,25 @@ def run_replay(bag: str | Path, rate: float = 1.0, loop: bool = False, topics: S
                wait: float = 0.0, args: list[str] | None = None) -> int:
     """`night-seg replay`: play `bag` (repeatedly with `loop`) until done or Ctrl-C; returns the exit code."""
     import rclpy
-    from rclpy.executors import ExternalShutdownException
 
-    from night_seg_ros.ros_process import init_ros
+    from night_seg_ros.ros_process import ros_session
 
-    init_ros(args)
-    node = None
-    try:
+    with ros_session(args) as stop:
+        def done() -> bool:  # Ctrl-C, or another signal that shut rclpy down
+            return stop.is_set() or not rclpy.ok()
+
         node = rclpy.create_node('bag_replay')
-        player = BagPlayer(node, bag, topics)
-        print(f'replaying {bag} at {rate:g}x: {", ".join(player.topics)}', flush=True)
-        if wait > 0 and not player.wait_for_subscribers(wait):
-            print(f'no subscriber after {wait:g} s; replaying anyway', flush=True)
-        start = time.monotonic()
-        while rclpy.ok():
-            player.play(rate, should_stop=lambda: not rclpy.ok())
-            if not loop:
-                break
-        print(f'published {player.published} messages in {time.monotonic() - start:.1f} s', flush=True)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
+        try:
+            player = BagPlayer(node, bag, topics)
+            print(f'replaying {bag} at {rate:g}x: {", ".join(player.topics)}', flush=True)
+            if wait > 0 and not player.wait_for_subscribers(wait, should_stop=done):
+                print(f'no subscriber after {wait:g} s; replaying anyway', flush=True)
+            start = time.monotonic()
+            while not done():
+                player.play(rate, should_stop=done)
+                if not loop:
+                    break
+            print(f'published {player.published} messages in {time.monotonic() - start:.1f} s', flush=True)
+        finally:
             node.destroy_node()
-        rclpy.try_shutdown()
     return 0

@@ -17,7 +17,6 @@ from typing import Any
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, ParameterType, SetParametersResult
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
@@ -39,7 +38,7 @@ from night_seg_ros.node.latest_frame import FrameWorker, LatestFrameSlot
 from night_seg_ros.node.parameters import LIVE_PARAMETERS, PARAMETERS, PARAMETERS_BY_NAME, ParamSpec, validate
 from night_seg_ros.node.stats import FrameStats
 from night_seg_ros.pipeline import ModelSetting, OutputRequest, load_pipeline
-from night_seg_ros.ros_process import init_ros
+from night_seg_ros.ros_process import ros_session
 from night_seg_ros.tensorrt.cache import EnginePolicy
 from night_seg_ros.vocabulary import OUTPUTS as OUTPUT_TOPICS
 
@@ -301,29 +300,21 @@ class SegmentationNode(Node):
 
 def main(args: list[str] | None = None) -> int:
     """Entry point of `seg_node`: run until Ctrl-C; exit 1 with a one-line error when the node cannot start."""
-    init_ros(args)
-    node = None
     code = 0
-    try:
-        node = SegmentationNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except NightSegError as error:
-        rclpy.logging.get_logger('seg_node').fatal(f'cannot start: {error}')
-        code = 1
-    except Exception:
-        if rclpy.ok():  # the running node failed: a bug, keep its traceback
-            raise
-        # Ctrl-C shut the context down under the executor while it took a message (rclpy 7.1, Jazzy, raises
-        # RuntimeError "Unable to convert call argument"): the end the user asked for.
-    finally:
-        if node is not None:
-            node.stop()
-            node.destroy_node()
-        rclpy.try_shutdown()
+    with ros_session(args) as stop:
+        node = None
+        try:
+            node = SegmentationNode()
+            if not stop.is_set():  # a Ctrl-C before rclpy.init installed its handler: rclpy would spin on
+                rclpy.spin(node)
+        except NightSegError as error:
+            rclpy.logging.get_logger('seg_node').fatal(f'cannot start: {error}')
+            code = 1
+        finally:
+            if node is not None:
+                node.stop()
+                node.destroy_node()
     return code
-
 
 if __name__ == '__main__':
     sys.exit(main())
