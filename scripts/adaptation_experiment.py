@@ -11,7 +11,9 @@ Every run is an ordinary `night-seg-train train` (the commands are printed and w
 whose folder holds metrics.json is not run again (delete the folder to rerun it); one whose folder exists without
 it belongs to another copy of this script (two copies on one --out share the runs, one per core). Writes
 OUT/summary.md (the tables, mean and spread over seeds, gap closure, pseudo-label quality over training) and
-OUT/summary.json (`--summary` renames them).
+OUT/summary.json (`--summary` renames them). With `--test-count N` every run's bundle is also evaluated on N pairs of
+the synthetic **test** split (OUT/test_pairs_N, written once; dataset seed 0, 256x512), which no setting was chosen
+on, and the summary gets the same table and comparisons for it.
 
   .venv/bin/python scripts/adaptation_experiment.py --out runs/adaptation/aligned
   .venv/bin/python scripts/adaptation_experiment.py --out runs/adaptation/coarse --alignment coarse \\
@@ -96,11 +98,74 @@ def diagnostics(run_dir: Path) -> dict[str, float]:
             if any(key in row for row in rows)}
 
 
+def test_pairs(out: Path, count: int, poll_seconds: float = 5.0) -> Path:
+    """OUT/test_pairs_COUNT: `count` synthetic day/night pairs of the test split, written by the first copy of this
+    script that gets there (the others wait for its SYNTHETIC.md, written last)."""
+    root = out / f'test_pairs_{count}'
+    try:
+        root.mkdir(parents=True)
+    except FileExistsError:
+        while not (root / 'SYNTHETIC.md').is_file():
+            time.sleep(poll_seconds)
+        return root
+    subprocess.run([sys.executable, '-m', 'night_seg_training.cli', 'synth', str(root), '--split', 'test',
+                    '--count', str(count)], check=True, stdout=subprocess.DEVNULL)
+    return root
+
+
+def test_metrics(run_dir: Path, root: Path) -> dict[str, dict]:
+    """{'night': metrics, 'day': metrics} of the run's bundle on the test pairs under `root`, evaluated once (into
+    RUN/test_<root name>/); a copy of this script that finds the folder claimed waits for the other's results."""
+    out = run_dir / f'test_{root.name}'
+    claimed = True
+    try:
+        out.mkdir()
+    except FileExistsError:
+        claimed = False
+    results = {}
+    for domain in ('night', 'day'):
+        path = out / domain / 'metrics.json'
+        if claimed:
+            subprocess.run([sys.executable, '-m', 'night_seg_training.cli', 'eval', str(run_dir / 'bundle'),
+                            '--dataset', f'synthetic_{domain}', '--root', str(root), '--split', 'test',
+                            '--out', str(out / domain)], check=True, stdout=subprocess.DEVNULL)
+        while not path.is_file():
+            time.sleep(5.0)
+        results[domain] = json.loads(path.read_text())
+    return results
+
+
 def spread(values: list[float], digits: int = 1) -> str:
     """'mean ± std (v1, v2, ...)' of per-seed values (sample standard deviation); one value alone as itself."""
     if len(values) == 1:
         return mean_spread(values, digits)
     return f'{mean_spread(values, digits)} ({", ".join(f"{value:.{digits}f}" for value in values)})'
+
+
+def comparison(results: dict, split: str) -> list[str]:
+    """The Markdown table of night and day mIoU per method on `split` ('val': the runs' own figures, 'test': the
+    test pairs), with gap closure, full - mean_teacher, full - full_identity and the day change of full."""
+    def miou(r: dict, domain: str) -> float:
+        return (r if split == 'val' else r['test'])[domain]['miou']
+
+    lines = [f'| method | night {split} mIoU | day {split} mIoU | s / iteration |', '|---|---|---|---|']
+    for name, per_seed in results.items():
+        seconds = [r['seconds'] for r in per_seed if r['seconds']]
+        timing = f'{np.median(seconds):.2f}' if seconds else '-'
+        lines.append(f'| {name} | {spread([miou(r, "night") for r in per_seed])} | '
+                     f'{spread([miou(r, "day") for r in per_seed])} | {timing} |')
+    if all(name in results for name in ('source_only', 'full', 'oracle')):
+        closures = [(miou(f, 'night') - miou(s, 'night')) / (miou(o, 'night') - miou(s, 'night'))
+                    for s, f, o in zip(results['source_only'], results['full'], results['oracle'], strict=True)]
+        lines += ['', f'Gap closure (full - source_only) / (oracle - source_only), per seed: {spread(closures, 2)}']
+    for other, label in (('mean_teacher', 'full - mean_teacher'), ('full_identity', 'full (attention) - full_identity'),
+                         ('source_only', 'full - source_only')):
+        if 'full' in results and other in results:
+            for domain in ('night', 'day') if other == 'source_only' else ('night',):
+                gains = [miou(f, domain) - miou(m, domain)
+                         for f, m in zip(results['full'], results[other], strict=True)]
+                lines += ['', f'{label} {domain} mIoU, per seed: {spread(gains)}']
+    return lines
 
 
 def summary(args: argparse.Namespace, results: dict, commands: list[str], init: dict | None) -> str:
@@ -111,24 +176,10 @@ def summary(args: argparse.Namespace, results: dict, commands: list[str], init: 
              f'Python {platform.python_version()}.', '']
     if init is not None:
         lines += [f'The start: night {init["night"]["miou"]:.1f}, day {init["day"]["miou"]:.1f} mIoU.', '']
-    lines += ['| method | night val mIoU | day val mIoU | s / iteration |', '|---|---|---|---|']
-    for name, per_seed in results.items():
-        seconds = [r['seconds'] for r in per_seed if r['seconds']]
-        timing = f'{np.median(seconds):.2f}' if seconds else '-'
-        lines.append(f'| {name} | {spread([r["night"]["miou"] for r in per_seed])} | '
-                     f'{spread([r["day"]["miou"] for r in per_seed])} | {timing} |')
-    if all(name in results for name in ('source_only', 'full', 'oracle')):
-        closures = [(f['night']['miou'] - s['night']['miou']) / (o['night']['miou'] - s['night']['miou'])
-                    for s, f, o in zip(results['source_only'], results['full'], results['oracle'], strict=True)]
-        lines += ['', f'Gap closure (full - source_only) / (oracle - source_only), per seed: {spread(closures, 2)}']
-    if 'full' in results and 'mean_teacher' in results:
-        gains = [f['night']['miou'] - m['night']['miou']
-                 for f, m in zip(results['full'], results['mean_teacher'], strict=True)]
-        lines += ['', f'full - mean_teacher night mIoU, per seed: {spread(gains)}']
-    if 'full' in results and 'full_identity' in results:
-        gains = [f['night']['miou'] - m['night']['miou']
-                 for f, m in zip(results['full'], results['full_identity'], strict=True)]
-        lines += ['', f'full (attention) - full_identity night mIoU, per seed: {spread(gains)}']
+    lines += comparison(results, 'val')
+    if any('test' in r for per_seed in results.values() for r in per_seed):
+        lines += ['', f'The same bundles on {args.test_count} pairs of the synthetic **test** split (dataset seed 0; '
+                  'no setting was chosen on it):', '', *comparison(results, 'test')]
     lines += ['', 'Night pseudo-labels during training against the night ground truth of the training pairs '
               '(means over the logged windows and seeds; measurement only):', '',
               '| method | pseudo-label accuracy | pseudo-label mIoU | '
@@ -165,6 +216,8 @@ def main() -> int:
                         help='config override applied to every run')
     parser.add_argument('--out', type=Path, default=Path('runs/adaptation/aligned'), help='run folders')
     parser.add_argument('--summary', default='summary', help='name of the summary files in OUT (summary)')
+    parser.add_argument('--test-count', type=int, default=0,
+                        help='also evaluate every bundle on this many pairs of the synthetic test split (0: not)')
     args = parser.parse_args()
 
     commands, init = [], None
@@ -186,12 +239,17 @@ def main() -> int:
     for _, _, run_dir, overrides in planned:
         commands.append(run(args.recipe, run_dir, overrides))
     results: dict[str, list[dict]] = {name: [] for name in args.methods}
+    root = test_pairs(args.out, args.test_count) if args.test_count else None
     for seed, name, run_dir, _ in planned:
         metrics = finished(run_dir)
-        results[name].append({'night': metrics['night'], 'day': metrics['day'],
-                              'seconds': seconds_per_iteration(run_dir), 'diagnostics': diagnostics(run_dir)})
-        print(f'{name} seed {seed}: night mIoU {metrics["night"]["miou"]:.1f}, day {metrics["day"]["miou"]:.1f}',
-              flush=True)
+        result = {'night': metrics['night'], 'day': metrics['day'], 'seconds': seconds_per_iteration(run_dir),
+                  'diagnostics': diagnostics(run_dir)}
+        if root is not None:
+            result['test'] = test_metrics(run_dir, root)
+        results[name].append(result)
+        print(f'{name} seed {seed}: night mIoU {metrics["night"]["miou"]:.1f}, day {metrics["day"]["miou"]:.1f}'
+              + (f'; test {result["test"]["night"]["miou"]:.1f}, {result["test"]["day"]["miou"]:.1f}'
+                 if root is not None else ''), flush=True)
     text = summary(args, results, commands, init)
     (args.out / f'{args.summary}.md').write_text(text)
     (args.out / f'{args.summary}.json').write_text(json.dumps({'args': {k: str(v) for k, v in vars(args).items()},
