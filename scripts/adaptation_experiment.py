@@ -245,7 +245,8 @@ def main() -> int:
         result = {'night': metrics['night'], 'day': metrics['day'], 'seconds': seconds_per_iteration(run_dir),
                   'diagnostics': diagnostics(run_dir)}
         if root is not None:
-            result['test'] = test_metrics(run_dir, root)
+            result['test'] = {domain: {key: found[key] for key in ('miou', 'iou', 'images')}
+                              for domain, found in test_metrics(run_dir, root).items()}
         results[name].append(result)
         print(f'{name} seed {seed}: night mIoU {metrics["night"]["miou"]:.1f}, day {metrics["day"]["miou"]:.1f}'
               + (f'; test {result["test"]["night"]["miou"]:.1f}, {result["test"]["day"]["miou"]:.1f}'
