@@ -10,6 +10,14 @@ from night_seg_ros.dds import use_large_image_profile
 from night_seg_ros.interrupts import stop_on_sigint
 
 
+def ended(stop: threading.Event) -> bool:
+    """Whether the user asked the entry point to end: Ctrl-C (`stop`, from `ros_session`), or another signal that shut
+    rclpy's context down."""
+    import rclpy
+
+    return stop.is_set() or not rclpy.ok()
+
+
 @contextmanager
 def ros_session(args: list[str] | None = None) -> Iterator[threading.Event]:
     """Run the block in an rclpy context; yields the event that Ctrl-C sets.
@@ -31,7 +39,7 @@ def ros_session(args: list[str] | None = None) -> Iterator[threading.Event]:
     except ExternalShutdownException:
         pass
     except Exception:
-        if rclpy.ok() and not stop.is_set():
+        if not ended(stop):
             raise
     finally:
         rclpy.try_shutdown()

@@ -6,6 +6,7 @@ when every publisher is reliable, best effort otherwise.
 """
 from __future__ import annotations
 
+import functools
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -70,12 +71,10 @@ def run_recorder(output: str | Path, topics: Sequence[str], duration: float | No
     """`night-seg record`: record `topics` into the new bag `output` until Ctrl-C or `duration` seconds."""
     import rclpy
 
-    from night_seg_ros.ros_process import ros_session
+    from night_seg_ros.ros_process import ended, ros_session
 
     with ros_session(args) as stop:
-        def done() -> bool:  # Ctrl-C, or another signal that shut rclpy down
-            return stop.is_set() or not rclpy.ok()
-
+        done = functools.partial(ended, stop)
         writer = node = None
         try:
             probe = rclpy.create_node('bag_recorder_discovery')

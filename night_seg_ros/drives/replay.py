@@ -7,6 +7,7 @@ participant, so large best-effort images reach other processes.
 """
 from __future__ import annotations
 
+import functools
 import importlib
 import time
 from collections.abc import Callable, Sequence
@@ -86,12 +87,10 @@ def run_replay(bag: str | Path, rate: float = 1.0, loop: bool = False, topics: S
     """`night-seg replay`: play `bag` (repeatedly with `loop`) until done or Ctrl-C; returns the exit code."""
     import rclpy
 
-    from night_seg_ros.ros_process import ros_session
+    from night_seg_ros.ros_process import ended, ros_session
 
     with ros_session(args) as stop:
-        def done() -> bool:  # Ctrl-C, or another signal that shut rclpy down
-            return stop.is_set() or not rclpy.ok()
-
+        done = functools.partial(ended, stop)
         node = rclpy.create_node('bag_replay')
         try:
             player = BagPlayer(node, bag, topics)
