@@ -64,22 +64,33 @@ def run(recipe: str, run_dir: Path, overrides: list[str]) -> str:
     metrics.json); returns the command as text."""
     argv = command(recipe, run_dir, overrides)
     text = shlex.join(argv)
-    if (run_dir / 'metrics.json').is_file():
-        return text
-    try:
-        run_dir.mkdir(parents=True)  # the claim: two copies of this script may share the work of one experiment
-    except FileExistsError:
+    if (run_dir / 'metrics.json').is_file() or not claim(run_dir):
         return text
     print('+', text, flush=True)
     subprocess.run([sys.executable, '-m', 'night_seg_training.cli', *argv[1:]], check=True)
     return text
 
 
+def claim(folder: Path) -> bool:
+    """Create `folder` (and its parents); False when it exists: another copy of this script has claimed that work
+    (two copies may share the work of one experiment)."""
+    try:
+        folder.mkdir(parents=True)
+    except FileExistsError:
+        return False
+    return True
+
+
+def waited(path: Path, poll_seconds: float) -> Path:
+    """`path`, once the process that writes it has written it."""
+    while not path.is_file():
+        time.sleep(poll_seconds)
+    return path
+
+
 def finished(run_dir: Path, poll_seconds: float = 20.0) -> dict:
     """metrics.json of a run, waiting for the process that trains it to finish."""
-    while not (run_dir / 'metrics.json').is_file():
-        time.sleep(poll_seconds)
-    return json.loads((run_dir / 'metrics.json').read_text())
+    return json.loads(waited(run_dir / 'metrics.json', poll_seconds).read_text())
 
 
 def seconds_per_iteration(run_dir: Path) -> float | None:
@@ -102,11 +113,8 @@ def test_pairs(out: Path, count: int, poll_seconds: float = 5.0) -> Path:
     """OUT/test_pairs_COUNT: `count` synthetic day/night pairs of the test split, written by the first copy of this
     script that gets there (the others wait for its SYNTHETIC.md, written last)."""
     root = out / f'test_pairs_{count}'
-    try:
-        root.mkdir(parents=True)
-    except FileExistsError:
-        while not (root / 'SYNTHETIC.md').is_file():
-            time.sleep(poll_seconds)
+    if not claim(root):
+        waited(root / 'SYNTHETIC.md', poll_seconds)
         return root
     subprocess.run([sys.executable, '-m', 'night_seg_training.cli', 'synth', str(root), '--split', 'test',
                     '--count', str(count)], check=True, stdout=subprocess.DEVNULL)
@@ -117,21 +125,14 @@ def test_metrics(run_dir: Path, root: Path) -> dict[str, dict]:
     """{'night': metrics, 'day': metrics} of the run's bundle on the test pairs under `root`, evaluated once (into
     RUN/test_<root name>/); a copy of this script that finds the folder claimed waits for the other's results."""
     out = run_dir / f'test_{root.name}'
-    claimed = True
-    try:
-        out.mkdir()
-    except FileExistsError:
-        claimed = False
+    claimed = claim(out)
     results = {}
     for domain in ('night', 'day'):
-        path = out / domain / 'metrics.json'
         if claimed:
             subprocess.run([sys.executable, '-m', 'night_seg_training.cli', 'eval', str(run_dir / 'bundle'),
                             '--dataset', f'synthetic_{domain}', '--root', str(root), '--split', 'test',
                             '--out', str(out / domain)], check=True, stdout=subprocess.DEVNULL)
-        while not path.is_file():
-            time.sleep(5.0)
-        results[domain] = json.loads(path.read_text())
+        results[domain] = finished(out / domain, poll_seconds=5.0)
     return results
 
 
