@@ -23,22 +23,20 @@ from night_seg_ros.bundle import InputSpec
 from night_seg_ros.classes import CITYSCAPES_CLASSES, CITYSCAPES_PALETTE
 from night_seg_ros.model import SegmentationModel
 from night_seg_training.checkpoint import load_checkpoint
-from night_seg_training.config import load_config
+from night_seg_training.config import TrainConfig, load_config
 from night_seg_training.datasets import build_dataset
 from night_seg_training.evaluate import evaluate
 from night_seg_training.head_statistics import recompute_head_statistics
 from night_seg_training.segmenter import Segmenter, initial_network
 
 
-def mixed_model(run: Path, start: str, mix: float) -> SegmentationModel:
-    """The run's last student mixed with `start` (weight `mix` on the start; integer buffers kept from the student),
-    head statistics recomputed over the run's own source and target images; eval mode."""
-    config = load_config(str(run / 'config.yaml'), [])
-    spec = InputSpec(config.model.input_height, config.model.input_width)
-    student = load_checkpoint(run / 'checkpoints' / 'last.pt')['student']
-    start_state = Segmenter(initial_network(config.model.variant, start)[0], spec).state_dict()
-    segmenter = Segmenter(initial_network(config.model.variant, config.model.init)[0], spec)
-    segmenter.load_state_dict({key: (1 - mix) * value + mix * start_state[key] if value.is_floating_point() else value
+def mixed_model(config: TrainConfig, student: dict[str, torch.Tensor], start: dict[str, torch.Tensor],
+                mix: float) -> SegmentationModel:
+    """`student` (a run's state dict) mixed with `start` (weight `mix` on the start; integer buffers kept from the
+    student), head statistics recomputed over the run's own source and target images (`config`); eval mode."""
+    segmenter = Segmenter(initial_network(config.model.variant, config.model.init)[0],
+                          InputSpec(config.model.input_height, config.model.input_width))
+    segmenter.load_state_dict({key: (1 - mix) * value + mix * start[key] if value.is_floating_point() else value
                                for key, value in student.items()})
     model = SegmentationModel(segmenter.network, segmenter.input_spec)
     torch.manual_seed(config.seed)
@@ -59,8 +57,11 @@ def main() -> None:
     results: dict[str, dict[str, dict[str, float]]] = {}
     for run in args.runs:
         config = load_config(str(run / 'config.yaml'), [])
+        student = load_checkpoint(run / 'checkpoints' / 'last.pt')['student']
+        start = Segmenter(initial_network(config.model.variant, args.start)[0],
+                          InputSpec(config.model.input_height, config.model.input_width)).state_dict()
         for mix in args.mix:
-            model = mixed_model(run, args.start, mix)
+            model = mixed_model(config, student, start, mix)
             row = {}
             for name, val in config.data.val.items():
                 metrics = evaluate(model, build_dataset(dict(val, split='train', count=args.count)),
