@@ -169,6 +169,17 @@ def comparison(results: dict, split: str) -> list[str]:
     return lines
 
 
+def seed_mean(per_seed: list[dict], domain: str, split: str) -> dict:
+    """{'miou', 'iou'} of `domain` on `split` ('val' or 'test') averaged over seeds; a class whose IoU is None
+    (never in the truth nor predicted) on every seed stays None."""
+    found = [(r if split == 'val' else r['test'])[domain] for r in per_seed]
+    iou = {}
+    for name in found[0]['iou']:
+        values = [f['iou'][name] for f in found if f['iou'].get(name) is not None]
+        iou[name] = float(np.mean(values)) if values else None
+    return {'miou': float(np.mean([f['miou'] for f in found])), 'iou': iou}
+
+
 def summary(args: argparse.Namespace, results: dict, commands: list[str], init: dict | None) -> str:
     """The Markdown tables of one setting."""
     lines = [f'Setting: target pairs `{args.alignment}`; recipe `{args.recipe}`; every method starts from '
@@ -198,8 +209,11 @@ def summary(args: argparse.Namespace, results: dict, commands: list[str], init: 
         lines.append(f'| {name} | ' + ' | '.join(cells) + ' |')
     first_seed = {name: per_seed[0] for name, per_seed in results.items()}
     lines += ['', f'Per-class IoU on the synthetic night validation split, seed {args.seeds[0]} (percent):', '',
-              format_table({name: r['night'] for name, r in first_seed.items()}, CITYSCAPES_CLASSES), '',
-              'Commands:', '', '```', *commands, '```', '']
+              format_table({name: r['night'] for name, r in first_seed.items()}, CITYSCAPES_CLASSES)]
+    split = 'test' if all('test' in r for per_seed in results.values() for r in per_seed) else 'val'
+    lines += [f'Per-class day IoU on the {split} split, mean over seeds (percent; where the day points go):', '',
+              format_table({name: seed_mean(per_seed, 'day', split) for name, per_seed in results.items()},
+                           CITYSCAPES_CLASSES), '', 'Commands:', '', '```', *commands, '```', '']
     return '\n'.join(lines)
 
 

@@ -39,6 +39,13 @@ def test_comparison_reads_the_split_it_is_given() -> None:
     assert 'full - source_only day mIoU, per seed: 0.5' in test
 
 
+def test_seed_mean_averages_each_class_over_the_seeds_that_have_it() -> None:
+    seeds = [{'test': {'day': {'miou': 30.0, 'iou': {'road': 90.0, 'bus': 40.0, 'train': None}}}},
+             {'test': {'day': {'miou': 32.0, 'iou': {'road': 80.0, 'bus': None, 'train': None}}}}]
+    mean = _script().seed_mean(seeds, 'day', 'test')
+    assert mean == {'miou': 31.0, 'iou': {'road': 85.0, 'bus': 40.0, 'train': None}}
+
+
 def test_a_bundle_is_evaluated_once_on_the_test_pairs(tmp_path: Path, tiny_bundle: Path) -> None:
     script = _script()
     root = script.test_pairs(tmp_path, 2)
