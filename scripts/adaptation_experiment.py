@@ -143,11 +143,16 @@ def spread(values: list[float], digits: int = 1) -> str:
     return f'{mean_spread(values, digits)} ({", ".join(f"{value:.{digits}f}" for value in values)})'
 
 
+def measured(result: dict, domain: str, split: str) -> dict:
+    """One run's metrics of `domain` on `split`: 'val', the run's own figures; 'test', the test pairs'."""
+    return (result if split == 'val' else result['test'])[domain]
+
+
 def comparison(results: dict, split: str) -> list[str]:
     """The Markdown table of night and day mIoU per method on `split` ('val': the runs' own figures, 'test': the
     test pairs), with gap closure, full - mean_teacher, full - full_identity and the day change of full."""
     def miou(r: dict, domain: str) -> float:
-        return (r if split == 'val' else r['test'])[domain]['miou']
+        return measured(r, domain, split)['miou']
 
     lines = [f'| method | night {split} mIoU | day {split} mIoU | s / iteration |', '|---|---|---|---|']
     for name, per_seed in results.items():
@@ -172,7 +177,7 @@ def comparison(results: dict, split: str) -> list[str]:
 def seed_mean(per_seed: list[dict], domain: str, split: str) -> dict:
     """{'miou', 'iou'} of `domain` on `split` ('val' or 'test') averaged over seeds; a class whose IoU is None
     (never in the truth nor predicted) on every seed stays None."""
-    found = [(r if split == 'val' else r['test'])[domain] for r in per_seed]
+    found = [measured(r, domain, split) for r in per_seed]
     iou = {}
     for name in found[0]['iou']:
         values = [f['iou'][name] for f in found if f['iou'].get(name) is not None]
@@ -189,7 +194,8 @@ def summary(args: argparse.Namespace, results: dict, commands: list[str], init: 
     if init is not None:
         lines += [f'The start: night {init["night"]["miou"]:.1f}, day {init["day"]["miou"]:.1f} mIoU.', '']
     lines += comparison(results, 'val')
-    if any('test' in r for per_seed in results.values() for r in per_seed):
+    tested = all('test' in r for per_seed in results.values() for r in per_seed)
+    if tested:
         lines += ['', f'The same bundles on {args.test_count} pairs of the synthetic **test** split (dataset seed 0; '
                   'no setting was chosen on it):', '', *comparison(results, 'test')]
     lines += ['', 'Night pseudo-labels during training against the night ground truth of the training pairs '
@@ -210,7 +216,7 @@ def summary(args: argparse.Namespace, results: dict, commands: list[str], init: 
     first_seed = {name: per_seed[0] for name, per_seed in results.items()}
     lines += ['', f'Per-class IoU on the synthetic night validation split, seed {args.seeds[0]} (percent):', '',
               format_table({name: r['night'] for name, r in first_seed.items()}, CITYSCAPES_CLASSES)]
-    split = 'test' if all('test' in r for per_seed in results.values() for r in per_seed) else 'val'
+    split = 'test' if tested else 'val'
     lines += [f'Per-class day IoU on the {split} split, mean over seeds (percent; where the day points go):', '',
               format_table({name: seed_mean(per_seed, 'day', split) for name, per_seed in results.items()},
                            CITYSCAPES_CLASSES), '', 'Commands:', '', '```', *commands, '```', '']
