@@ -341,6 +341,31 @@ def test_night_ground_truth_is_measured_but_never_learned_from(name: str) -> Non
     assert losses[True] == losses[False]
 
 
+@pytest.mark.parametrize('name', ['mean_teacher', 'full'])
+@pytest.mark.parametrize('weight', [0.0, 0.5, 1.0])
+def test_the_night_loss_enters_at_its_weight(name: str, weight: float) -> None:
+    student = _tiny_segmenter()
+    method = AdaptationMethod(MethodConfig(name=name, unsup_weight=weight), CITYSCAPES_CLASSES)
+    result = method.step(student, EmaTeacher(student), _batch(False), torch.Generator().manual_seed(0),
+                         contextlib.nullcontext())
+    night = result.scalars['loss/night_consistency']
+    assert night > 0
+    assert result.loss.item() == pytest.approx(result.scalars['loss/source'] + weight * night, rel=1e-5)
+
+
+def test_the_night_weight_defaults_to_half_and_the_oracle_ignores_it() -> None:
+    assert MethodConfig().unsup_weight == 0.5
+    losses = []
+    for weight in (0.5, 1.0):
+        student = _tiny_segmenter()
+        method = AdaptationMethod(MethodConfig(name='oracle', unsup_weight=weight), CITYSCAPES_CLASSES)
+        result = method.step(student, None, _batch(True), torch.Generator().manual_seed(0), contextlib.nullcontext())
+        losses.append(result.loss.item())
+        assert result.loss.item() == pytest.approx(
+            result.scalars['loss/source'] + result.scalars['loss/night_supervised'], rel=1e-5)
+    assert losses[0] == losses[1]
+
+
 @pytest.mark.parametrize(('classmix', 'strong_augmentation'), [(False, False), (False, True), (True, False)])
 def test_the_student_sees_the_night_crop_as_is_only_without_classmix_and_strong_augmentation(
         classmix: bool, strong_augmentation: bool) -> None:
