@@ -4,21 +4,42 @@ The graph keeps the bundle's ONNX contract (`bundle.INPUT_NAME`, `bundle.OUTPUT_
 1 x H x W x 3, RGB, the bundle's input size) and two outputs `labels` (uint8, 1 x H x W) and `confidence` (float32,
 1 x H x W): normalisation, layout change, upsampling and argmax are in the graph. Opset >= 17 keeps LayerNormalization
 one op (FP16 overflows when it is decomposed).
+
+`export_at_input_size` writes a new bundle whose graph takes another input size (a camera's aspect, say): SegFormer
+has no position embeddings, so the same weights run at any size whose sides are multiples of 32.
 """
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from night_seg_ros.bundle import INPUT_NAME, OUTPUT_NAMES, Bundle, atomic_write_bytes, check_safetensors
+from night_seg_ros.bundle import (
+    INPUT_NAME,
+    OUTPUT_NAMES,
+    WEIGHTS_FILE,
+    Bundle,
+    atomic_write_bytes,
+    bundle_metadata,
+    check_safetensors,
+    read_bundle,
+    write_metadata,
+)
 from night_seg_ros.errors import NightSegError
 
 MIN_OPSET = 17
 MIN_LABEL_AGREEMENT = 0.999
+INPUT_STRIDE = 32
+"""SegFormer's coarsest stage is 1/32 of the input: each side of an input size is a multiple of this."""
+MAX_INPUT_SIDE = 4096
+MAX_INPUT_PIXELS = 3840 * 2176
+"""4K UHD with its height a multiple of 32: beyond it a graph is no camera's network input."""
 
 
 class ExportError(NightSegError, ValueError):
@@ -151,3 +172,58 @@ def export_and_check(bundle: Bundle, samples: int = 4, opset: int = MIN_OPSET, s
         raise ValueError(f'samples must be >= 1; got {samples}')
     export_onnx(bundle, opset)
     return check_parity(bundle, sample_images(samples, bundle.input.height, bundle.input.width, seed))
+
+
+def _in_range(height: int, width: int) -> bool:
+    return (min(height, width) >= INPUT_STRIDE and max(height, width) <= MAX_INPUT_SIDE
+            and height * width <= MAX_INPUT_PIXELS)
+
+
+def check_input_size(height: int, width: int) -> None:
+    """Raise ExportError unless SegFormer takes `height` x `width`: sides multiples of INPUT_STRIDE, within bounds.
+
+    A size off the stride is refused with the nearest allowed sizes below and above it.
+    """
+    if not _in_range(height, width):
+        raise ExportError(f'input size {width}x{height} is out of range; allowed: each side {INPUT_STRIDE}-'
+                          f'{MAX_INPUT_SIDE} pixels and at most {MAX_INPUT_PIXELS / 1e6:.1f} megapixels (3840x2176)')
+    if height % INPUT_STRIDE or width % INPUT_STRIDE:
+        below = (height // INPUT_STRIDE * INPUT_STRIDE, width // INPUT_STRIDE * INPUT_STRIDE)
+        above = (-(-height // INPUT_STRIDE) * INPUT_STRIDE, -(-width // INPUT_STRIDE) * INPUT_STRIDE)
+        nearby = ' or '.join(f'{w}x{h}' for h, w in (below, above) if _in_range(h, w))
+        raise ExportError(f'input size {width}x{height} is not allowed: SegFormer needs a width and height that are '
+                          f'multiples of {INPUT_STRIDE}; try {nearby}')
+
+
+def export_at_input_size(bundle: Bundle, out: str | os.PathLike, height: int, width: int, samples: int = 4,
+                         opset: int = MIN_OPSET, seed: int = 0) -> tuple[Bundle, ParityReport]:
+    """Write a new bundle `out`: `bundle`'s weights, its model.json with input `height` x `width`, and model.onnx
+    exported at that size and checked against torch; return the new bundle and its parity report.
+
+    `bundle` stays as it is. `out` must not exist; it appears complete or not at all (built in a hidden folder beside
+    it, then renamed), and only when parity passes. Its provenance names the bundle and input size it came from.
+    Engines are not copied: they are built for one input shape (`night-seg build-engine` builds the new one).
+    """
+    check_input_size(height, width)
+    out = Path(out).expanduser()
+    if out.exists():
+        raise ExportError(f'{out} already exists; allowed: a new folder (the re-exported bundle is written there, '
+                          f'{bundle.path} stays as it is)')
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f'.{out.name}.', suffix='.partial'))
+    try:
+        staged = staging / out.name  # the bundle's final name, which the graph's doc string records
+        staged.mkdir()
+        shutil.copyfile(bundle.weights_path, staged / WEIGHTS_FILE)
+        provenance = {**bundle.provenance, 'input_resized_from': {
+            'bundle': bundle.path.resolve().name, 'height': bundle.input.height, 'width': bundle.input.width}}
+        write_metadata(staged, bundle_metadata(bundle.arch, bundle.classes, bundle.palette,
+                                               replace(bundle.input, height=height, width=width),
+                                               bundle.ignore_index, provenance))
+        report = export_and_check(read_bundle(staged), samples, opset, seed)
+        if not report.passed:
+            raise ExportError(f'{out} not written: ONNX Runtime and torch disagree at {width}x{height}: {report}')
+        staged.rename(out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return read_bundle(out), report
