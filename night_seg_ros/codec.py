@@ -44,6 +44,22 @@ class ImageDecodeError(NightSegError, ValueError):
     """An image message is unsupported or malformed; the message says why and what is allowed."""
 
 
+@dataclass(frozen=True)
+class CameraImage:
+    """A decoded camera frame: uint8 (H, W, 3) `pixels` in channel `order` 'rgb' or 'bgr'.
+
+    For rgb8, bgr8 and 8UC3 messages and colour JPEG/PNG the pixels are the message's own bytes (a view of its data)
+    or OpenCV's decoded BGR image, so a frame is not converted at the camera's size; read them, never write them.
+    """
+
+    pixels: np.ndarray
+    order: str
+
+    def rgb(self) -> np.ndarray:
+        """The pixels as a new uint8 (H, W, 3) RGB array."""
+        return cv2.cvtColor(self.pixels, cv2.COLOR_BGR2RGB) if self.order == 'bgr' else self.pixels.copy()
+
+
 # A decoder takes the pixel rows (H x W*bytes_per_pixel uint8, padding already cut off) and
 # whether 16-bit data is big-endian, and returns a new C-contiguous H x W x 3 uint8 RGB array.
 _Decoder = Callable[[np.ndarray, bool], np.ndarray]
@@ -178,6 +194,24 @@ def image_to_rgb(msg: Image) -> np.ndarray:
         raise ImageDecodeError(f'cannot decode {msg.encoding!r} image: {exc}') from exc
 
 
+_NATIVE_ORDERS = {'rgb8': 'rgb', 'bgr8': 'bgr', '8UC3': 'bgr'}
+"""Raw encodings whose bytes are already 3-channel pixels, and their channel order."""
+
+
+def image_to_camera(msg: Image) -> CameraImage:
+    """Decode a raw image message as `image_to_rgb` does, without a copy or a conversion where the encoding allows.
+
+    rgb8, bgr8 and 8UC3 give a view of ``msg.data`` in the message's own channel order (keep ``msg`` alive while
+    the view is used); every other encoding is decoded to a new RGB array. Raises ImageDecodeError as
+    `image_to_rgb`.
+    """
+    order = _NATIVE_ORDERS.get(msg.encoding)
+    if order is None:
+        return CameraImage(image_to_rgb(msg), 'rgb')
+    _check_size(msg.width, msg.height)
+    return CameraImage(_pixel_rows(msg, 3).reshape(msg.height, msg.width, 3), order)
+
+
 def _pixel_rows(msg: Image, bytes_per_pixel: int) -> np.ndarray:
     """The pixel bytes of a raw image message of a checked size as uint8 (H, W * bytes_per_pixel), row padding cut off
     (a view of the data). Raises ImageDecodeError for a step smaller than a row or data shorter than step * height.
@@ -248,7 +282,15 @@ def _png_size(data: np.ndarray) -> tuple[int, int] | None:
 
 
 def compressed_to_rgb(msg: CompressedImage) -> np.ndarray:
-    """Decode a compressed image message (JPEG or PNG) to RGB.
+    """Decode a compressed image message (JPEG or PNG) to a new C-contiguous H x W x 3 uint8 RGB array.
+
+    As `compressed_to_camera`, then converted to RGB.
+    """
+    return compressed_to_camera(msg).rgb()
+
+
+def compressed_to_camera(msg: CompressedImage) -> CameraImage:
+    """Decode a compressed image message (JPEG or PNG) to a camera frame (colour images stay in OpenCV's BGR).
 
     ``msg`` is a ``sensor_msgs/CompressedImage`` or any object with ``format`` and ``data``.
     The codec is detected from the magic bytes; ``format`` is only used to refuse
@@ -256,8 +298,7 @@ def compressed_to_rgb(msg: CompressedImage) -> np.ndarray:
     16-bit samples keep their high byte. The size limits of :func:`image_to_rgb` apply and are
     checked from the header before decoding.
 
-    Returns a new C-contiguous ``H x W x 3`` uint8 RGB array. Raises ImageDecodeError for
-    empty, corrupt, truncated or unsupported data.
+    Returns a CameraImage of new pixels. Raises ImageDecodeError for empty, corrupt, truncated or unsupported data.
     """
     if 'compresseddepth' in str(msg.format).lower():
         raise ImageDecodeError(
@@ -282,7 +323,9 @@ def compressed_to_rgb(msg: CompressedImage) -> np.ndarray:
     if decoded is None:
         raise ImageDecodeError(f'corrupt or truncated {kind}: OpenCV could not decode {data.size} bytes')
     _check_size(decoded.shape[1], decoded.shape[0])
-    return _decoded_to_rgb(decoded, kind)
+    if decoded.dtype == np.uint8 and decoded.ndim == 3 and decoded.shape[2] == 3:
+        return CameraImage(decoded, 'bgr')
+    return CameraImage(_decoded_to_rgb(decoded, kind), 'rgb')
 
 
 def _decoded_to_rgb(decoded: np.ndarray, kind: str) -> np.ndarray:

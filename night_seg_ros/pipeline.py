@@ -1,10 +1,10 @@
-"""One camera frame through the model: resize -> backend.infer -> threshold -> outputs at the camera's resolution.
+"""One camera frame through the model: resize -> backend.infer -> threshold -> outputs at the output size.
 
 Shared by the node and the offline tools so both produce the same pixels: `load_pipeline` turns a model setting (the
 node's model parameters, the bag tool's options) into a `SegmentationPipeline` the same way for both. Work is done at
-the model's resolution and only the requested outputs are upsampled (nearest-neighbour for ids and colours, bilinear
-for confidence). Each output is rendered on its own (`render`), optionally straight into a caller's buffer (a
-message's data), so a caller can publish one output while the next is still to be drawn.
+the model's resolution and only the requested outputs are upsampled (render.FrameRenderer). `infer` and `render` are
+separate steps, so a caller can infer one frame while it renders and publishes the one before; each output is
+rendered on its own, optionally straight into a caller's buffer (a message's data).
 """
 from __future__ import annotations
 
@@ -19,11 +19,12 @@ import numpy as np
 from night_seg_ros.backends import Backend, create_backend
 from night_seg_ros.bundle import Bundle, BundleError, read_bundle
 from night_seg_ros.classes import IGNORE_INDEX
+from night_seg_ros.codec import CameraImage
 from night_seg_ros.hub import MODEL_CACHE_DIR, resolve_model
 from night_seg_ros.paths import DEMO_MODEL, bundled_model, bundled_models, share_file
-from night_seg_ros.render import blend, colorize, palette_lut
+from night_seg_ros.render import FrameRenderer, RenderSettings
 from night_seg_ros.tensorrt.cache import EnginePolicy
-from night_seg_ros.vocabulary import CONFIDENCE_ENCODINGS, OUTPUTS
+from night_seg_ros.vocabulary import CONFIDENCE_ENCODINGS, OUTPUT_RESOLUTIONS, OUTPUTS
 
 
 class Log(Protocol):
@@ -72,22 +73,27 @@ class OutputRequest:
         return [name for name in OUTPUTS if getattr(self, name)]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Inference:
-    """The model's answer at its own input size (h, w).
+    """A frame and the model's answer on it, with the settings it is rendered with.
 
-    labels: uint8 (h, w) class ids, IGNORE_INDEX where confidence < threshold. confidence: float32 (h, w) 0-1.
+    camera: the frame as decoded, (H, W). network: the frame resized to the model's input (h, w), same channel order.
+    labels: uint8 (h, w) class ids, IGNORE_INDEX where confidence < settings.confidence_threshold.
+    confidence: float32 (h, w) 0-1. settings: the threshold and alpha when the frame was inferred.
     seconds: wall time of backend.infer alone.
     """
 
+    camera: CameraImage
+    network: CameraImage
     labels: np.ndarray
     confidence: np.ndarray
+    settings: RenderSettings
     seconds: float
 
 
 @dataclass
 class FrameOutputs:
-    """A frame's outputs at the camera's H x W; None where not requested.
+    """A frame's outputs at the output size (the camera's H x W, or the network's); None where not requested.
 
     labels: uint8 (H, W) class ids, IGNORE_INDEX where confidence < threshold.
     color: uint8 (H, W, 3) RGB palette image.  overlay: uint8 (H, W, 3) BGR camera blended with the palette.
@@ -107,78 +113,86 @@ class SegmentationPipeline:
 
     def __init__(self, backend: Backend, input_size: tuple[int, int], palette: Sequence[Sequence[int]],
                  confidence_threshold: float = 0.0, overlay_alpha: float = 0.5,
-                 confidence_encoding: str = 'mono8') -> None:
+                 confidence_encoding: str = 'mono8', output_resolution: str = 'camera') -> None:
         """Set up for a model taking `input_size` = (height, width) RGB images.
 
         confidence_threshold: 0-1; pixels below it are labelled IGNORE_INDEX. overlay_alpha: 0-1 palette weight.
+        output_resolution: 'camera' (outputs at the frame's size) or 'network' (at `input_size`).
         """
         if confidence_encoding not in CONFIDENCE_ENCODINGS:
             raise ValueError(f'confidence_encoding {confidence_encoding!r}; allowed: {", ".join(CONFIDENCE_ENCODINGS)}')
+        if output_resolution not in OUTPUT_RESOLUTIONS:
+            raise ValueError(f'output_resolution {output_resolution!r}; allowed: {", ".join(OUTPUT_RESOLUTIONS)}')
         self.backend = backend
         self.input_height, self.input_width = input_size
-        self.lut_rgb = palette_lut(palette)
-        self.lut_bgr = np.ascontiguousarray(self.lut_rgb[:, ::-1])
-        self.confidence_threshold = confidence_threshold
-        self.overlay_alpha = overlay_alpha
+        self.renderer = FrameRenderer(palette, confidence_encoding)
+        self.settings = RenderSettings(confidence_threshold, overlay_alpha)
         self.confidence_encoding = confidence_encoding
+        self.output_resolution = output_resolution
 
     def output_encoding(self, name: str) -> str:
         """The sensor_msgs/Image encoding of output `name`."""
         return {'labels': 'mono8', 'color': 'rgb8', 'overlay': 'bgr8', 'confidence': self.confidence_encoding}[name]
 
-    def infer(self, rgb: np.ndarray) -> Inference:
-        """uint8 (H, W, 3) RGB camera frame -> the model's labels and confidence at its input size."""
-        if rgb.shape[:2] != (self.input_height, self.input_width):
-            rgb = cv2.resize(rgb, (self.input_width, self.input_height), interpolation=cv2.INTER_LINEAR)
+    def output_size(self, camera_size: tuple[int, int]) -> tuple[int, int]:
+        """(height, width) of the outputs of a camera frame of `camera_size` = (height, width)."""
+        return camera_size if self.output_resolution == 'camera' else (self.input_height, self.input_width)
+
+    def infer(self, image: np.ndarray | CameraImage) -> Inference:
+        """A camera frame (uint8 (H, W, 3) RGB, or a CameraImage) -> the model's answer at its input size.
+
+        The threshold and alpha are taken now (`settings`), so a live change never splits one frame.
+        """
+        settings = self.settings
+        camera = image if isinstance(image, CameraImage) else CameraImage(image, 'rgb')
+        pixels = camera.pixels
+        if pixels.shape[:2] != (self.input_height, self.input_width):
+            pixels = cv2.resize(pixels, (self.input_width, self.input_height), interpolation=cv2.INTER_LINEAR)
+        network = CameraImage(pixels, camera.order)
+        rgb = pixels if camera.order == 'rgb' else cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB)
         start = time.perf_counter()
         labels, confidence = self.backend.infer(rgb)
         seconds = time.perf_counter() - start
-        if self.confidence_threshold > 0.0:
-            labels = np.where(confidence < self.confidence_threshold, np.uint8(IGNORE_INDEX), labels)
-        return Inference(labels, confidence, seconds)
+        if settings.confidence_threshold > 0.0:
+            labels = np.where(confidence < settings.confidence_threshold, np.uint8(IGNORE_INDEX), labels)
+        return Inference(camera, network, labels, confidence, settings, seconds)
 
-    def render(self, name: str, rgb: np.ndarray, inference: Inference, dst: np.ndarray | None = None) -> np.ndarray:
-        """Output `name` (one of OUTPUTS) of camera frame `rgb` (uint8 (H, W, 3) RGB) at H x W.
+    def render(self, name: str, inference: Inference, dst: np.ndarray | None = None) -> np.ndarray:
+        """Output `name` (one of OUTPUTS) of an inferred frame at the output size (`output_size`).
 
         `dst`, when given, is the array to write (shape and dtype of the output, e.g. a message buffer from
         `codec.image_buffer`); it is returned. See FrameOutputs for each output's shape and dtype.
         """
-        height, width = rgb.shape[:2]
-        size = (width, height)
+        size = self.output_size(inference.camera.pixels.shape[:2])
+        renderer = self.renderer
         if name == 'labels':
-            return cv2.resize(inference.labels, size, dst=dst, interpolation=cv2.INTER_NEAREST_EXACT)
+            return renderer.labels(inference, inference.labels, size, dst)
         if name == 'color':
-            small = colorize(inference.labels, self.lut_rgb)
-            return cv2.resize(small, size, dst=dst, interpolation=cv2.INTER_NEAREST_EXACT)
+            return renderer.color(inference, inference.labels, size, dst)
         if name == 'overlay':
-            color = cv2.resize(colorize(inference.labels, self.lut_bgr), size, interpolation=cv2.INTER_NEAREST_EXACT)
-            camera = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
-            unknown = None
-            if self.confidence_threshold > 0.0:
-                unknown = cv2.resize(inference.labels, size, interpolation=cv2.INTER_NEAREST_EXACT)
-            return blend(camera, color, self.overlay_alpha, unknown, dst=dst)
+            camera = inference.camera if self.output_resolution == 'camera' else inference.network
+            return renderer.overlay(inference, renderer.camera_bgr(camera.pixels, camera.order), inference.labels,
+                                    inference.settings.overlay_alpha, inference.settings.confidence_threshold > 0.0,
+                                    dst)
         if name == 'confidence':
-            confidence = inference.confidence
-            if self.confidence_encoding == 'mono8':
-                confidence = np.rint(confidence * 255.0).astype(np.uint8)
-            return cv2.resize(confidence, size, dst=dst, interpolation=cv2.INTER_LINEAR)
+            return renderer.confidence(inference.confidence, size, dst)
         raise ValueError(f'unknown output {name!r}; allowed: {", ".join(OUTPUTS)}')
 
-    def process(self, rgb: np.ndarray, request: OutputRequest = OutputRequest()) -> FrameOutputs:
-        """uint8 (H, W, 3) RGB camera frame -> the requested FrameOutputs at the same H x W."""
+    def process(self, image: np.ndarray | CameraImage, request: OutputRequest = OutputRequest()) -> FrameOutputs:
+        """A camera frame (uint8 (H, W, 3) RGB, or a CameraImage) -> the requested FrameOutputs."""
         out = FrameOutputs()
         if not request.any():
             return out
-        inference = self.infer(rgb)
+        inference = self.infer(image)
         out.infer_seconds = inference.seconds
         for name in request.names():
-            setattr(out, name, self.render(name, rgb, inference))
+            setattr(out, name, self.render(name, inference))
         return out
 
 
 def load_pipeline(setting: ModelSetting, confidence_threshold: float = 0.0, overlay_alpha: float = 0.5,
-                  confidence_encoding: str = 'mono8', log: Log | None = None,
-                  model_option: str = 'model') -> tuple[SegmentationPipeline, Bundle]:
+                  confidence_encoding: str = 'mono8', log: Log | None = None, model_option: str = 'model',
+                  output_resolution: str = 'camera') -> tuple[SegmentationPipeline, Bundle]:
     """The pipeline of `setting` (its backend created and warmed up) and the bundle it runs.
 
     The model resolves to a bundle (a bundled model's name to its folder; a hub id is converted once into the
@@ -212,7 +226,7 @@ def load_pipeline(setting: ModelSetting, confidence_threshold: float = 0.0, over
     try:
         backend.warmup()
         pipeline = SegmentationPipeline(backend, (bundle.input.height, bundle.input.width), bundle.palette,
-                                        confidence_threshold, overlay_alpha, confidence_encoding)
+                                        confidence_threshold, overlay_alpha, confidence_encoding, output_resolution)
     except BaseException:
         backend.close()  # a TensorRT backend holds a CUDA thread and buffers
         raise

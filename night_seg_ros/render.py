@@ -1,7 +1,15 @@
-"""Palette colour masks and overlays, vectorised (numpy lookup tables and OpenCV blends), and PNG files of images."""
+"""Palette colour masks and overlays at the output size, and PNG files of images.
+
+`FrameRenderer` is the CPU path of the node's rendering: class ids and confidence at the network's size in, the
+outputs at the output size out, written into the caller's buffers (a message's data) with OpenCV, so a frame costs
+no full-size temporaries beyond the few the renderer keeps and reuses. Upsampling is nearest-neighbour
+(INTER_NEAREST_EXACT, pixel centres) for ids and colours and bilinear for confidence; the overlay blends the palette
+onto the camera image with cv2.addWeighted and keeps the camera pixel where the label is IGNORE_INDEX.
+"""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -36,14 +44,107 @@ def blend(camera: np.ndarray, color: np.ndarray, alpha: float, labels: np.ndarra
           dst: np.ndarray | None = None) -> np.ndarray:
     """(1 - alpha) * camera + alpha * color, uint8 (H, W, 3) each, same channel order, written to `dst` or a new array.
 
-    Where `labels` (uint8 (H, W)) is IGNORE_INDEX the camera pixel is kept unblended, so "unknown" stays visible.
+    Where `labels` (uint8 (H, W)) is IGNORE_INDEX the camera pixel is kept unblended, so "unknown" stays visible
+    (a masked copy: cv2.copyTo).
     """
     if camera.shape != color.shape:
         raise ValueError(f'camera {camera.shape} and color {color.shape} must have the same shape')
     out = cv2.addWeighted(camera, 1.0 - alpha, color, alpha, 0.0, dst=dst)
     if labels is not None:
-        np.copyto(out, camera, where=(labels == IGNORE_INDEX)[..., None])
+        cv2.copyTo(camera, cv2.compare(labels, IGNORE_INDEX, cv2.CMP_EQ), out)
     return out
+
+
+@dataclass(frozen=True)
+class RenderSettings:
+    """What a frame is rendered with, taken once when it is inferred (a live change lands on the next frame).
+
+    confidence_threshold: 0-1; pixels below it are labelled IGNORE_INDEX. overlay_alpha: 0-1 weight of the palette.
+    """
+
+    confidence_threshold: float = 0.0
+    overlay_alpha: float = 0.5
+
+
+class FrameRenderer:
+    """The CPU path: one frame's outputs from its network-size labels and confidence, into the caller's buffers.
+
+    The upsampled ids (for the labels and the overlay's mask) and the upsampled palette image (for the color output
+    and the overlay) are computed once per frame into buffers the renderer keeps between frames. Used from one thread
+    at a time (the node's publishing stage, the bag tool's writer).
+    """
+
+    def __init__(self, palette: Sequence[Sequence[int]], confidence_encoding: str) -> None:
+        """Set up for `palette` (RGB per class id) and confidence as 'mono8' (0-255) or '32FC1' (0-1)."""
+        self.lut_rgb = palette_lut(palette)
+        self.confidence_encoding = confidence_encoding
+        self._scratch: dict[str, np.ndarray] = {}
+        self._frame_of: dict[str, object] = {}  # scratch buffer name -> the frame it holds
+
+    def _upsampled(self, name: str, frame: object, small: Callable[[], np.ndarray], size: tuple[int, int],
+                   channels: tuple[int, ...] = ()) -> np.ndarray:
+        """uint8 (h, w, *channels) `small()` of `frame` at size = (H, W), nearest-neighbour, computed once per frame
+        into a buffer the renderer keeps (read it, do not keep it)."""
+        buffer = self._buffer(name, (*size, *channels))
+        if self._frame_of.get(name) is not frame:
+            cv2.resize(small(), size[::-1], dst=buffer, interpolation=cv2.INTER_NEAREST_EXACT)
+            self._frame_of[name] = frame
+        return buffer
+
+    @staticmethod
+    def _into(dst: np.ndarray | None, image: np.ndarray) -> np.ndarray:
+        if dst is None:
+            return image.copy()
+        np.copyto(dst, image)
+        return dst
+
+    def labels(self, frame: object, labels: np.ndarray, size: tuple[int, int],
+               dst: np.ndarray | None = None) -> np.ndarray:
+        """uint8 (h, w) class ids -> uint8 (H, W) ids at size, into `dst` or a new array.
+
+        `frame` identifies the frame (any object, the same for all its outputs): its other outputs reuse the work.
+        """
+        return self._into(dst, self._ids(frame, labels, size))
+
+    def color(self, frame: object, labels: np.ndarray, size: tuple[int, int],
+              dst: np.ndarray | None = None) -> np.ndarray:
+        """uint8 (h, w) class ids -> uint8 (H, W, 3) RGB palette image at size (looked up at (h, w), then upsampled)."""
+        return self._into(dst, self._colors(frame, labels, size))
+
+    def _ids(self, frame: object, labels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        return self._upsampled('ids', frame, lambda: labels, size)
+
+    def _colors(self, frame: object, labels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        return self._upsampled('colors', frame, lambda: colorize(labels, self.lut_rgb), size, (3,))
+
+    def overlay(self, frame: object, camera_bgr: np.ndarray, labels: np.ndarray, alpha: float, threshold: bool,
+                dst: np.ndarray | None = None) -> np.ndarray:
+        """uint8 (H, W, 3) BGR camera blended with the palette of uint8 (h, w) ids, into `dst` or a new array; the
+        camera pixel is kept where an id is IGNORE_INDEX (which only a confidence threshold above 0 gives)."""
+        size = camera_bgr.shape[:2]
+        color_bgr = cv2.cvtColor(self._colors(frame, labels, size), cv2.COLOR_RGB2BGR,
+                                 dst=self._buffer('color_bgr', (*size, 3)))
+        return blend(camera_bgr, color_bgr, alpha, self._ids(frame, labels, size) if threshold else None, dst)
+
+    def confidence(self, confidence: np.ndarray, size: tuple[int, int], dst: np.ndarray | None = None) -> np.ndarray:
+        """float32 (h, w) 0-1 -> (H, W) at size, bilinear: uint8 0-255 (rounded at (h, w)) for mono8, else float32."""
+        if self.confidence_encoding == 'mono8':
+            confidence = cv2.convertScaleAbs(confidence, alpha=255.0)  # rounds half to even, as np.rint
+        return cv2.resize(confidence, size[::-1], dst=dst, interpolation=cv2.INTER_LINEAR)
+
+    def camera_bgr(self, pixels: np.ndarray, order: str) -> np.ndarray:
+        """uint8 (H, W, 3) camera pixels in `order` ('rgb' or 'bgr') as BGR: the pixels themselves, or a kept copy."""
+        if order == 'bgr':
+            return pixels
+        return cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR, dst=self._buffer('camera_bgr', pixels.shape))
+
+    def _buffer(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
+        """Scratch buffer `name` of uint8 `shape`, allocated again (and forgotten as any frame's) when it changes."""
+        buffer = self._scratch.get(name)
+        if buffer is None or buffer.shape != shape:
+            buffer = self._scratch[name] = np.empty(shape, np.uint8)
+            self._frame_of.pop(name, None)
+        return buffer
 
 
 def write_png(path: str | Path, image: np.ndarray) -> Path:

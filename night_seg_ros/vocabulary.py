@@ -23,3 +23,6 @@ CONFIDENCE_ENCODINGS = ('mono8', '32FC1')
 
 OUTPUTS = ('labels', 'color', 'overlay', 'confidence')
 """Output images in the order they are rendered and published: the node's topics, the bag tool's topic suffixes."""
+
+OUTPUT_RESOLUTIONS = ('camera', 'network')
+"""Size of the output images: the camera frame's, or the network's input size (as Isaac ROS's raw mask)."""

@@ -3,8 +3,11 @@
   night-seg bench                                   every part at the default sizes
   night-seg bench --parts backends --input-sizes 512x256 --iterations 5      a quick run of part (a)
   night-seg bench --parts backends --model BUNDLE --graphs OLD.onnx BUNDLE/model.onnx   two graphs, alternating
+  night-seg bench --parts frame node_cpu --markdown docs/BENCHMARKS.md      the node's own cost a frame
 
-Parts: (a) `backends`, (b) `node`, (c) `training` (runs `night-seg-train bench`), (d) `bag` (needs the `bag` extra).
+Parts: (a) `backends`, (b) `node`, (c) `training` (runs `night-seg-train bench`), (d) `bag` (needs the `bag` extra),
+(e) `frame` (seg_node's own work per frame, before against now, zero-time backend), (f) `node_cpu` (seg_node's CPU
+a frame over DDS against a zero-work node with the same topics).
 Prints one table per part and writes bench.json and bench.png into --out (and a Markdown page with --markdown, e.g.
 docs/BENCHMARKS.md). Every ratio is measured within one run; absolute times depend on the machine and on whatever else
 loads it (the load average is recorded).
@@ -23,10 +26,11 @@ from night_seg_ros.bench.report import Table, finish, machine_description
 from night_seg_ros.bundle import read_bundle
 from night_seg_ros.paths import DEMO_MODEL, share_file
 
-PARTS = ('backends', 'node', 'training', 'bag')
+PARTS = ('backends', 'node', 'training', 'bag', 'frame', 'node_cpu')
 DEFAULT_INPUT_SIZES = ('512x256', '768x384', '1024x512')
 DEFAULT_CAMERAS = ('640x480', '1280x720', '1920x1080')
 DEFAULT_RATES = (10.0, 30.0)
+DEFAULT_FRAME_INPUTS = ('128x64', '768x384')
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -75,6 +79,15 @@ def register(subcommands: argparse._SubParsersAction) -> None:
                        help='input rates in frames per second (10 30)')
     group.add_argument('--seconds', type=float, default=10.0, help='streaming time per camera and rate (10)')
     group.add_argument('--bag-frames', type=positive_int, default=20, help='frames in each recorded drive (20)')
+    group = bench.add_argument_group('(e) frame and (f) node_cpu')
+    group.add_argument('--frame-inputs', nargs='+', type=_size, default=[parse_size(s) for s in DEFAULT_FRAME_INPUTS],
+                       metavar='WxH',
+                       help=f'model input sizes of the zero-time backend ({" ".join(DEFAULT_FRAME_INPUTS)})')
+    group.add_argument('--frame-count', type=positive_int, default=30, help='timed frames per row of part e (30)')
+    group.add_argument('--cpu-rates', nargs='+', type=_rate, default=[10, 30], metavar='HZ',
+                       help='input rates of part f (10 30)')
+    group.add_argument('--cpu-seconds', type=positive_float, default=10.0,
+                       help='streaming time per rate and node of part f (10)')
     group = bench.add_argument_group('(c) training')
     group.add_argument('--train-methods', nargs='+', default=['source_only', 'full'],
                        help='methods, the first the baseline (source_only full)')
@@ -125,6 +138,14 @@ def _run_part(part: str, args: argparse.Namespace) -> Table:
         from night_seg_ros.bench.node import bench_node
 
         return bench_node(args.work_dir, _node_model(args), args.node_backend, args.cameras, args.rates, args.seconds)
+    if part == 'frame':
+        from night_seg_ros.bench.frame_work import bench_frame_work
+
+        return bench_frame_work(args.cameras, args.frame_inputs, args.frame_count)
+    if part == 'node_cpu':
+        from night_seg_ros.bench.node_cpu import bench_node_cpu
+
+        return bench_node_cpu(args.work_dir, args.cpu_rates, args.cpu_seconds)
     if part == 'training':
         from night_seg_ros.bench.train_iteration import bench_training
 

@@ -278,7 +278,7 @@ class _Sink:
         if isinstance(item, _Truth):
             self._match(item.stamp, truth=item.labels)
             return
-        outputs = {name: self.pipeline.render(name, item.rgb, item.inference) for name in OUTPUTS}
+        outputs = {name: self.pipeline.render(name, item.inference) for name in OUTPUTS}
         for name, array in outputs.items():
             msg = bag_io.image_message(array, self.pipeline.output_encoding(name), item.header)
             self.writer.write(self.topics[name], item.timestamp, bag_io.serialize(msg, bag_io.IMAGE))
@@ -316,7 +316,7 @@ class _Sink:
             raise bag_io.BagError(f'ground truth at stamp {stamp} of {self.options.gt_topic}: {error}') from error
         self.report.gt_frames += 1
         if stamp in self.sheet:
-            self.sheet[stamp].append(('ground truth', cv2.cvtColor(colorize(truth, self.pipeline.lut_rgb),
+            self.sheet[stamp].append(('ground truth', cv2.cvtColor(colorize(truth, self.pipeline.renderer.lut_rgb),
                                                                    cv2.COLOR_RGB2BGR)))
 
     def finish(self) -> None:

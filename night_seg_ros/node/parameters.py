@@ -11,7 +11,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from night_seg_ros.hub import MODEL_CACHE_DIR
-from night_seg_ros.vocabulary import BACKEND_NAMES, CONFIDENCE_ENCODINGS, DEVICE_PATTERN, DEVICES, PRECISIONS
+from night_seg_ros.vocabulary import (
+    BACKEND_NAMES,
+    CONFIDENCE_ENCODINGS,
+    DEVICE_PATTERN,
+    DEVICES,
+    OUTPUT_RESOLUTIONS,
+    PRECISIONS,
+)
 
 
 @dataclass(frozen=True)
@@ -83,6 +90,9 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               minimum=0.0, maximum=1.0, live=True),
     ParamSpec('confidence_encoding', 'mono8', 'Encoding of the confidence image: mono8 (0-255) or 32FC1 (0-1).',
               choices=CONFIDENCE_ENCODINGS),
+    ParamSpec('output_resolution', 'camera', "Size of labels, color, overlay and confidence: camera (the input "
+              "image's) or network (the model's input size; the overlay is drawn on the resized camera image, and "
+              'camera_info is scaled to match). network moves far fewer bytes a frame.', choices=OUTPUT_RESOLUTIONS),
     ParamSpec('diagnostics_period', 1.0, 'Seconds between diagnostics messages (also the window of the rates).',
               minimum=0.1, maximum=60.0, live=True),
 )

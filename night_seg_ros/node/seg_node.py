@@ -3,9 +3,11 @@
 The node is glue: it declares parameters (from `parameters.PARAMETERS`: typed, ranges in their descriptors, the live
 ones settable with `ros2 param set`, the others read-only), publishes the model's class names and palette (read-only
 parameters; vision_msgs/LabelInfo where vision_msgs is installed), loads its pipeline with
-`pipeline.load_pipeline` (as the bag tool does), sets up QoS, the subscription and publishers, and hands frames to one
-worker thread (latest frame wins) that runs decode -> `SegmentationPipeline` -> publish. Every
-output carries the input's header unchanged; an output nobody subscribes to is not computed.
+`pipeline.load_pipeline` (as the bag tool does), sets up QoS, the subscriptions and publishers, and hands frames to
+two worker stages (each takes the newest item): decode -> infer, then render -> publish, so inference of one frame
+overlaps the rendering and publishing of the one before. Every output, and the camera's CameraInfo scaled to the
+outputs' size, carries the input's header unchanged; an output nobody subscribes to is not computed, and while no
+output has a subscriber the node does not take frames at all.
 """
 from __future__ import annotations
 
@@ -17,10 +19,11 @@ from typing import Any
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, ParameterType, SetParametersResult
+from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
-from sensor_msgs.msg import CompressedImage, Image
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
 try:
     from rclpy.event_handler import SubscriptionEventCallbacks
@@ -33,11 +36,13 @@ except ImportError:  # vision_msgs is optional: without it the class names are t
     LabelInfo = VisionClass = None
 
 from night_seg_ros import codec
+from night_seg_ros.camera_info import camera_info_topic, scale_camera_info
 from night_seg_ros.errors import NightSegError
 from night_seg_ros.node.latest_frame import FrameWorker, LatestFrameSlot
 from night_seg_ros.node.parameters import LIVE_PARAMETERS, PARAMETERS, PARAMETERS_BY_NAME, ParamSpec, validate
 from night_seg_ros.node.stats import FrameStats
-from night_seg_ros.pipeline import ModelSetting, OutputRequest, load_pipeline
+from night_seg_ros.pipeline import Inference, ModelSetting, OutputRequest, load_pipeline
+from night_seg_ros.render import RenderSettings
 from night_seg_ros.ros_process import ros_session
 from night_seg_ros.tensorrt.cache import EnginePolicy
 from night_seg_ros.vocabulary import OUTPUTS as OUTPUT_TOPICS
@@ -46,6 +51,10 @@ WARN_THROTTLE_S = 5.0
 DIAGNOSTICS_TOPIC = '/diagnostics'
 """Absolute, as diagnostic_aggregator and rqt_robot_monitor expect."""
 LABEL_INFO_TOPIC = 'label_info'
+CAMERA_INFO_TOPIC = 'camera_info'
+"""The outputs' CameraInfo, scaled to their size; published beside them when the camera's own arrives."""
+INPUT_CHECK_PERIOD_S = 0.5
+"""How often the node checks whether any output has a subscriber (it takes frames only while one has)."""
 _PARAMETER_TYPES = {str: ParameterType.PARAMETER_STRING, int: ParameterType.PARAMETER_INTEGER,
                     float: ParameterType.PARAMETER_DOUBLE, bool: ParameterType.PARAMETER_BOOL}
 
@@ -84,12 +93,13 @@ class SegmentationNode(Node):
     """Semantic segmentation of a camera stream; see the README for topics and parameters."""
 
     def __init__(self, **kwargs: Any) -> None:
-        """Declare and validate parameters, load the model and backend, then start subscriptions and the worker."""
+        """Declare and validate parameters, load the model and backend, then start the workers and subscriptions."""
         super().__init__('seg_node', **kwargs)
         self.params = self._declare_parameters()
         self.pipeline, bundle = load_pipeline(
             self._model_setting(), self.params['confidence_threshold'], self.params['overlay_alpha'],
-            self.params['confidence_encoding'], log=self.get_logger(), model_option='parameter model')
+            self.params['confidence_encoding'], log=self.get_logger(), model_option='parameter model',
+            output_resolution=self.params['output_resolution'])
         self.backend = self.pipeline.backend
         self.bundle_path = bundle.path
         self.stats = FrameStats()
@@ -109,22 +119,40 @@ class SegmentationNode(Node):
                                                         durability=DurabilityPolicy.TRANSIENT_LOCAL))
             self._publish_label_info()
 
+        self.camera_info_publisher = self.create_publisher(CameraInfo, CAMERA_INFO_TOPIC, output_qos)
+        self._camera_info: Any = None  # the newest CameraInfo of the camera
+        self._scaled_info: tuple[Any, tuple[int, int], Any] | None = None  # (camera's, output size, scaled)
+
+        # Two stages, each taking the newest item: inference of a frame overlaps rendering and publishing of the one
+        # before; a stage that falls behind drops items (counted), so nothing queues up.
         self.slot: LatestFrameSlot[tuple[Any, float]] = LatestFrameSlot()
-        self.worker = FrameWorker(self.slot, self._process, self._on_worker_error, name='seg-worker')
-        self.worker.start()
+        self.inferred: LatestFrameSlot[tuple[Any, float, Inference]] = LatestFrameSlot()
+        self.workers = (FrameWorker(self.slot, self._infer, self._on_worker_error, name='seg-infer'),
+                        FrameWorker(self.inferred, self._publish, self._on_worker_error, name='seg-publish'))
+        for worker in self.workers:
+            worker.start()
         compressed = self.params['input_transport'] == 'compressed'
-        self._decode = codec.compressed_to_rgb if compressed else codec.image_to_rgb
+        self._decode = codec.compressed_to_camera if compressed else codec.image_to_camera
         self._input_type, self._input_topic = (CompressedImage, 'image/compressed') if compressed else (Image, 'image')
         self.subscription = None
+        self.camera_info_subscription = None
         self._rematch_timer = None
-        self._subscribe(ReliabilityPolicy.RELIABLE if self.params['input_reliability'] == 'auto'
-                        else reliability_policy(self.params['input_reliability']))
+        self._reliability = (ReliabilityPolicy.RELIABLE if self.params['input_reliability'] == 'auto'
+                             else reliability_policy(self.params['input_reliability']))
+        self._subscribe()
+        input_topic = self.subscription.topic_name
+        self._update_input()
+        # On the steady clock: with use_sim_time a ROS-time timer would wait for /clock, and a bag played with
+        # --clock waits for the node to subscribe.
+        self.input_timer = self.create_timer(INPUT_CHECK_PERIOD_S, self._update_input,
+                                             clock=Clock(clock_type=ClockType.STEADY_TIME))
         self.diagnostics_timer = self.create_timer(self.params['diagnostics_period'], self._publish_diagnostics)
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.get_logger().info(
             f'ready: model {self.bundle_path}, backend {self.backend.describe()}, input '
-            f'{self.subscription.topic_name} ({self.params["input_transport"]}, {self.params["input_reliability"]}), '
-            f'model input {bundle.input.width}x{bundle.input.height}')
+            f'{input_topic} ({self.params["input_transport"]}, {self.params["input_reliability"]}), '
+            f'model input {bundle.input.width}x{bundle.input.height}, outputs at {self.params["output_resolution"]} '
+            'resolution; frames are taken while an output has a subscriber')
 
     def _declare_parameters(self) -> dict[str, Any]:
         """Declare every parameter once (typed, ranged, read-only unless live) and return their values.
@@ -168,8 +196,7 @@ class SegmentationNode(Node):
         if problems:
             return SetParametersResult(successful=False, reason='; '.join(problems))
         self.params.update(values)
-        self.pipeline.confidence_threshold = self.params['confidence_threshold']
-        self.pipeline.overlay_alpha = self.params['overlay_alpha']
+        self.pipeline.settings = RenderSettings(self.params['confidence_threshold'], self.params['overlay_alpha'])
         if 'diagnostics_period' in values:
             self.destroy_timer(self.diagnostics_timer)
             self.diagnostics_timer = self.create_timer(values['diagnostics_period'], self._publish_diagnostics)
@@ -189,18 +216,51 @@ class SegmentationNode(Node):
         return EnginePolicy(self.params['engine_cache_dir'], self.params['engine_build'],
                             None if dla_core < 0 else dla_core)
 
-    def _subscribe(self, reliability: ReliabilityPolicy) -> None:
-        """(Re)create the input subscription with `reliability`."""
-        if self.subscription is not None:
-            self.destroy_subscription(self.subscription)
-        qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=self.params['qos_depth'], reliability=reliability,
+    def _subscribe(self) -> None:
+        """(Re)create the input subscriptions: the image with the current reliability, and the camera's CameraInfo
+        beside it (`<camera namespace>/camera_info`, as image_transport's CameraSubscriber pairs them)."""
+        self._unsubscribe()
+        qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=self.params['qos_depth'], reliability=self._reliability,
                          durability=DurabilityPolicy.VOLATILE)
         events = SubscriptionEventCallbacks(incompatible_qos=self._on_incompatible_qos)
         self.subscription = self.create_subscription(self._input_type, self._input_topic, self._on_image, qos,
                                                      event_callbacks=events)
+        info_topic = camera_info_topic(self.subscription.topic_name, self.params['input_transport'])
+        if info_topic == self.camera_info_publisher.topic_name:
+            self.get_logger().warning(
+                f"the camera's {info_topic} is this node's own camera_info output, so it is not republished; start "
+                'the node in a namespace of its own or remap image to the camera', once=True)
+            return
+        info_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1, reliability=ReliabilityPolicy.BEST_EFFORT,
+                              durability=DurabilityPolicy.VOLATILE)
+        self.camera_info_subscription = self.create_subscription(CameraInfo, info_topic, self._on_camera_info,
+                                                                 info_qos)
+
+    def _unsubscribe(self) -> None:
+        """Stop taking frames and camera infos."""
+        for subscription in (self.subscription, self.camera_info_subscription):
+            if subscription is not None:
+                self.destroy_subscription(subscription)
+        self.subscription = self.camera_info_subscription = None
+
+    def _outputs_subscribed(self) -> bool:
+        return any(self.output_publishers[topic].get_subscription_count() > 0 for topic in OUTPUT_TOPICS)
+
+    def _update_input(self) -> None:
+        """Take frames only while some output has a subscriber (as Autoware's nodes do): subscribe or unsubscribe."""
+        wanted = self._outputs_subscribed()
+        if wanted and self.subscription is None:
+            self._subscribe()
+        elif not wanted and self.subscription is not None:
+            self._unsubscribe()
+
+    def _on_camera_info(self, msg: CameraInfo) -> None:
+        self._camera_info = msg
 
     def _on_incompatible_qos(self, _event: Any) -> None:
         """A publisher's QoS does not match the input subscription: with input_reliability auto, re-match soon."""
+        if self.subscription is None:
+            return
         if self.params['input_reliability'] != 'auto':
             self.get_logger().warning(
                 f'a publisher on {self.subscription.topic_name} is incompatible with input_reliability '
@@ -213,13 +273,16 @@ class SegmentationNode(Node):
         """input_reliability auto: best effort when any publisher on the input topic is best effort, else reliable."""
         self.destroy_timer(self._rematch_timer)
         self._rematch_timer = None
+        if self.subscription is None:
+            return
         publishers = self.get_publishers_info_by_topic(self.subscription.topic_name)
         best_effort = any(info.qos_profile.reliability == ReliabilityPolicy.BEST_EFFORT for info in publishers)
         wanted = ReliabilityPolicy.BEST_EFFORT if best_effort else ReliabilityPolicy.RELIABLE
         if wanted != self.subscription.qos_profile.reliability:
             self.get_logger().info(f'input_reliability auto: subscribing to {self.subscription.topic_name} '
                                    f'{wanted.name.lower()} to match its publishers')
-            self._subscribe(wanted)
+            self._reliability = wanted
+            self._subscribe()
 
     def _on_image(self, msg: Any) -> None:
         """Subscription callback: keep only the newest message (latest frame wins)."""
@@ -231,31 +294,49 @@ class SegmentationNode(Node):
         counts = {topic: self.output_publishers[topic].get_subscription_count() > 0 for topic in OUTPUT_TOPICS}
         return OutputRequest(**counts)
 
-    def _process(self, item: tuple[Any, float]) -> None:
-        """Worker: decode, infer, then render and publish each wanted output in turn (labels first)."""
+    def _infer(self, item: tuple[Any, float]) -> None:
+        """First stage: decode and infer the newest frame, then hand it to the publishing stage."""
         msg, arrived = item
-        request = self._wanted()
-        if not request.any():
+        if not self._wanted().any():
             self.stats.count('skipped_no_subscribers')
             return
         try:
-            rgb = self._decode(msg)
+            camera = self._decode(msg)
         except codec.ImageDecodeError as error:
             self.stats.count('bad_input')
             self.get_logger().warning(f'skipping input frame: {error}', throttle_duration_sec=WARN_THROTTLE_S)
             return
-        inference = self.pipeline.infer(rgb)
-        for topic in request.names():
-            out_msg, buffer = self._output_buffer(topic, rgb.shape[0], rgb.shape[1])
-            self.pipeline.render(topic, rgb, inference, dst=buffer)
-            out_msg.header = msg.header
+        if self.inferred.put((msg.header, arrived, self.pipeline.infer(camera))):
+            self.stats.count('dropped')
+
+    def _publish(self, item: tuple[Any, float, Inference]) -> None:
+        """Second stage: render each wanted output into its message and publish it (labels first), then the scaled
+        CameraInfo, all with the input's header."""
+        header, arrived, inference = item
+        height, width = self.pipeline.output_size(inference.camera.pixels.shape[:2])
+        for topic in self._wanted().names():
+            out_msg, buffer = self._output_buffer(topic, height, width)
+            self.pipeline.render(topic, inference, dst=buffer)
+            out_msg.header = header
             self.output_publishers[topic].publish(out_msg)
+        self._publish_camera_info(header, (height, width))
         self.stats.count('processed')
-        now = self.get_clock().now().nanoseconds
-        stamp = codec.stamp_ns(msg.header)
         processing = time.monotonic() - arrived
+        stamp = codec.stamp_ns(header)
+        now = self.get_clock().now().nanoseconds
         latency = (now - stamp) / 1e9 if stamp > 0 else processing
         self.stats.record(latency, processing, inference.seconds)
+
+    def _publish_camera_info(self, header: Any, size: tuple[int, int]) -> None:
+        """The camera's newest CameraInfo scaled to the outputs' size (height, width), with the frame's header."""
+        info = self._camera_info
+        if info is None:
+            return
+        if self._scaled_info is None or self._scaled_info[0] is not info or self._scaled_info[1] != size:
+            self._scaled_info = (info, size, scale_camera_info(info, size))
+        scaled = self._scaled_info[2]
+        scaled.header = header
+        self.camera_info_publisher.publish(scaled)
 
     def _output_buffer(self, topic: str, height: int, width: int) -> tuple[Image, Any]:
         """The reusable output message of `topic` at height x width and a numpy view of its data.
@@ -283,9 +364,14 @@ class SegmentationNode(Node):
                                   hardware_id=self.backend.describe())
         problems = summary['window_bad_input'] + summary['window_errors']
         status.level = DiagnosticStatus.WARN if problems else DiagnosticStatus.OK
-        status.message = (f'{summary["window_bad_input"]} bad input, {summary["window_errors"]} errors in the last '
-                          'period' if problems else 'ok')
-        details = dict(summary, backend=self.backend.describe(), model=str(self.bundle_path))
+        if problems:
+            status.message = (f'{summary["window_bad_input"]} bad input, {summary["window_errors"]} errors in the '
+                              'last period')
+        else:
+            status.message = ('ok' if self.subscription is not None
+                              else 'idle: no output has a subscriber, no frames taken')
+        details = dict(summary, taking_frames=self.subscription is not None, backend=self.backend.describe(),
+                       model=str(self.bundle_path))
         status.values = [KeyValue(key=key, value=f'{value:.2f}' if isinstance(value, float) else str(value))
                          for key, value in details.items()]
         array = DiagnosticArray(status=[status])
@@ -293,8 +379,10 @@ class SegmentationNode(Node):
         self.diagnostics_publisher.publish(array)
 
     def stop(self) -> None:
-        """Stop the worker before the node is destroyed (it publishes with the node's publishers), then the backend."""
-        self.worker.stop()
+        """Stop the workers before the node is destroyed (they publish with the node's publishers), then the
+        backend."""
+        for worker in self.workers:
+            worker.stop()
         self.backend.close()
 
 

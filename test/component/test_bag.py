@@ -170,7 +170,7 @@ def test_miou_is_that_of_the_nodes_labels(tmp_path, pipeline):
     expected = []
     for index in (0, 1, 3):
         rgb = cv2.cvtColor(frame(index), cv2.COLOR_BGR2RGB)
-        expected.append(pipeline.render('labels', rgb, pipeline.infer(rgb)))
+        expected.append(pipeline.render('labels', pipeline.infer(rgb)))
     truth = np.zeros((HEIGHT, WIDTH), np.uint8)
     truth[:, WIDTH // 2:] = 10
     from night_seg_ros.metrics import ConfusionMatrix

@@ -42,8 +42,8 @@ def test_readme_parameter_table_matches_the_declarations():
 def test_readme_topic_table_lists_every_topic():
     rows = readme_table('## Topics')
     topics = {row[0]: row for row in rows}
-    assert set(topics) == {'image', 'image/compressed', 'labels', 'color', 'overlay', 'confidence', '/diagnostics',
-                           'label_info'}
+    assert set(topics) == {'image', 'image/compressed', 'labels', 'color', 'overlay', 'confidence', 'camera_info',
+                           '/diagnostics', 'label_info'}
     assert 'mono8' in topics['labels'][2] and 'rgb8' in topics['color'][2] and 'bgr8' in topics['overlay'][2]
 
 
@@ -120,7 +120,7 @@ def test_live_parameters_change_the_running_node(node):
                                    Parameter('confidence_threshold', value=0.25),
                                    Parameter('diagnostics_period', value=0.5)])
     assert all(result.successful for result in results)
-    assert (node.pipeline.overlay_alpha, node.pipeline.confidence_threshold) == (0.9, 0.25)
+    assert (node.pipeline.settings.overlay_alpha, node.pipeline.settings.confidence_threshold) == (0.9, 0.25)
     assert node.diagnostics_timer.timer_period_ns == 500_000_000
 
 

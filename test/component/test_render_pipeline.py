@@ -186,7 +186,7 @@ def test_render_into_message_buffers_equals_process(backend: OnnxRuntimeBackend,
     inference = pipeline.infer(camera)
     for name in ('labels', 'color', 'overlay', 'confidence'):
         msg, view = image_buffer(camera.shape[0], camera.shape[1], pipeline.output_encoding(name))
-        returned = pipeline.render(name, camera, inference, dst=view)
+        returned = pipeline.render(name, inference, dst=view)
         assert np.shares_memory(returned, view)
         stored = np.frombuffer(msg.data, view.dtype).reshape(view.shape)
         np.testing.assert_array_equal(stored, getattr(expected, name))
@@ -196,7 +196,7 @@ def test_render_into_message_buffers_equals_process(backend: OnnxRuntimeBackend,
 def test_render_refuses_unknown_output(backend: OnnxRuntimeBackend, camera: np.ndarray) -> None:
     pipeline = SegmentationPipeline(backend, (backend.height, backend.width), CITYSCAPES_PALETTE)
     with pytest.raises(ValueError, match="unknown output 'depth'; allowed: labels, color, overlay, confidence"):
-        pipeline.render('depth', camera, pipeline.infer(camera))
+        pipeline.render('depth', pipeline.infer(camera))
 
 
 def test_a_bundled_model_is_found_by_its_name():

@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 import rclpy
+from diagnostic_msgs.msg import DiagnosticStatus
 from rclpy.qos import ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
 
@@ -157,25 +158,76 @@ def test_compressed_input(tiny_bundle, tmp_path):
         assert node.interrupt() == 0
 
 
-def test_outputs_without_subscribers_are_not_computed(tiny_bundle, tmp_path):
+def test_frames_are_taken_only_while_an_output_has_a_subscriber(tiny_bundle, tmp_path):
     node = NodeProcess(tmp_path, f'model:={tiny_bundle}', 'backend:=onnxruntime', 'diagnostics_period:=0.3',
                        namespace='/quiet')
     probe = Probe('quiet_probe', namespace='/quiet', outputs=())
     try:
         node.wait_ready()
-        probe.wait_for_node()
+        assert probe.spin_until(lambda: probe.last_diagnostics().get('taking_frames') == 'False', 10.0)
+        assert probe.image_pub.get_subscription_count() == 0
+        status = probe.received['diagnostics'][-1].status[0]
+        assert status.message.startswith('idle') and status.level == DiagnosticStatus.OK
 
-        def skipped() -> int:
-            return int(probe.last_diagnostics().get('skipped_no_subscribers', 0))
+        labels = []
+        subscription = probe.node.create_subscription(Image, 'labels', labels.append, 10)
+        probe.wait_for_node()
 
         def attempt() -> bool:
             probe.publish_bgr(camera_frame(4), probe.header())
-            return probe.spin_until(lambda: skipped() > 0, 1.0)
+            return probe.spin_until(lambda: bool(labels), 1.0)
 
         assert probe.spin_until(attempt, 20.0)
-        assert int(probe.last_diagnostics()['processed']) == 0
+        assert probe.spin_until(lambda: probe.last_diagnostics().get('taking_frames') == 'True', 5.0)
+        probe.node.destroy_subscription(subscription)
+        assert probe.spin_until(lambda: probe.image_pub.get_subscription_count() == 0, 10.0)
     finally:
         probe.node.destroy_node()
+        assert node.interrupt() == 0
+
+
+@pytest.mark.parametrize('resolution', ['camera', 'network'])
+def test_camera_info_is_scaled_to_the_outputs_with_the_frames_header(tiny_bundle, tmp_path, resolution):
+    from sensor_msgs.msg import CameraInfo
+
+    namespace, camera = f'/seg_{resolution}', f'/camera_{resolution}'
+    node = NodeProcess(tmp_path, f'model:={tiny_bundle}', 'backend:=onnxruntime', f'output_resolution:={resolution}',
+                       namespace=namespace, remaps=[f'image:={camera}/image_raw'])
+    camera_probe = Probe(f'camera_{resolution}', namespace=camera, outputs=())
+    probe = Probe(f'info_probe_{resolution}', namespace=namespace)
+    infos = []
+    probe.node.create_subscription(CameraInfo, 'camera_info', infos.append, 10)
+    info_pub = camera_probe.node.create_publisher(CameraInfo, 'camera_info', 10)
+    camera_probe.image_pub = camera_probe.node.create_publisher(Image, 'image_raw', 10)
+    try:
+        node.wait_ready()
+        camera_probe.wait_for_node()
+        height, width = 480, 640
+        info = CameraInfo(height=height, width=width, distortion_model='plumb_bob', d=[0.1, 0.0, 0.0, 0.0, 0.0],
+                          k=[500.0, 0.0, 320.0, 0.0, 510.0, 240.0, 0.0, 0.0, 1.0],
+                          p=[500.0, 0.0, 320.0, 0.0, 0.0, 510.0, 240.0, 0.0, 0.0, 0.0, 1.0, 0.0])
+        frame = cv2.resize(camera_frame(5), (width, height))
+        header = probe.header()
+
+        def attempt() -> bool:
+            info.header = header
+            info_pub.publish(info)
+            camera_probe.spin_for(0.2)
+            camera_probe.publish_bgr(frame, header)
+            return probe.spin_until(lambda: any(msg.header == header for msg in infos), 1.0)
+
+        assert probe.spin_until(attempt, 30.0)
+        scaled = next(msg for msg in infos if msg.header == header)
+        out = probe.outputs_for(header)['labels']
+        assert (scaled.height, scaled.width) == (out.height, out.width)
+        expected = (height, width) if resolution == 'camera' else (64, 128)
+        assert (out.height, out.width) == expected
+        sx, sy = expected[1] / width, expected[0] / height
+        np.testing.assert_allclose(scaled.k, [500.0 * sx, 0, 320.0 * sx, 0, 510.0 * sy, 240.0 * sy, 0, 0, 1])
+        assert list(scaled.d) == list(info.d)
+    finally:
+        probe.node.destroy_node()
+        camera_probe.node.destroy_node()
         assert node.interrupt() == 0
 
 

@@ -1,0 +1,149 @@
+"""Part (f): seg_node's CPU a frame over DDS against a zero-work node with the same topics, in the same run.
+
+seg_node runs as its own process on a model so small that inference is about a millisecond (an untrained B0 at
+128x64), and so does `zero_work_node`, which publishes prepared outputs of the same encodings and sizes and does
+nothing else. This process publishes 1920x1080 bgr8 frames (the shipped 64 MB shared-memory Fast DDS profile, as a
+well-configured camera driver) at each rate for a fixed time to one node, then the other, subscribing to each output
+set's topics. A node's CPU a frame is its process's user + system time over the stream (from /proc) divided by the
+frames it answered; seg_node's minus the zero-work node's is the node's own work, the rest is what DDS and rclpy
+cost to move the bytes. On a machine with few cores the sender, the receivers and the transport share them, so the
+answered ratio between the two nodes is the figure to read, not an absolute rate.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from night_seg_ros.bench.frame_work import OUTPUT_SETS, OutputSet
+from night_seg_ros.bench.models import untrained_bundle
+from night_seg_ros.bench.report import Column, Table
+
+COLUMNS = [Column('outputs', 'outputs'), Column('input_hz', 'input Hz'), Column('sent', 'sent'),
+           Column('seg_answered', 'seg_node answered'), Column('zero_answered', 'zero-work answered'),
+           Column('answered_ratio', 'answered ratio', '.3f'),
+           Column('seg_cpu_ms', 'seg_node CPU ms/frame', '.1f'), Column('zero_cpu_ms', 'zero-work CPU ms/frame', '.1f'),
+           Column('own_ms', 'node\'s own ms/frame', '.1f')]
+SETTLE_S = 2.0
+"""Seconds after a stream for outputs still in flight, and after a start for discovery."""
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process `pid` so far (Linux /proc)."""
+    fields = Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+
+
+@dataclass
+class _Measured:
+    answered: int
+    cpu_ms: float | None
+
+
+class ZeroWorkProcess:
+    """`zero_work_node` in its own process, in `namespace`, its outputs at `size` (width, height) or the input's."""
+
+    def __init__(self, log_dir: Path, namespace: str, size: tuple[int, int] | None) -> None:
+        """Start it; its output goes to log_dir/zero_work<namespace>.log."""
+        self.log_path = log_dir / f'zero_work{namespace.replace("/", "_")}.log'
+        command = [sys.executable, '-m', 'night_seg_ros.bench.zero_work_node']
+        if size is not None:
+            command += ['--size', f'{size[0]}x{size[1]}']
+        command += ['--ros-args', '-r', f'__ns:={namespace}']
+        self._log = self.log_path.open('w')
+        self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT)
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        """Wait for its 'ready:' line; RuntimeError with its log when it ends first."""
+        deadline = time.monotonic() + timeout
+        while 'ready:' not in self.log_path.read_text():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f'zero_work_node did not start: {self.log_path.read_text()[-2000:]}')
+            time.sleep(0.1)
+
+    def interrupt(self) -> None:
+        """Ctrl-C, then wait."""
+        self.process.send_signal(2)
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(10)
+        self._log.close()
+
+
+def bench_node_cpu(work_dir: Path, rates: list[float], seconds: float,
+                   output_sets: tuple[OutputSet, ...] = OUTPUT_SETS, camera: tuple[int, int] = (1920, 1080)) -> Table:
+    """For each output set and rate, stream to seg_node and to the zero-work node in turn; return the table."""
+    import rclpy
+
+    from night_seg_ros.bench.probe import NodeProcess, Probe, camera_messages
+    from night_seg_ros.dds import use_large_image_profile
+
+    model_width, model_height = 128, 64
+    bundle = untrained_bundle(work_dir, model_width, model_height)
+    width, height = camera
+    table = Table('node_cpu', f'(f) seg_node\'s CPU a frame against a zero-work node with the same topics, over DDS, '
+                              f'{width}x{height} bgr8 in, model untrained B0 {model_width}x{model_height} on '
+                              f'onnxruntime (1 thread), {seconds:g} s per row and node', COLUMNS,
+                  ['outputs', 'input_hz'], ['seg_cpu_ms', 'zero_cpu_ms'])
+    use_large_image_profile()
+    rclpy.init()
+    messages = camera_messages(width, height)
+    try:
+        for output_set in output_sets:
+            network = output_set.output_resolution == 'network'
+            seg = NodeProcess(work_dir, f'model:={bundle.path}', 'backend:=onnxruntime', 'device:=cpu',
+                              'num_threads:=1', f'confidence_threshold:={output_set.confidence_threshold}',
+                              f'output_resolution:={output_set.output_resolution}', namespace='/cpu_seg')
+            zero = ZeroWorkProcess(work_dir, '/cpu_zero', (model_width, model_height) if network else None)
+            probes = {'seg': Probe('cpu_probe_seg', namespace='/cpu_seg', outputs=output_set.outputs,
+                                   keep_messages=False),
+                      'zero': Probe('cpu_probe_zero', namespace='/cpu_zero', outputs=output_set.outputs,
+                                    keep_messages=False)}
+            processes = {'seg': seg.process, 'zero': zero.process}
+            try:
+                seg.wait_ready()
+                zero.wait_ready()
+                for probe in probes.values():
+                    probe.wait_for_node()
+                    probe.stream(messages, 1.0 / SETTLE_S, 2)  # warm-up, not counted
+                    probe.spin_for(SETTLE_S)
+                for rate in rates:
+                    count = max(1, round(rate * seconds))
+                    measured = {name: _stream(probes[name], processes[name].pid, messages, rate, count,
+                                              output_set.outputs) for name in ('seg', 'zero')}
+                    table.rows.append(_row(output_set, rate, count, measured['seg'], measured['zero']))
+            finally:
+                for probe in probes.values():
+                    probe.node.destroy_node()
+                seg.interrupt()
+                zero.interrupt()
+    finally:
+        rclpy.try_shutdown()
+    table.notes.append('CPU a frame: the process\'s user + system seconds over the stream and the settling after it, '
+                       'divided by the frames it answered on every subscribed output')
+    return table
+
+
+def _stream(probe: object, pid: int, messages: list, rate: float, count: int, outputs: tuple[str, ...]) -> _Measured:
+    before = process_cpu_seconds(pid)
+    stamps = probe.stream(messages, rate, count)
+    probe.spin_for(SETTLE_S)
+    cpu = process_cpu_seconds(pid) - before
+    answered = len(probe.latencies(stamps, outputs))
+    return _Measured(answered, cpu / answered * 1000 if answered else None)
+
+
+def _row(output_set: OutputSet, rate: float, sent: int, seg: _Measured, zero: _Measured) -> dict[str, object]:
+    row: dict[str, object] = {'outputs': output_set.name, 'input_hz': rate, 'sent': sent,
+                              'seg_answered': seg.answered, 'zero_answered': zero.answered,
+                              'seg_cpu_ms': seg.cpu_ms, 'zero_cpu_ms': zero.cpu_ms}
+    if zero.answered:
+        row['answered_ratio'] = seg.answered / zero.answered
+    if seg.cpu_ms is not None and zero.cpu_ms is not None:
+        row['own_ms'] = seg.cpu_ms - zero.cpu_ms
+    return row
