@@ -55,6 +55,24 @@ def blend(camera: np.ndarray, color: np.ndarray, alpha: float, labels: np.ndarra
     return out
 
 
+def nearest_rows(source: int, target: int) -> np.ndarray:
+    """intp (target,): the source row of each of `target` rows, as cv2.INTER_NEAREST_EXACT picks it (pixel centres)."""
+    rows = np.arange(source, dtype=np.float32)[:, None]
+    return cv2.resize(rows, (1, target), interpolation=cv2.INTER_NEAREST_EXACT)[:, 0].astype(np.intp)
+
+
+def resize_nearest(small: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """uint8 (h, w[, c]) -> `dst`'s (H, W[, c]), exactly as cv2.resize with INTER_NEAREST_EXACT, written into `dst`.
+
+    Nearest-neighbour is separable: the columns are resized by OpenCV at the small height, then whole rows are
+    copied (np.take), which costs far less than OpenCV's per-pixel pass when the output is much taller (a 1080-row
+    camera from a 64-row network: about a sixth of the time here).
+    """
+    height, width = dst.shape[:2]
+    columns = cv2.resize(small, (width, small.shape[0]), interpolation=cv2.INTER_NEAREST_EXACT)
+    return np.take(columns, nearest_rows(small.shape[0], height), axis=0, out=dst)
+
+
 @dataclass(frozen=True)
 class RenderSettings:
     """What a frame is rendered with, taken once when it is inferred (a live change lands on the next frame).
@@ -87,7 +105,7 @@ class FrameRenderer:
         into a buffer the renderer keeps (read it, do not keep it)."""
         buffer = self._buffer(name, (*size, *channels))
         if self._frame_of.get(name) is not frame:
-            cv2.resize(small(), size[::-1], dst=buffer, interpolation=cv2.INTER_NEAREST_EXACT)
+            resize_nearest(small(), buffer)
             self._frame_of[name] = frame
         return buffer
 
