@@ -12,12 +12,16 @@ answered ratio between the two nodes is the figure to read, not an absolute rate
 from __future__ import annotations
 
 import os
+import statistics
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
+from night_seg_ros.backends import Backend, create_backend
 from night_seg_ros.bench.frame_work import OUTPUT_SETS, OutputSet
 from night_seg_ros.bench.models import untrained_bundle
 from night_seg_ros.bench.report import Column, Table
@@ -26,7 +30,8 @@ COLUMNS = [Column('outputs', 'outputs'), Column('input_hz', 'input Hz'), Column(
            Column('seg_answered', 'seg_node answered'), Column('zero_answered', 'zero-work answered'),
            Column('answered_ratio', 'answered ratio', '.3f'),
            Column('seg_cpu_ms', 'seg_node CPU ms/frame', '.1f'), Column('zero_cpu_ms', 'zero-work CPU ms/frame', '.1f'),
-           Column('own_ms', 'node\'s own ms/frame', '.1f')]
+           Column('own_ms', 'node\'s own ms/frame', '.1f'), Column('model_cpu_ms', 'of it the model, CPU ms', '.1f'),
+           Column('own_without_model_ms', 'own without the model, ms', '.1f')]
 SETTLE_S = 2.0
 """Seconds after a stream for outputs still in flight, and after a start for discovery."""
 
@@ -85,6 +90,7 @@ def bench_node_cpu(work_dir: Path, rates: list[float], seconds: float,
 
     model_width, model_height = 128, 64
     bundle = untrained_bundle(work_dir, model_width, model_height)
+    backend = create_backend('onnxruntime', bundle, 'cpu', 'fp32', 1)
     width, height = camera
     table = Table('node_cpu', f'(f) seg_node\'s CPU a frame against a zero-work node with the same topics, over DDS, '
                               f'{width}x{height} bgr8 in, model untrained B0 {model_width}x{model_height} on '
@@ -113,10 +119,15 @@ def bench_node_cpu(work_dir: Path, rates: list[float], seconds: float,
                     probe.stream(messages, 1.0 / SETTLE_S, 2)  # warm-up, not counted
                     probe.spin_for(SETTLE_S)
                 for rate in rates:
+                    model_cpu_ms = _model_cpu_ms(backend)
                     count = max(1, round(rate * seconds))
                     measured = {name: _stream(probes[name], processes[name].pid, messages, rate, count,
                                               output_set.outputs) for name in ('seg', 'zero')}
-                    table.rows.append(_row(output_set, rate, count, measured['seg'], measured['zero']))
+                    row = _row(output_set, rate, count, measured['seg'], measured['zero'])
+                    row['model_cpu_ms'] = model_cpu_ms
+                    if 'own_ms' in row:
+                        row['own_without_model_ms'] = row['own_ms'] - model_cpu_ms
+                    table.rows.append(row)
             finally:
                 for probe in probes.values():
                     probe.node.destroy_node()
@@ -127,6 +138,18 @@ def bench_node_cpu(work_dir: Path, rates: list[float], seconds: float,
     table.notes.append('CPU a frame: the process\'s user + system seconds over the stream and the settling after it, '
                        'divided by the frames it answered on every subscribed output')
     return table
+
+
+def _model_cpu_ms(backend: Backend, frames: int = 30) -> float:
+    """CPU milliseconds of one `infer` of `backend` on a blank frame (this process's time, median of `frames`)."""
+    blank = np.zeros((backend.height, backend.width, 3), np.uint8)
+    backend.infer(blank)
+    times = []
+    for _ in range(frames):
+        start = time.process_time()
+        backend.infer(blank)
+        times.append(time.process_time() - start)
+    return statistics.median(times) * 1000
 
 
 def _stream(probe: object, pid: int, messages: list, rate: float, count: int, outputs: tuple[str, ...]) -> _Measured:
