@@ -1,15 +1,70 @@
-"""The interface every inference backend implements, and its error type."""
+"""The interface every inference backend implements, its error types, and the runner of a graph on its device."""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from night_seg_ros.errors import NightSegError
 
+if TYPE_CHECKING:
+    import onnx
+
+TensorSpec = tuple[tuple[int, ...], np.dtype]
+"""A tensor's static shape and dtype."""
+
 
 class BackendError(NightSegError, RuntimeError):
     """A backend cannot be created or used here; the message says why and what to do."""
+
+
+class GraphUnavailable(BackendError):
+    """A backend cannot run a graph on its device here (the caller renders on the CPU); the message says why."""
+
+
+def graph_io(graph: onnx.ModelProto) -> tuple[dict[str, TensorSpec], dict[str, TensorSpec]]:
+    """(inputs, outputs) of an ONNX model whose shapes are static: name -> (shape, dtype)."""
+    from onnx.helper import tensor_dtype_to_np_dtype
+
+    def specs(values: Sequence) -> dict[str, TensorSpec]:
+        return {value.name: (tuple(dim.dim_value for dim in value.type.tensor_type.shape.dim),
+                             np.dtype(tensor_dtype_to_np_dtype(value.type.tensor_type.elem_type)))
+                for value in values}
+
+    return specs(graph.graph.input), specs(graph.graph.output)
+
+
+class GraphRunner(ABC):
+    """Runs one ONNX graph with static shapes (e.g. render_graph.compose_render_graph's) on a backend's device.
+
+    inputs, outputs: name -> (shape, dtype) of the graph's tensors. The runner lives as long as its backend.
+    """
+
+    def __init__(self, graph: onnx.ModelProto) -> None:
+        """Read the graph's inputs and outputs."""
+        self.inputs, self.outputs = graph_io(graph)
+
+    def run(self, feeds: Mapping[str, np.ndarray], outputs: Sequence[str]) -> dict[str, np.ndarray]:
+        """Every input by name (arrays of its shape and dtype) -> the `outputs` named, new arrays of theirs.
+
+        Raises ValueError naming an input that is missing, unknown, or of another shape or dtype, or an unknown output.
+        """
+        for name, (shape, dtype) in self.inputs.items():
+            array = feeds.get(name)
+            if array is None or np.shape(array) != shape or np.asarray(array).dtype != dtype:
+                found = 'nothing' if array is None else f'{np.asarray(array).dtype} {np.shape(array)}'
+                raise ValueError(f'graph input {name!r} must be {dtype} {shape}; got {found}')
+        unknown = (set(feeds) - set(self.inputs)) | (set(outputs) - set(self.outputs))
+        if unknown:
+            raise ValueError(f'unknown names {sorted(unknown)}; inputs: {", ".join(self.inputs)}; outputs: '
+                             f'{", ".join(self.outputs)}')
+        return self._run({name: np.asarray(feeds[name], order='C') for name in self.inputs}, list(outputs))
+
+    @abstractmethod
+    def _run(self, feeds: dict[str, np.ndarray], outputs: list[str]) -> dict[str, np.ndarray]:
+        """Run on checked, C-contiguous feeds; compute (at least) and return the `outputs`."""
 
 
 class Backend(ABC):
@@ -44,6 +99,14 @@ class Backend(ABC):
         blank = np.zeros((self.height, self.width, 3), np.uint8)
         for _ in range(iterations):
             self.infer(blank)
+
+    def open_graph(self, graph: onnx.ModelProto) -> GraphRunner:
+        """A runner of `graph` (static shapes) on this backend's device, e.g. the render graph around its model.
+
+        Raises GraphUnavailable saying why when this backend cannot: by default it runs no ONNX graphs (torch), so
+        rendering stays on the CPU.
+        """
+        raise GraphUnavailable(f'backend {self.name} runs no ONNX graph beside its model; rendering stays on the CPU')
 
     def close(self) -> None:
         """Release what the backend holds outside Python's reach (GPU buffers, threads); nothing by default."""

@@ -4,12 +4,58 @@ Needs onnxruntime (or onnxruntime-gpu) only; no torch.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from night_seg_ros.backends.base import Backend, BackendError
+from night_seg_ros.backends.base import Backend, BackendError, GraphRunner
 from night_seg_ros.bundle import INPUT_NAME, OUTPUT_NAMES, Bundle
+
+if TYPE_CHECKING:
+    import onnx
+
+
+class OnnxRuntimeGraphRunner(GraphRunner):
+    """A graph run by ONNX Runtime, one session per set of requested outputs, each of the graph pruned to the nodes
+    those outputs need: a session runs every node of its graph whatever the outputs asked for."""
+
+    def __init__(self, graph: onnx.ModelProto, open_session: Callable[[bytes], Any]) -> None:
+        """open_session: serialized graph -> an onnxruntime.InferenceSession of it."""
+        super().__init__(graph)
+        self._graph = graph
+        self._open_session = open_session
+        self._sessions: dict[frozenset[str], Any] = {}
+
+    def _run(self, feeds: dict[str, np.ndarray], outputs: list[str]) -> dict[str, np.ndarray]:
+        wanted = frozenset(outputs)
+        session = self._sessions.get(wanted)
+        if session is None:
+            session = self._sessions[wanted] = self._open_session(pruned(self._graph, wanted).SerializeToString())
+        return dict(zip(outputs, session.run(outputs, feeds), strict=True))
+
+
+def pruned(graph: onnx.ModelProto, outputs: Collection[str]) -> onnx.ModelProto:
+    """A copy of `graph` (without control flow) that computes only `outputs`: the nodes they need and the tensors
+    those read; every input is kept, so the same feeds fit."""
+    import onnx
+
+    needed = set(outputs)
+    nodes = []
+    for node in reversed(graph.graph.node):
+        if needed.intersection(node.output):
+            nodes.append(node)
+            needed.update(node.input)
+    kept = {'node': nodes[::-1], 'output': [value for value in graph.graph.output if value.name in needed],
+            'initializer': [tensor for tensor in graph.graph.initializer if tensor.name in needed],
+            'value_info': [value for value in graph.graph.value_info if value.name in needed]}
+    model = onnx.ModelProto()
+    model.CopyFrom(graph)
+    for field, values in kept.items():
+        del getattr(model.graph, field)[:]
+        getattr(model.graph, field).extend(values)
+    return model
 
 
 class OnnxRuntimeBackend(Backend):
@@ -42,6 +88,7 @@ class OnnxRuntimeBackend(Backend):
         options.add_session_config_entry('session.intra_op.allow_spinning', '0')
         if num_threads > 0:
             options.intra_op_num_threads = num_threads
+        self._options, self._providers = options, providers
         self.session = onnxruntime.InferenceSession(str(self.graph), options, providers=providers)
         self.device = 'cuda' if self.session.get_providers()[0] == 'CUDAExecutionProvider' else 'cpu'
         self._check_graph(bundle)
@@ -61,3 +108,12 @@ class OnnxRuntimeBackend(Backend):
         """uint8 (H, W, 3) RGB -> labels uint8 (H, W), confidence float32 (H, W)."""
         labels, confidence = self.session.run(list(OUTPUT_NAMES), {INPUT_NAME: self.check_input(rgb)[None]})
         return labels[0], confidence[0]
+
+    def open_graph(self, graph: onnx.ModelProto) -> OnnxRuntimeGraphRunner:
+        """A runner of `graph` whose sessions have this backend's providers (CUDA or CPU) and thread options."""
+        import onnxruntime
+
+        def open_session(serialized: bytes) -> Any:
+            return onnxruntime.InferenceSession(serialized, self._options, providers=self._providers)
+
+        return OnnxRuntimeGraphRunner(graph, open_session)
