@@ -3,6 +3,9 @@
   night-seg build-engine BUNDLE [--precision fp16] [--calibration FOLDER_OR_BAG] [--dla-core N] [--workspace-mib 1024]
   night-seg verify-engine BUNDLE [--precision fp16] [--images FOLDER_OR_BAG] [--frames 16]
 
+Either takes --camera-size WxH [--output-resolution camera|network] [--camera-order rgb|bgr] for the render engine of
+one camera (render_graph.py: the rendering composed around the model), which the node runs beside the model's engine.
+
 Argument errors exit 2 (argparse); a missing TensorRT, GPU or engine, or a failed build, exit 1 with one line.
 The converter itself is night_seg_ros/tensorrt/.
 """
@@ -10,11 +13,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from night_seg_ros.argtypes import fraction, number, positive_int
-from night_seg_ros.bundle import Bundle, read_bundle
+from night_seg_ros.bundle import read_bundle
 from night_seg_ros.tensorrt.builder import (
     DEFAULT_WORKSPACE_MIB,
     BuildOptions,
@@ -27,7 +31,18 @@ from night_seg_ros.tensorrt.cache import EngineCacheError, EnginePolicy, find_en
 from night_seg_ros.tensorrt.cuda import device_index, open_cuda
 from night_seg_ros.vocabulary import PRECISIONS
 
+if TYPE_CHECKING:
+    from night_seg_ros.render_graph import RenderTarget
+
 _dla_core = number(int, 0, hint=' (a DLA core index; Orin AGX and NX have cores 0 and 1)')
+
+
+def camera_size(text: str) -> tuple[int, int]:
+    """argparse type: 'WIDTHxHEIGHT' in pixels, each >= 1 -> (height, width)."""
+    width, _, height = text.partition('x')
+    if not (width.isdigit() and height.isdigit() and int(width) >= 1 and int(height) >= 1):
+        raise argparse.ArgumentTypeError(f'{text!r} is not WIDTHxHEIGHT in pixels, e.g. 1280x720')
+    return int(height), int(width)
 
 
 def _add_engine_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,6 +52,28 @@ def _add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--cache-dir', metavar='DIR', help="engine folder (default: the bundle's engines/)")
     parser.add_argument('--device', default='cuda', help='GPU: cuda or cuda:N (cuda)')
     parser.add_argument('--dla-core', type=_dla_core, metavar='N', help='run on DLA core N (Jetson Orin AGX/NX)')
+    render = parser.add_argument_group(
+        'render engine', "with --camera-size: the engine of the render graph for one camera (resize to the model, "
+        "threshold, palette, overlay and confidence around it), which the node runs beside the model's engine")
+    render.add_argument('--camera-size', type=camera_size, metavar='WxH', help='camera image size, e.g. 1280x720')
+    render.add_argument('--output-resolution', metavar='RESOLUTION',
+                        help="outputs at the camera's size (camera, the default) or the model's input size (network)")
+    render.add_argument('--camera-order', metavar='ORDER',
+                        help='channel order of the camera images: rgb (rgb8) or bgr (bgr8 and compressed, the default)')
+
+
+def _render_target(args: argparse.Namespace, parser: argparse.ArgumentParser) -> RenderTarget | None:
+    """The render target the arguments name (None without --camera-size); exit 2 on an impossible one."""
+    if args.camera_size is None:
+        if args.output_resolution or args.camera_order:
+            parser.error('--output-resolution and --camera-order are for a render engine: add --camera-size WxH')
+        return None
+    from night_seg_ros.render_graph import RenderTarget
+
+    try:
+        return RenderTarget(args.camera_size, args.output_resolution or 'camera', args.camera_order or 'bgr')
+    except ValueError as error:
+        parser.error(str(error))
 
 
 def register(subcommands: argparse._SubParsersAction) -> None:
@@ -71,12 +108,12 @@ def register(subcommands: argparse._SubParsersAction) -> None:
     verify.set_defaults(handler=_verify)
 
 
-def _frames(source: str, bundle: Bundle, limit: int, topic: str | None, option: str) -> list[np.ndarray]:
-    """Up to `limit` frames of a folder or bag at the bundle's input size, uint8 (H, W, 3) RGB; `option` is the
+def _frames(source: str, size: tuple[int, int], limit: int, topic: str | None, option: str) -> list[np.ndarray]:
+    """Up to `limit` frames of a folder or bag at `size` (height, width), uint8 (H, W, 3) RGB; `option` is the
     command-line option naming the bag's topic (for the message when it is ambiguous)."""
     from night_seg_ros.drives.frames import load_frames
 
-    return load_frames(source, bundle.input.height, bundle.input.width, limit, topic, option)
+    return load_frames(source, *size, limit, topic, option)
 
 
 def _build(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
@@ -86,6 +123,7 @@ def _build(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         parser.error('--calibration is for --precision int8 only')
     if args.dla_core is not None and args.precision == 'fp32':
         parser.error('the DLA runs fp16 or int8 only; use --precision fp16 with --dla-core')
+    render = _render_target(args, parser)
     index = device_index(args.device)
     bundle = read_bundle(args.bundle)
     bundle.require_onnx()
@@ -96,41 +134,51 @@ def _build(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     finally:
         cuda.close()
     cache_dir = EnginePolicy(args.cache_dir or '').folder(bundle.engines_dir)
-    frames = _frames(args.calibration, bundle, args.calibration_frames, args.calibration_topic,
-                     '--calibration-topic') if args.calibration else []
+    frames = _frames(args.calibration, (bundle.input.height, bundle.input.width), args.calibration_frames,
+                     args.calibration_topic, '--calibration-topic') if args.calibration else []
     options = BuildOptions(args.precision, args.workspace_mib, Path(args.timing_cache) if args.timing_cache else None,
                            args.dla_core, index, frames, args.calibration or '')
     if not args.force:
         try:
-            path = find_engine(cache_dir, engine_key(bundle, system, args.precision, args.dla_core))
+            path = find_engine(cache_dir, engine_key(bundle, system, args.precision, args.dla_core, render))
         except EngineCacheError:
             path = None
         if path is not None:
             print(f'{path} is up to date (use --force to rebuild)')
             return 0
-    path = build_engine(bundle, cache_dir, options, system)
+    path = build_engine(bundle, cache_dir, options, system, render=render)
     print(f'wrote {path} and {path.with_suffix(".json").name}')
     return 0
 
 
-def _verify(args: argparse.Namespace, _parser: argparse.ArgumentParser) -> int:
+def _verify(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from night_seg_ros.backends.onnxruntime_backend import OnnxRuntimeBackend
     from night_seg_ros.backends.tensorrt_backend import TensorRTBackend
     from night_seg_ros.export import sample_images
-    from night_seg_ros.tensorrt.verify import AGREEMENT_FLOORS, compare
+    from night_seg_ros.tensorrt.verify import AGREEMENT_FLOORS, compare, render_runner
 
+    render = _render_target(args, parser)
     bundle = read_bundle(args.bundle)
     reference = OnnxRuntimeBackend(bundle, 'cpu')
+    size = (bundle.input.height, bundle.input.width) if render is None else render.camera_size
     if args.images:
-        frames = _frames(args.images, bundle, args.frames, args.topic, '--topic')
+        frames = _frames(args.images, size, args.frames, args.topic, '--topic')
     else:
-        frames = list(sample_images(args.frames, bundle.input.height, bundle.input.width))
+        frames = list(sample_images(args.frames, *size))
     engine = TensorRTBackend(bundle, args.device, args.precision,
                              EnginePolicy(args.cache_dir or '', build=False, dla_core=args.dla_core))
     try:
         floor = AGREEMENT_FLOORS[args.precision] if args.min_agreement is None else args.min_agreement
-        report = compare(reference.infer, engine.infer, frames, floor)
+        if render is None:
+            path, report = engine.engine_path, compare(reference.infer, engine.infer, frames, floor)
+        else:  # the same render graph on both: ONNX Runtime (fp32, cpu) and its engine
+            import onnx
+
+            graph = render.compose(onnx.load(str(bundle.require_onnx())), bundle.palette)
+            runner = engine.open_graph(graph)
+            path = runner.engine_path
+            report = compare(render_runner(reference.open_graph(graph).run), render_runner(runner.run), frames, floor)
     finally:
         engine.close()
-    print(f'{engine.engine_path} vs ONNX Runtime (fp32, cpu): {report}')
+    print(f'{path} vs ONNX Runtime (fp32, cpu): {report}')
     return 0 if report.passed else 1

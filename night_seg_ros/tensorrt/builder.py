@@ -1,8 +1,8 @@
 """The converter: a bundle's model.onnx -> a TensorRT engine for the GPU it runs on, written into the engine cache.
 
 Steps (`build_engine`): key the build (cache.EngineKey), check the options, make the ONNX of the wanted precision
-(precision.py), let TensorRT compile it (`compile_engine`, the only part that needs TensorRT and a GPU), write the
-engine, its sidecar and the timing cache.
+(precision.py), for a render engine compose the rendering around it (render_graph.py), let TensorRT compile it
+(`compile_engine`, the only part that needs TensorRT and a GPU), write the engine, its sidecar and the timing cache.
 
 Typing: TensorRT 11 builds strongly typed networks only, and TensorRT 10 offers them (NetworkDefinitionCreationFlag
 .STRONGLY_TYPED), so both take the precision from the ONNX: FP32 graph, FP16 graph, or INT8 Q/DQ graph. The one
@@ -12,12 +12,13 @@ which this converter does not do).
 """
 from __future__ import annotations
 
+import hashlib
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -26,6 +27,11 @@ from night_seg_ros.errors import NightSegError
 from night_seg_ros.tensorrt.cache import EngineKey, SystemInfo, sha256_file, write_engine
 from night_seg_ros.tensorrt.cuda import CudaRuntime
 from night_seg_ros.vocabulary import PRECISIONS
+
+if TYPE_CHECKING:
+    import onnx
+
+    from night_seg_ros.render_graph import RenderTarget
 
 DEFAULT_WORKSPACE_MIB = 1024  # Jetson builds get OOM-killed with TensorRT's default (all of the shared memory)
 TENSORRT_MISSING = ('the tensorrt Python package is not installed (JetPack: sudo apt install python3-libnvinfer; '
@@ -65,10 +71,24 @@ def system_info(trt: Any, cuda: CudaRuntime) -> SystemInfo:
     return SystemInfo(trt.__version__, *cuda.gpu())
 
 
-def engine_key(bundle: Bundle, system: SystemInfo, precision: str, dla_core: int | None) -> EngineKey:
-    """The cache key of `bundle`'s engine on `system` (hashes model.onnx)."""
-    return EngineKey(sha256_file(bundle.require_onnx()), system.tensorrt_version, system.compute_capability,
-                     precision, (bundle.input.height, bundle.input.width), dla_core)
+def engine_key(bundle: Bundle, system: SystemInfo, precision: str, dla_core: int | None,
+               render: RenderTarget | None = None) -> EngineKey:
+    """The cache key of `bundle`'s engine on `system`: of model.onnx (hashed), or of its render graph for `render`."""
+    if render is None:
+        return EngineKey(sha256_file(bundle.require_onnx()), system.tensorrt_version, system.compute_capability,
+                         precision, (bundle.input.height, bundle.input.width), dla_core)
+    import onnx
+
+    graph = render.compose(onnx.load(str(bundle.require_onnx())), bundle.palette)
+    return graph_engine_key(graph, system, precision, dla_core)
+
+
+def graph_engine_key(graph: onnx.ModelProto, system: SystemInfo, precision: str, dla_core: int | None) -> EngineKey:
+    """The cache key of an engine of `graph` (a render graph, as the node composes it from the FP32 model.onnx):
+    the sha256 of its serialized bytes and the (height, width) of its uint8 (1, H, W, 3) input."""
+    dims = graph.graph.input[0].type.tensor_type.shape.dim
+    return EngineKey(hashlib.sha256(graph.SerializeToString()).hexdigest(), system.tensorrt_version,
+                     system.compute_capability, precision, (dims[1].dim_value, dims[2].dim_value), dla_core)
 
 
 def network_typing(tensorrt_version: str, dla_core: int | None) -> str:
@@ -109,6 +129,15 @@ def prepare_onnx(onnx_path: Path, options: BuildOptions, typing: str, work_dir: 
     out = work_dir / 'model_int8_qdq.onnx'
     to_int8_qdq(onnx_path, options.calibration, out)
     return out
+
+
+def write_render_graph(model_path: Path, bundle: Bundle, render: RenderTarget, out_path: Path) -> Path:
+    """Write to `out_path` the render graph of `render` around the graph at `model_path` (the bundle's model in the
+    build's precision, see `prepare_onnx`); return `out_path`."""
+    import onnx
+
+    atomic_write_bytes(out_path, render.compose(onnx.load(str(model_path)), bundle.palette).SerializeToString())
+    return out_path
 
 
 def default_timing_cache(cache_dir: Path, system: SystemInfo) -> Path:
@@ -154,25 +183,35 @@ def compile_engine(trt: Any, onnx_path: Path, typing: str, options: BuildOptions
 
 
 def build_engine(bundle: Bundle, cache_dir: Path, options: BuildOptions, system: SystemInfo,
-                 log: Callable[[str], None] = print) -> Path:
-    """Build `bundle`'s engine for `system` (see `system_info`) with `options` into `cache_dir`; return its path."""
+                 log: Callable[[str], None] = print, render: RenderTarget | None = None) -> Path:
+    """Build `bundle`'s engine for `system` (see `system_info`) with `options` into `cache_dir`; return its path.
+
+    render: build the engine of the render graph for this camera instead (render_graph.py: camera bytes in, every
+    output out); the model part gets `options.precision`, the rendering around it is composed after.
+    """
     typing = network_typing(system.tensorrt_version, options.dla_core)
     check_options(options, typing)
-    key = engine_key(bundle, system, options.precision, options.dla_core)
+    key = engine_key(bundle, system, options.precision, options.dla_core, render)
     trt = import_tensorrt()
     timing_path = options.timing_cache or default_timing_cache(cache_dir, system)
     timing = timing_path.read_bytes() if timing_path.is_file() else b''
-    log(f'building {options.precision} engine for {system.gpu_name} (sm {system.compute_capability}, TensorRT '
+    what = 'engine' if render is None else (f'render engine (camera {render.camera_size[1]}x{render.camera_size[0]} '
+                                            f'{render.camera_order}, {render.output_resolution} resolution)')
+    log(f'building {options.precision} {what} for {system.gpu_name} (sm {system.compute_capability}, TensorRT '
         f'{system.tensorrt_version}, {typing}ly typed, workspace {options.workspace_mib} MiB'
         f'{"" if options.dla_core is None else f", DLA core {options.dla_core}"}); this takes minutes')
     start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix='night_seg_engine_') as work:
         onnx_path = prepare_onnx(bundle.require_onnx(), options, typing, Path(work))
+        if render is not None:
+            onnx_path = write_render_graph(onnx_path, bundle, render, Path(work) / 'render.onnx')
         serialized, timing = compile_engine(trt, onnx_path, typing, options, timing, log)
     build = {'typing': typing, 'workspace_mib': options.workspace_mib, 'timing_cache': str(timing_path),
              'seconds': round(time.monotonic() - start, 1), 'bundle': str(bundle.path)}
     if options.precision == 'int8':
         build['calibration'] = {'source': options.calibration_source, 'frames': len(options.calibration)}
+    if render is not None:
+        build['render'] = asdict(render)
     try:
         atomic_write_bytes(timing_path, timing)
         return write_engine(cache_dir, key, system.gpu_name, serialized, build)

@@ -7,9 +7,11 @@ named by its key and has a sidecar (`<engine>.json`) recording how it was made:
     fp16_384x768_sm87_trt10.3.0.30_1a2b3c4d5e6f.json
 
 key = (sha256 of the bundle's model.onnx, TensorRT version, GPU compute capability, precision, input shape, DLA
-core). `find_engine` returns the engine for a key only when its sidecar matches that key and the engine file is the
-one the sidecar describes (its sha256); anything else raises `EngineCacheError` naming the mismatching fields, so a
-stale or foreign engine is refused before TensorRT would fail to deserialize it. Pure Python: no TensorRT, no CUDA.
+core). A render engine (the rendering composed around the model for one camera, render_graph.py) is keyed the same
+way by its composed graph and the camera's size. `find_engine` returns the engine for a key only when its sidecar
+matches that key and the engine file is the one the sidecar describes (its sha256); anything else raises
+`EngineCacheError` naming the mismatching fields, so a stale or foreign engine is refused before TensorRT would fail
+to deserialize it. Pure Python: no TensorRT, no CUDA.
 """
 from __future__ import annotations
 
@@ -19,11 +21,14 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from night_seg_ros import __version__
 from night_seg_ros.bundle import atomic_write_bytes
 from night_seg_ros.errors import NightSegError
+
+if TYPE_CHECKING:
+    from night_seg_ros.render_graph import RenderTarget
 
 __all__ = ['EngineCacheError', 'EngineKey', 'EnginePolicy', 'Sidecar', 'SystemInfo',
            'find_engine', 'resolve_engine', 'write_engine']
@@ -221,9 +226,14 @@ class EnginePolicy:
         return Path(self.cache_dir).expanduser() if self.cache_dir else bundle_engines_dir
 
 
-def build_command(bundle_path: Path, key: EngineKey, cache_dir: Path, default_cache_dir: Path) -> str:
-    """The `night-seg build-engine` command line that builds the engine of `key`."""
+def build_command(bundle_path: Path, key: EngineKey, cache_dir: Path, default_cache_dir: Path,
+                  render: RenderTarget | None = None) -> str:
+    """The `night-seg build-engine` command line that builds the engine of `key` (the render engine of `render`)."""
     parts = ['night-seg build-engine', str(bundle_path), '--precision', key.precision]
+    if render is not None:
+        height, width = render.camera_size
+        parts += ['--camera-size', f'{width}x{height}', '--output-resolution', render.output_resolution,
+                  '--camera-order', render.camera_order]
     if key.dla_core is not None:
         parts += ['--dla-core', str(key.dla_core)]
     if cache_dir != default_cache_dir:

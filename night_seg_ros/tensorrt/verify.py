@@ -1,12 +1,12 @@
 """Agreement between two runners of the same model: an engine (or a precision-converted ONNX) against the FP32 ONNX.
 
 A runner is any `infer(rgb uint8 (H, W, 3)) -> (labels uint8 (H, W), confidence float32 (H, W))`, e.g. a backend's
-`infer`. The report gives the fraction of pixels with the same label and the confidence error, and passes when label
-agreement reaches a floor that depends on the precision.
+`infer`, or a render graph's labels and confidence (`render_runner`). The report gives the fraction of pixels with the
+same label and the confidence error, and passes when label agreement reaches a floor that depends on the precision.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,5 +75,22 @@ def onnx_runner(onnx_path: Path, num_threads: int = 0) -> Runner:
     def run(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         labels, confidence = session.run(list(OUTPUT_NAMES), {INPUT_NAME: rgb[None]})
         return labels[0], confidence[0]
+
+    return run
+
+
+def render_runner(run_graph: Callable[[Mapping[str, np.ndarray], Sequence[str]], dict[str, np.ndarray]]) -> Runner:
+    """A runner over a render graph (render_graph.py) run by `run_graph` (a backend's GraphRunner.run): camera frame
+    uint8 (H, W, 3), in the graph's camera order, -> its labels uint8 and confidence float32 at the output size,
+    with threshold 0."""
+    from night_seg_ros.render_graph import RENDER_INPUTS, RENDER_OUTPUTS
+
+    camera, threshold, alpha = RENDER_INPUTS
+    labels, confidence = RENDER_OUTPUTS[0], RENDER_OUTPUTS[3]
+    settings = {threshold: np.array(0.0, np.float32), alpha: np.array(0.5, np.float32)}
+
+    def run(frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        outputs = run_graph({camera: frame[None], **settings}, (labels, confidence))
+        return outputs[labels][0], outputs[confidence][0]
 
     return run

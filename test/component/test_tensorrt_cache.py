@@ -1,21 +1,31 @@
-"""Engine cache without TensorRT: keys, sidecars, refusing stale or foreign engines, and the build decision."""
+"""Engine cache without TensorRT: keys, sidecars, refusing stale or foreign engines, and the build decision; the
+render engine's key and the ONNX its build hands TensorRT."""
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 from dataclasses import replace
 from pathlib import Path
 
+import onnx
 import pytest
 
+from night_seg_ros.backends.base import graph_io
+from night_seg_ros.backends.onnxruntime_backend import OnnxRuntimeBackend
 from night_seg_ros.bundle import read_bundle
+from night_seg_ros.export import sample_images
+from night_seg_ros.render_graph import RenderTarget
 from night_seg_ros.tensorrt.builder import (
     BuildOptions,
     EngineBuildError,
     build_engine,
     check_options,
     engine_key,
+    graph_engine_key,
     network_typing,
+    prepare_onnx,
+    write_render_graph,
 )
 from night_seg_ros.tensorrt.cache import (
     EngineCacheError,
@@ -29,6 +39,7 @@ from night_seg_ros.tensorrt.cache import (
     sidecar_path,
     write_engine,
 )
+from night_seg_ros.tensorrt.verify import AGREEMENT_FLOORS, compare, render_runner
 
 ORIN = SystemInfo('10.3.0.30', 'Orin', '8.7')
 KEY = EngineKey('ab' * 32, '10.3.0.30', '8.7', 'fp16', (64, 128))
@@ -159,4 +170,50 @@ def test_impossible_builds_are_refused_before_tensorrt(options: BuildOptions, ty
 def test_building_without_tensorrt_is_a_clear_error(tiny_bundle: Path, tmp_path: Path) -> None:
     with pytest.raises(EngineBuildError, match=r'tensorrt Python package is not installed \(JetPack: sudo apt '):
         build_engine(read_bundle(tiny_bundle), tmp_path, BuildOptions('fp16'), ORIN)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_render_engine_is_keyed_by_its_graph_and_the_camera_size(tiny_bundle: Path) -> None:
+    bundle = read_bundle(tiny_bundle)
+    target = RenderTarget((720, 1280), 'network', 'bgr')
+    key = engine_key(bundle, ORIN, 'fp16', None, target)
+    graph = target.compose(onnx.load(str(bundle.onnx_path)), bundle.palette)  # as the node composes it
+    assert key == graph_engine_key(graph, ORIN, 'fp16', None)
+    assert key == EngineKey(hashlib.sha256(graph.SerializeToString()).hexdigest(), '10.3.0.30', '8.7', 'fp16',
+                            (720, 1280))
+    assert key.file_stem.startswith('fp16_720x1280_sm87_trt10.3.0.30_')
+    others = {engine_key(bundle, ORIN, 'fp16', None, other).onnx_sha256 for other in (
+        RenderTarget((720, 1280), 'camera', 'bgr'), RenderTarget((720, 1280), 'network', 'rgb'),
+        RenderTarget((480, 640), 'network', 'bgr'))}
+    others.add(engine_key(bundle, ORIN, 'fp16', None).onnx_sha256)
+    assert len(others) == 4 and key.onnx_sha256 not in others
+
+
+def test_a_missing_render_engine_names_the_command_for_its_camera(tmp_path: Path) -> None:
+    key = replace(KEY, input_shape=(720, 1280))
+    command = build_command(Path('/models/b0'), key, tmp_path, tmp_path, RenderTarget((720, 1280), 'network', 'rgb'))
+    assert command == ('night-seg build-engine /models/b0 --precision fp16 --camera-size 1280x720 '
+                       '--output-resolution network --camera-order rgb')
+
+
+def test_a_render_engines_fp16_onnx_runs_and_agrees_with_fp32(tiny_bundle: Path, tmp_path: Path) -> None:
+    """What build_engine gives TensorRT for --camera-size at fp16: the FP16 model, the rendering around it."""
+    bundle = read_bundle(tiny_bundle)
+    target = RenderTarget((90, 160), 'camera', 'rgb')
+    fp16_model = prepare_onnx(bundle.onnx_path, BuildOptions('fp16'), 'strong', tmp_path)
+    candidate = write_render_graph(fp16_model, bundle, target, tmp_path / 'render.onnx')
+    backend = OnnxRuntimeBackend(bundle, 'cpu')
+    graph = target.compose(onnx.load(str(bundle.onnx_path)), bundle.palette)
+    fp16 = backend.open_graph(onnx.load(str(candidate)))
+    assert (fp16.inputs, fp16.outputs) == graph_io(graph)
+    report = compare(render_runner(backend.open_graph(graph).run), render_runner(fp16.run),
+                     sample_images(3, 90, 160, seed=4), AGREEMENT_FLOORS['fp16'])
+    assert report.passed and report.max_confidence_error < 1e-2, report
+
+
+@pytest.mark.skipif(HAS_TENSORRT, reason='checks the message given where TensorRT is not installed')
+def test_building_a_render_engine_without_tensorrt_is_a_clear_error(tiny_bundle: Path, tmp_path: Path) -> None:
+    with pytest.raises(EngineBuildError, match=r'tensorrt Python package is not installed'):
+        build_engine(read_bundle(tiny_bundle), tmp_path, BuildOptions('fp16'), ORIN,
+                     render=RenderTarget((720, 1280), 'camera', 'bgr'))
     assert list(tmp_path.iterdir()) == []
