@@ -11,12 +11,14 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 import cv2
 import numpy as np
 
 from night_seg_ros.backends import Backend, create_backend
+from night_seg_ros.backends.base import GraphRunner, GraphUnavailable
 from night_seg_ros.bundle import Bundle, BundleError, read_bundle
 from night_seg_ros.classes import IGNORE_INDEX
 from night_seg_ros.codec import CameraImage
@@ -25,6 +27,9 @@ from night_seg_ros.paths import DEMO_MODEL, bundled_model, bundled_models, share
 from night_seg_ros.render import FrameRenderer, RenderSettings
 from night_seg_ros.tensorrt.cache import EnginePolicy
 from night_seg_ros.vocabulary import CONFIDENCE_ENCODINGS, OUTPUT_RESOLUTIONS, OUTPUTS
+
+if TYPE_CHECKING:
+    from night_seg_ros.render_graph import RenderTarget
 
 
 class Log(Protocol):
@@ -80,15 +85,17 @@ class Inference:
     camera: the frame as decoded, (H, W). network: the frame resized to the model's input (h, w), same channel order.
     labels: uint8 (h, w) class ids, IGNORE_INDEX where confidence < settings.confidence_threshold.
     confidence: float32 (h, w) 0-1. settings: the threshold and alpha when the frame was inferred.
-    seconds: wall time of backend.infer alone.
+    seconds: wall time of backend.infer alone. rendered: on the backend's render graph, the requested outputs at the
+    output size, as the graph computed them on the backend's device (network, labels and confidence are then None).
     """
 
     camera: CameraImage
-    network: CameraImage
-    labels: np.ndarray
-    confidence: np.ndarray
+    network: CameraImage | None
+    labels: np.ndarray | None
+    confidence: np.ndarray | None
     settings: RenderSettings
     seconds: float
+    rendered: dict[str, np.ndarray] | None = None
 
 
 @dataclass
@@ -113,11 +120,16 @@ class SegmentationPipeline:
 
     def __init__(self, backend: Backend, input_size: tuple[int, int], palette: Sequence[Sequence[int]],
                  confidence_threshold: float = 0.0, overlay_alpha: float = 0.5,
-                 confidence_encoding: str = 'mono8', output_resolution: str = 'camera') -> None:
+                 confidence_encoding: str = 'mono8', output_resolution: str = 'camera',
+                 render_graph_of: Path | None = None, log: Log | None = None) -> None:
         """Set up for a model taking `input_size` = (height, width) RGB images.
 
         confidence_threshold: 0-1; pixels below it are labelled IGNORE_INDEX. overlay_alpha: 0-1 palette weight.
         output_resolution: 'camera' (outputs at the frame's size) or 'network' (at `input_size`).
+        render_graph_of: the bundle's model.onnx, to render on the backend's device: the resize, the model and the
+        rendering run as one graph (render_graph) through `backend.open_graph`, composed at the first frame of each
+        camera size and channel order; where the backend cannot run it, that frame size renders on the CPU and `log`
+        hears why. None: render on the CPU (render.FrameRenderer).
         """
         if confidence_encoding not in CONFIDENCE_ENCODINGS:
             raise ValueError(f'confidence_encoding {confidence_encoding!r}; allowed: {", ".join(CONFIDENCE_ENCODINGS)}')
@@ -129,6 +141,10 @@ class SegmentationPipeline:
         self.settings = RenderSettings(confidence_threshold, overlay_alpha)
         self.confidence_encoding = confidence_encoding
         self.output_resolution = output_resolution
+        self.palette = palette
+        self.render_graph_of = render_graph_of
+        self.log = log
+        self._graphs: dict[RenderTarget, GraphRunner | None] = {}
 
     def output_encoding(self, name: str) -> str:
         """The sensor_msgs/Image encoding of output `name`."""
@@ -138,13 +154,17 @@ class SegmentationPipeline:
         """(height, width) of the outputs of a camera frame of `camera_size` = (height, width)."""
         return camera_size if self.output_resolution == 'camera' else (self.input_height, self.input_width)
 
-    def infer(self, image: np.ndarray | CameraImage) -> Inference:
+    def infer(self, image: np.ndarray | CameraImage, request: OutputRequest = OutputRequest()) -> Inference:
         """A camera frame (uint8 (H, W, 3) RGB, or a CameraImage) -> the model's answer at its input size.
 
-        The threshold and alpha are taken now (`settings`), so a live change never splits one frame.
+        The threshold and alpha are taken now (`settings`), so a live change never splits one frame. On the render
+        graph the `request`ed outputs are rendered here too, on the backend's device.
         """
         settings = self.settings
         camera = image if isinstance(image, CameraImage) else CameraImage(image, 'rgb')
+        graph = self._graph(camera) if self.render_graph_of is not None else None
+        if graph is not None:
+            return self._infer_on_graph(graph, camera, settings, request)
         pixels = camera.pixels
         if pixels.shape[:2] != (self.input_height, self.input_width):
             pixels = cv2.resize(pixels, (self.input_width, self.input_height), interpolation=cv2.INTER_LINEAR)
@@ -157,12 +177,47 @@ class SegmentationPipeline:
             labels = np.where(confidence < settings.confidence_threshold, np.uint8(IGNORE_INDEX), labels)
         return Inference(camera, network, labels, confidence, settings, seconds)
 
+    def _graph(self, camera: CameraImage) -> GraphRunner | None:
+        """The render graph's runner for this frame's size and channel order (opened once), or None: the CPU."""
+        from night_seg_ros.render_graph import RenderTarget  # onnx, needed only here
+
+        target = RenderTarget(camera.pixels.shape[:2], self.output_resolution, camera.order)
+        if target not in self._graphs:
+            import onnx
+
+            try:
+                graph = target.compose(onnx.load(str(self.render_graph_of)), self.palette)
+                self._graphs[target] = self.backend.open_graph(graph)
+            except GraphUnavailable as reason:
+                self._graphs[target] = None
+                if self.log is not None:
+                    self.log.warning(f'rendering {target.camera_size[1]}x{target.camera_size[0]} {target.camera_order} '
+                                     f'frames on the CPU: {reason}')
+        return self._graphs[target]
+
+    def _infer_on_graph(self, graph: GraphRunner, camera: CameraImage, settings: RenderSettings,
+                        request: OutputRequest) -> Inference:
+        """The whole frame on the backend's device: camera bytes in, the requested outputs out."""
+        names = {name: ('confidence_mono8' if name == 'confidence' and self.confidence_encoding == 'mono8' else name)
+                 for name in request.names()}
+        feeds = {'camera': np.ascontiguousarray(camera.pixels)[None],
+                 'threshold': np.float32(settings.confidence_threshold), 'alpha': np.float32(settings.overlay_alpha)}
+        start = time.perf_counter()
+        outputs = graph.run(feeds, list(names.values()))
+        seconds = time.perf_counter() - start
+        rendered = {name: outputs[graph_name][0] for name, graph_name in names.items()}
+        return Inference(camera, None, None, None, settings, seconds, rendered)
+
     def render(self, name: str, inference: Inference, dst: np.ndarray | None = None) -> np.ndarray:
         """Output `name` (one of OUTPUTS) of an inferred frame at the output size (`output_size`).
 
         `dst`, when given, is the array to write (shape and dtype of the output, e.g. a message buffer from
         `codec.image_buffer`); it is returned. See FrameOutputs for each output's shape and dtype.
         """
+        if name not in OUTPUTS:
+            raise ValueError(f'unknown output {name!r}; allowed: {", ".join(OUTPUTS)}')
+        if inference.rendered is not None:
+            return FrameRenderer.into(dst, inference.rendered[name])
         size = self.output_size(inference.camera.pixels.shape[:2])
         renderer = self.renderer
         if name == 'labels':
@@ -174,16 +229,14 @@ class SegmentationPipeline:
             return renderer.overlay(inference, renderer.camera_bgr(camera.pixels, camera.order), inference.labels,
                                     inference.settings.overlay_alpha, inference.settings.confidence_threshold > 0.0,
                                     dst)
-        if name == 'confidence':
-            return renderer.confidence(inference.confidence, size, dst)
-        raise ValueError(f'unknown output {name!r}; allowed: {", ".join(OUTPUTS)}')
+        return renderer.confidence(inference.confidence, size, dst)
 
     def process(self, image: np.ndarray | CameraImage, request: OutputRequest = OutputRequest()) -> FrameOutputs:
         """A camera frame (uint8 (H, W, 3) RGB, or a CameraImage) -> the requested FrameOutputs."""
         out = FrameOutputs()
         if not request.any():
             return out
-        inference = self.infer(image)
+        inference = self.infer(image, request)
         out.infer_seconds = inference.seconds
         for name in request.names():
             setattr(out, name, self.render(name, inference))
@@ -192,13 +245,15 @@ class SegmentationPipeline:
 
 def load_pipeline(setting: ModelSetting, confidence_threshold: float = 0.0, overlay_alpha: float = 0.5,
                   confidence_encoding: str = 'mono8', log: Log | None = None, model_option: str = 'model',
-                  output_resolution: str = 'camera') -> tuple[SegmentationPipeline, Bundle]:
+                  output_resolution: str = 'camera', render_on: str = 'auto') -> tuple[SegmentationPipeline, Bundle]:
     """The pipeline of `setting` (its backend created and warmed up) and the bundle it runs.
 
     The model resolves to a bundle (a bundled model's name to its folder; a hub id is converted once into the
     cache), the backend is created on it, then the pipeline renders with `confidence_threshold`, `overlay_alpha`
-    (0-1) and `confidence_encoding`. `log` hears that the demo model is used and why backend auto skipped a backend;
-    `model_option` names the model setting in messages ('parameter model', '--model'). Raises BundleError (a missing
+    (0-1), `confidence_encoding` and `output_resolution`, on the device `render_on` says (one of RENDER_PLACES:
+    auto renders on the backend's device when that is a GPU, with the model in one graph). `log` hears that the demo
+    model is used, why backend auto skipped a backend and why a frame size renders on the CPU; `model_option` names
+    the model setting in messages ('parameter model', '--model'). Raises BundleError (a missing
     or broken model, a hub id that cannot be converted here) or BackendError (no usable backend), both NightSegError.
     """
     model = setting.model
@@ -225,8 +280,10 @@ def load_pipeline(setting: ModelSetting, confidence_threshold: float = 0.0, over
             log.info(f'backend auto skipped {reason}')
     try:
         backend.warmup()
+        on_backend = render_on == 'backend' or (render_on == 'auto' and backend.device.startswith('cuda'))
         pipeline = SegmentationPipeline(backend, (bundle.input.height, bundle.input.width), bundle.palette,
-                                        confidence_threshold, overlay_alpha, confidence_encoding, output_resolution)
+                                        confidence_threshold, overlay_alpha, confidence_encoding, output_resolution,
+                                        bundle.onnx_path if on_backend and bundle.onnx_path.is_file() else None, log)
     except BaseException:
         backend.close()  # a TensorRT backend holds a CUDA thread and buffers
         raise

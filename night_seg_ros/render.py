@@ -110,7 +110,8 @@ class FrameRenderer:
         return buffer
 
     @staticmethod
-    def _into(dst: np.ndarray | None, image: np.ndarray) -> np.ndarray:
+    def into(dst: np.ndarray | None, image: np.ndarray) -> np.ndarray:
+        """`image` copied into `dst`, or a copy of it when `dst` is None."""
         if dst is None:
             return image.copy()
         np.copyto(dst, image)
@@ -122,12 +123,12 @@ class FrameRenderer:
 
         `frame` identifies the frame (any object, the same for all its outputs): its other outputs reuse the work.
         """
-        return self._into(dst, self._ids(frame, labels, size))
+        return self.into(dst, self._ids(frame, labels, size))
 
     def color(self, frame: object, labels: np.ndarray, size: tuple[int, int],
               dst: np.ndarray | None = None) -> np.ndarray:
         """uint8 (h, w) class ids -> uint8 (H, W, 3) RGB palette image at size (looked up at (h, w), then upsampled)."""
-        return self._into(dst, self._colors(frame, labels, size))
+        return self.into(dst, self._colors(frame, labels, size))
 
     def _ids(self, frame: object, labels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         return self._upsampled('ids', frame, lambda: labels, size)

@@ -26,3 +26,6 @@ OUTPUTS = ('labels', 'color', 'overlay', 'confidence')
 
 OUTPUT_RESOLUTIONS = ('camera', 'network')
 """Size of the output images: the camera frame's, or the network's input size (as Isaac ROS's raw mask)."""
+
+RENDER_PLACES = ('auto', 'cpu', 'backend')
+"""Where the outputs are rendered: auto (with the model when it runs on a GPU), the CPU, or the backend's device."""

@@ -18,6 +18,7 @@ from night_seg_ros.vocabulary import (
     DEVICES,
     OUTPUT_RESOLUTIONS,
     PRECISIONS,
+    RENDER_PLACES,
 )
 
 
@@ -93,6 +94,9 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec('output_resolution', 'camera', "Size of labels, color, overlay and confidence: camera (the input "
               "image's) or network (the model's input size; the overlay is drawn on the resized camera image, and "
               'camera_info is scaled to match). network moves far fewer bytes a frame.', choices=OUTPUT_RESOLUTIONS),
+    ParamSpec('render_on', 'auto', "Where the outputs are drawn: auto = with the model on the GPU when the backend "
+              "runs on CUDA (TensorRT with a render engine for the camera size, ONNX Runtime CUDA), else the CPU; cpu; "
+              "backend = the backend's device even on a CPU (slower there; for checking).", choices=RENDER_PLACES),
     ParamSpec('diagnostics_period', 1.0, 'Seconds between diagnostics messages (also the window of the rates).',
               minimum=0.1, maximum=60.0, live=True),
 )

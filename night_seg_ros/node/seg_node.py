@@ -99,7 +99,7 @@ class SegmentationNode(Node):
         self.pipeline, bundle = load_pipeline(
             self._model_setting(), self.params['confidence_threshold'], self.params['overlay_alpha'],
             self.params['confidence_encoding'], log=self.get_logger(), model_option='parameter model',
-            output_resolution=self.params['output_resolution'])
+            output_resolution=self.params['output_resolution'], render_on=self.params['render_on'])
         self.backend = self.pipeline.backend
         self.bundle_path = bundle.path
         self.stats = FrameStats()
@@ -126,7 +126,7 @@ class SegmentationNode(Node):
         # Two stages, each taking the newest item: inference of a frame overlaps rendering and publishing of the one
         # before; a stage that falls behind drops items (counted), so nothing queues up.
         self.slot: LatestFrameSlot[tuple[Any, float]] = LatestFrameSlot()
-        self.inferred: LatestFrameSlot[tuple[Any, float, Inference]] = LatestFrameSlot()
+        self.inferred: LatestFrameSlot[tuple[Any, float, OutputRequest, Inference]] = LatestFrameSlot()
         self.workers = (FrameWorker(self.slot, self._infer, self._on_worker_error, name='seg-infer'),
                         FrameWorker(self.inferred, self._publish, self._on_worker_error, name='seg-publish'))
         for worker in self.workers:
@@ -297,7 +297,8 @@ class SegmentationNode(Node):
     def _infer(self, item: tuple[Any, float]) -> None:
         """First stage: decode and infer the newest frame, then hand it to the publishing stage."""
         msg, arrived = item
-        if not self._wanted().any():
+        request = self._wanted()
+        if not request.any():
             self.stats.count('skipped_no_subscribers')
             return
         try:
@@ -306,15 +307,15 @@ class SegmentationNode(Node):
             self.stats.count('bad_input')
             self.get_logger().warning(f'skipping input frame: {error}', throttle_duration_sec=WARN_THROTTLE_S)
             return
-        if self.inferred.put((msg.header, arrived, self.pipeline.infer(camera))):
+        if self.inferred.put((msg.header, arrived, request, self.pipeline.infer(camera, request))):
             self.stats.count('dropped')
 
-    def _publish(self, item: tuple[Any, float, Inference]) -> None:
-        """Second stage: render each wanted output into its message and publish it (labels first), then the scaled
-        CameraInfo, all with the input's header."""
-        header, arrived, inference = item
+    def _publish(self, item: tuple[Any, float, OutputRequest, Inference]) -> None:
+        """Second stage: render each output wanted when the frame was inferred into its message and publish it
+        (labels first), then the scaled CameraInfo, all with the input's header."""
+        header, arrived, request, inference = item
         height, width = self.pipeline.output_size(inference.camera.pixels.shape[:2])
-        for topic in self._wanted().names():
+        for topic in request.names():
             out_msg, buffer = self._output_buffer(topic, height, width)
             self.pipeline.render(topic, inference, dst=buffer)
             out_msg.header = header

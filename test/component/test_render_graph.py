@@ -261,3 +261,46 @@ def test_a_backend_without_graphs_says_why() -> None:
     with pytest.raises(GraphUnavailable, match='backend channels runs no ONNX graph beside its model; rendering '
                                                'stays on the CPU'):
         ChannelBackend(8, 16).open_graph(graph)
+
+
+@pytest.mark.parametrize('resolution', ['camera', 'network'])
+def test_pipeline_on_the_backends_graph_gives_the_cpu_paths_outputs(tiny_bundle: Path, resolution: str) -> None:
+    from night_seg_ros.codec import CameraImage
+    from night_seg_ros.pipeline import ModelSetting, OutputRequest, load_pipeline
+
+    setting = ModelSetting(str(tiny_bundle), backend='onnxruntime', device='cpu')
+    on_cpu, _ = load_pipeline(setting, 0.4, 0.3, output_resolution=resolution, render_on='cpu')
+    on_graph, _ = load_pipeline(setting, 0.4, 0.3, output_resolution=resolution, render_on='backend')
+    assert on_cpu.render_graph_of is None and on_graph.render_graph_of is not None
+    bgr = np.ascontiguousarray(sample_images(1, 120, 200, seed=11)[0][..., ::-1])
+    camera = CameraImage(bgr, 'bgr')
+    expected = on_cpu.process(camera)
+    got = on_graph.process(camera)
+    assert got.labels.shape == expected.labels.shape
+    assert np.mean(got.labels == expected.labels) >= 0.999
+    agree = got.labels == expected.labels
+    np.testing.assert_array_equal(got.color[agree], expected.color[agree])
+    assert np.abs(got.overlay.astype(int) - expected.overlay)[agree].max() <= 1
+    labels_only = on_graph.infer(camera, OutputRequest(labels=True, color=False, overlay=False, confidence=False))
+    assert set(labels_only.rendered) == {'labels'}
+
+
+def test_a_backend_without_graphs_renders_on_the_cpu_and_says_why(tiny_bundle: Path) -> None:
+    from night_seg_ros.pipeline import ModelSetting, load_pipeline
+
+    class Log:
+        def __init__(self) -> None:
+            self.lines: list[str] = []
+
+        def info(self, message: str) -> None:
+            self.lines.append(message)
+
+        def warning(self, message: str) -> None:
+            self.lines.append(message)
+
+    log = Log()
+    pipeline, _ = load_pipeline(ModelSetting(str(tiny_bundle), backend='torch', device='cpu'), log=log,
+                                render_on='backend')
+    out = pipeline.process(sample_images(1, 48, 64, seed=2)[0])
+    assert out.labels.shape == (48, 64)
+    assert any('on the CPU' in line and 'torch' in line for line in log.lines), log.lines
