@@ -4,7 +4,7 @@
   night-seg export --hf SOURCE --out DIR   a bundle (with its ONNX) from a Hugging Face SegFormer checkpoint
   night-seg init DIR                    an untrained bundle (random weights) to check plumbing without a model
   night-seg bag | replay | record       recorded drives without the ROS 2 command-line tools
-  night-seg bench                       measure backends, the node over DDS, training iterations, bag processing
+  night-seg bench                       measure backends, the node over DDS, bag processing
   night-seg build-engine BUNDLE         TensorRT engine for this GPU (verify-engine compares it with ONNX Runtime)
 
 Each module here registers its subcommands with `register(subcommands)`; each subcommand sets
