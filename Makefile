@@ -1,5 +1,5 @@
 # The two commands for a fresh machine: `make demo` (the main job) and `make test`; each sets up .venv if missing.
-.PHONY: setup test test-fast test-jazzy lint demo
+.PHONY: setup test test-fast test-experiments test-jazzy lint demo
 
 # .venv holds both distributions of this repository, the runtime and then training/ (scripts/setup.sh); a venv that
 # cannot import both (missing, or made before training/ was its own distribution) is set up again.
@@ -16,6 +16,11 @@ test:
 test-fast:
 	$(VENV_READY)
 	.venv/bin/python -m pytest -q test -m "unit or component"
+
+# The studies' own checks (experiments/), apart from the product's suite.
+test-experiments:
+	$(VENV_READY)
+	.venv/bin/python -m pytest -q experiments
 
 # The node, DDS, replay, faults, parameter and launch tests again on the ROS 2 Jazzy wheels (.venv-jazzy, no torch:
 # its test bundle is made with .venv), without ROS_DISTRO, as the PyPI wheels run. CI runs it after `make test`.

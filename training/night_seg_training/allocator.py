@@ -3,7 +3,7 @@
 A training step allocates and frees the same activations (tens of MB each at 384x768) every iteration. With glibc's
 defaults, blocks that large come from a fresh mmap() and go back with munmap() when freed, so every step faults in
 and zeroes its pages again; on this project's 2-core CPU that was a third of a whole-frame iteration's time, spent in
-the kernel (docs/ADAPTATION.md, "Cost of an iteration"). Raising the mmap and trim thresholds makes glibc serve
+the kernel (experiments/NOTEBOOK.md, "Cost of an iteration"). Raising the mmap and trim thresholds makes glibc serve
 them from its heap and reuse them. The memory a process holds then stays at its peak, which is what a training
 process reaches every step anyway.
 

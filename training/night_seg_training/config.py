@@ -33,13 +33,13 @@ RUN_NAME = re.compile(r'[A-Za-z0-9][A-Za-z0-9._-]*')
 STUDENT_INPUT = {'mean_teacher': {'classmix': True, 'classmix_classes': 'half', 'strong_augmentation': True},
                  'full': {'classmix': True, 'classmix_classes': 'dynamic', 'strong_augmentation': False}}
 """What each method's student night input goes through unless the config says (chosen on the train split,
-docs/ADAPTATION.md): the mean teacher's only signal is consistency under mixing and augmentation, so without them it
-stays at the source-only level; `full`'s signal is the day reference, which half-class mixing and augmentation
+experiments/NOTEBOOK.md): the mean teacher's only signal is consistency under mixing and augmentation, so without them
+it stays at the source-only level; `full`'s signal is the day reference, which half-class mixing and augmentation
 dilute, while the day cars, people and bikes it pastes (the reference cannot show night traffic) keep those classes."""
 
 TEACHER_RELIGHT = {'full': 0.25}
 """The brightness each method's teacher lifts the night view to unless the config says (`method.teacher_relight`;
-0 for a method not named). Chosen on the train split (docs/ADAPTATION.md point 9): it made `full`'s refined
+0 for a method not named). Chosen on the train split (experiments/NOTEBOOK.md point 9): it made `full`'s refined
 pseudo-labels more accurate (62.3 -> 65.8 %) and the mean teacher's over a run less so (49.9 -> 46.5 %)."""
 
 STATIC_CLASS_NAMES = ('road', 'sidewalk', 'building', 'wall', 'fence', 'pole', 'traffic light', 'traffic sign',
@@ -154,7 +154,7 @@ class MethodConfig:
     `full`, off for `mean_teacher`); the own_drives recipe sets 0 (no gain on its routes, docs/OWN_DRIVES.md)."""
     unsup_weight: float = 0.5
     """Weight of the night consistency loss against the day supervised loss (`mean_teacher` and `full`). On the
-    synthetic test pairs (400 iterations, three seeds, docs/ADAPTATION.md point 11) `full` at 0.5 is 0.7 mIoU below
+    synthetic test pairs (400 iterations, three seeds, experiments/NOTEBOOK.md point 11) `full` at 0.5 is 0.7 mIoU below
     `source_only` by day where 1.0 lost 1.5, for 0.4 night mIoU; the own_drives recipe keeps the 1.0 its routes
     were measured with."""
     transfer: str = 'attention'
@@ -166,7 +166,7 @@ class MethodConfig:
     overrule_dynamic_below: float = 0.9
     """A night pixel the teacher labels with a dynamic class (car, person, ...) is refined by a static reference
     only when its confidence is below this: 0 never (a car at night is not in the day reference), 1 always. 0.9:
-    chosen by scripts/pseudo_label_study.py on the train split (docs/ADAPTATION.md)."""
+    chosen by experiments/pseudo_labels on the train split (experiments/NOTEBOOK.md)."""
     teacher_only_classes: list[str] = field(default_factory=list)
     """Static classes the refinement leaves to the night teacher (names from STATIC_CLASS_NAMES):
     a night pixel the teacher labels with one is never refined, and the reference's prediction of one is never

@@ -1,4 +1,4 @@
-"""Evaluation of a segmentation model on labelled views: confusion matrix, IoU, figures, experiment tables.
+"""Evaluation of a segmentation model on labelled views: confusion matrix, IoU, figures, the IoU table.
 
 Every metric is computed from one integer confusion matrix accumulated over the whole dataset (not averaged per
 image), the Cityscapes convention: IoU_c = TP_c / (TP_c + FP_c + FN_c) and mIoU is the mean over classes that occur in
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import statistics
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -249,16 +248,3 @@ def format_table(results: dict[str, dict[str, Any]], class_names: Sequence[str])
 
     rule = '| ' + ' | '.join(['-' * widths[0]] + ['-' * (width - 1) + ':' for width in widths[1:]]) + ' |'
     return '\n'.join([line(header), rule, *map(line, body)]) + '\n'
-
-
-def mean_spread(values: Sequence[float], digits: int = 1) -> str:
-    """'mean ± s' of per-seed figures, s the sample standard deviation (n - 1); one figure alone prints as itself.
-
-    The sample spread is the one that estimates how far another seed could land; with two seeds it is √2 times the
-    population spread.
-    """
-    if not values:
-        raise ValueError('mean_spread needs at least one value')
-    if len(values) == 1:
-        return f'{values[0]:.{digits}f}'
-    return f'{statistics.fmean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}'

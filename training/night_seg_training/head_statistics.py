@@ -5,7 +5,7 @@ while the weights still moved; the deployed model sees whole frames at its input
 loop replaces them by a plain average, with the final weights, over whole training frames resized to the model
 input as the node resizes them: the day images, and for every method that reads night images as many night images,
 batched together as training batches them. Only BatchNorm buffers change (the decode head has the model's one
-BatchNorm; the encoder uses LayerNorm); no weight does. Measured in docs/ADAPTATION.md ("Head statistics").
+BatchNorm; the encoder uses LayerNorm); no weight does. Measured in experiments/NOTEBOOK.md ("Head statistics").
 """
 from __future__ import annotations
 

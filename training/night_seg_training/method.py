@@ -169,7 +169,7 @@ class AdaptationMethod:
     def pseudo_labels(self, teacher: EmaTeacher, target: dict[str, torch.Tensor],
                        autocast: AbstractContextManager) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
         """Teacher pseudo-labels int64 (N, H, W), per-pixel weights float (N, H, W) and scalars to log for the night
-        crops of `target` (the step uses them; scripts/pseudo_label_study.py measures them)."""
+        crops of `target` (the step uses them; experiments/pseudo_labels measures them)."""
         scalars: dict[str, float] = {}
         if self.config.name == 'full':
             probabilities, teacher_labels, similarity, scalars = self._refined(teacher, target, autocast)

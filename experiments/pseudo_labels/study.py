@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """How good are the night pseudo-labels each variant of the method gives, with a fixed teacher?
 
 Loads a teacher from a model bundle, draws night crops with their day references exactly as training does (train
@@ -11,10 +10,10 @@ gated and changed, and the mean loss weight of the pixels whose truth is each wa
 `--student BUNDLE` (repeatable) also measures trained students' own predictions on the same training crops: did
 they learn what their pseudo-labels taught?
 
-  .venv/bin/python scripts/pseudo_label_study.py --teacher models/synthetic_demo_b0
-  .venv/bin/python scripts/pseudo_label_study.py --teacher RUN/bundle --alignment coarse \\
+  .venv/bin/python -m experiments.pseudo_labels.study --teacher models/synthetic_demo_b0
+  .venv/bin/python -m experiments.pseudo_labels.study --teacher RUN/bundle --alignment coarse \\
       --variant 'sigma 32=method.attention_sigma_px=32'
-  .venv/bin/python scripts/pseudo_label_study.py --teacher runs/adaptation/source_init/bundle \\
+  .venv/bin/python -m experiments.pseudo_labels.study --teacher runs/adaptation/source_init/bundle \\
       --student runs/adaptation/aligned/full-seed0/bundle
 """
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Does low precision pay on this CPU? INT8 graphs for ONNX Runtime (label agreement), bf16 autocast in torch.
 
-Usage: python scripts/cpu_low_precision_study.py [BUNDLE] [--out DIR] [--calibration-frames 6] [--frames 4]
+Usage: python -m experiments.cpu_inference.low_precision [BUNDLE] [--out DIR] [--calibration-frames 6] [--frames 4]
 Writes into --out (default /tmp/cpu_int8): fp32.onnx (the bundle's graph with plain FP32 initializers) and one INT8
 graph per variant, each from ONNX Runtime's static quantization (quant_pre_process, then quantize_static, MinMax
 calibration on synthetic night frames of the train split, seed 1):
@@ -9,10 +9,10 @@ calibration on synthetic night frames of the train split, seed 1):
 - qdq_u8s8_weights: the same, attention MatMuls left FP32 (only ops with a weight are quantized);
 - qop_u8s8_weights: the same in QOperator format (QLinearConv, QGemm, MatMulInteger).
 Prints each variant's label agreement with FP32 on synthetic night frames of the val split (seed 2). Time them
-alternating with `night-seg bench --parts backends --model BUNDLE --graphs DIR/fp32.onnx DIR/qdq_u8s8_weights.onnx`
-and profile them with scripts/ort_profile.py. Then it times the torch backend's network in float32 against bf16
-autocast on the CPU, alternating frame by frame on the same night frames, and prints their label agreement.
-docs/BENCHMARKS.md has the figures and what they prove.
+alternating with `night-seg bench --parts backends --model BUNDLE --graphs DIR/fp32.onnx DIR/qdq_u8s8_weights.onnx` and
+profile them with `python -m experiments.cpu_inference.ort_profile`. Then it times the torch backend's network in
+float32 against bf16 autocast on the CPU, alternating frame by frame on the same night frames, and prints their label
+agreement. docs/BENCHMARKS.md has the figures and what they prove.
 """
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ from night_seg_ros.bundle import INPUT_NAME, OUTPUT_NAMES, Bundle, read_bundle
 from night_seg_ros.tensorrt.precision import FrameReader, load_fp32
 from night_seg_training.synth import render_pair
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 QUANTIZED_OPS = ['Conv', 'MatMul', 'Gemm']
 
 

@@ -1,8 +1,7 @@
-#!/usr/bin/env python3
 """How far apart are the two views of a synthetic day/night pair? Per alignment setting, the horizontal image shift
 (pixels) that best maps the day labels onto the night labels, found with the ground truth (static classes only).
 
-  .venv/bin/python scripts/pair_shift_survey.py --pairs 24 --height 384 --width 768
+  .venv/bin/python -m experiments.pair_shift.survey --pairs 24 --height 384 --width 768
 """
 from __future__ import annotations
 

@@ -3,9 +3,9 @@
 `simulate_route` drives a day pass and a night pass of the drive generator's route (route.PassPath, the lane offsets
 and jitter of `drive.pass_path`, different speeds), measures both with route.gps_errors, and pairs them exactly as
 `night-seg-train pairs` does (track -> distance sampling -> match_by_position); it returns the counts and the match
-precision against the true positions. Averaged over many seeds it is the figure in docs/OWN_DRIVES.md:
+precision against the true positions. Averaged over many seeds it is the GPS pairing figure of docs/RESULTS.md:
 
-  python -m night_seg_training.pairs.simulation --sigma 2 --seeds 200
+  .venv/bin/python -m experiments.gps_pairing.simulation --sigma 2 --seeds 200
 """
 from __future__ import annotations
 

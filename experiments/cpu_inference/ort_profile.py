@@ -1,6 +1,7 @@
 """ONNX Runtime (CPU) profile of one or more model.onnx graphs: share of kernel time per op type.
 
-Usage: python scripts/ort_profile.py GRAPH.onnx [GRAPH2.onnx ...] [--frames 5] [--threads 0] [--top 12]
+Usage: python -m experiments.cpu_inference.ort_profile GRAPH.onnx [GRAPH2.onnx ...] [--frames 5] [--threads 0]
+       [--top 12]
 Each graph runs `--frames` smooth random frames at its input size after 2 warm-up runs, with ONNX Runtime's
 profiler on; the table sums the profiler's kernel ("Node") events per op type over the timed frames and divides by
 the frame count (ms per frame). Kernel time excludes the session's own overhead; `wall ms` is the median of

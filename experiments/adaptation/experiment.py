@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """The adaptation experiment on synthetic streets: every method from the same source-only start, same budget,
 several seeds, evaluated on the synthetic night and day validation splits.
 
@@ -15,8 +14,8 @@ OUT/summary.json (`--summary` renames them). With `--test-count N` every run's b
 the synthetic **test** split (OUT/test_pairs_N, written once; dataset seed 0, 256x512), which no setting was chosen
 on, and the summary gets the same table and comparisons for it.
 
-  .venv/bin/python scripts/adaptation_experiment.py --out runs/adaptation/aligned
-  .venv/bin/python scripts/adaptation_experiment.py --out runs/adaptation/coarse --alignment coarse \\
+  .venv/bin/python -m experiments.adaptation.experiment --out runs/adaptation/aligned
+  .venv/bin/python -m experiments.adaptation.experiment --out runs/adaptation/coarse --alignment coarse \\
       --methods mean_teacher full full_identity --init-from runs/adaptation/aligned/source_init/bundle
 """
 from __future__ import annotations
@@ -33,9 +32,10 @@ from pathlib import Path
 
 import numpy as np
 
+from experiments.stats import mean_spread
 from night_seg_ros.classes import CITYSCAPES_CLASSES
 from night_seg_training.diagnostics import WATCHED_CLASSES
-from night_seg_training.evaluate import format_table, mean_spread
+from night_seg_training.evaluate import format_table
 
 METHODS = {  # name in the tables -> overrides of the run
     'source_only': ['method.name=source_only'],

@@ -1,15 +1,14 @@
-#!/usr/bin/env python3
-"""The own-drives adaptation table over routes and training seeds, from the held-out metrics in docs/figures.
+"""The own-drives adaptation table over routes and training seeds, from the held-out metrics in figures/.
 
-Each run's figure is docs/figures/own_drives/<route folder>_<run>.json ({'own_night': metrics, 'day': metrics}, as
-`--collect` copies them from runs/<route folder>/<run>/eval/), the start's <route folder>_before.json. Prints, per
-route, night mIoU before, after each run (the seeds of one setting), their mean and spread (sample standard
-deviation), the mean gain and the day mIoU; then the mean over routes. With `--present`, night mIoU counts only
-the classes with ground-truth pixels in the route's held-out frames (the standard mIoU also counts, at 0 IoU, a
-class with none that the model predicts somewhere), and the classes that drops are named per route.
+Each run's figure is figures/<route folder>_<run>.json ({'own_night': metrics, 'day': metrics}, as `--collect` copies
+them from runs/<route folder>/<run>/eval/), the start's <route folder>_before.json. Prints, per route, night mIoU
+before, after each run (the seeds of one setting), their mean and spread (sample standard deviation), the mean gain and
+the day mIoU; then the mean over routes. With `--present`, night mIoU counts only the classes with ground-truth pixels
+in the route's held-out frames (the standard mIoU also counts, at 0 IoU, a class with none that the model predicts
+somewhere), and the classes that drops are named per route.
 
-  .venv/bin/python scripts/own_drives_table.py --collect runs --runs adapt_crop384 adapt_crop384_seed1
-  .venv/bin/python scripts/own_drives_table.py --runs adapt_anchor --present
+  .venv/bin/python -m experiments.own_drives.table --collect runs --runs adapt_crop384 adapt_crop384_seed1
+  .venv/bin/python -m experiments.own_drives.table --runs adapt_anchor --present
 """
 from __future__ import annotations
 
@@ -20,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from night_seg_training.evaluate import mean_spread
+from experiments.stats import mean_spread
 
-FIGURES = Path(__file__).resolve().parent.parent / 'docs' / 'figures' / 'own_drives'
+FIGURES = Path(__file__).resolve().parent / 'figures'
 ROUTES = {'own_r13': 13, 'own2': 11, 'own': 7, 'own_r3': 3, 'own_r5': 5}
 """Route folder -> the generator seed of its route (`night-seg-train drive --route-pair --seed`)."""
 

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Is the day loss of night-trained models the decode head's BatchNorm statistics? The study that chose the loop's
 last step (head_statistics.py).
 
@@ -9,10 +8,10 @@ trained for bundles made before `optim.head_statistics_images`), then with them 
 images: day only, and day + night in equal numbers. If the mixed statistics cost the day, day-only statistics give
 it back.
 
-  .venv/bin/python scripts/batchnorm_study.py runs/adaptation/aligned_v3/full-seed0/bundle \\
+  .venv/bin/python -m experiments.batchnorm.study runs/adaptation/aligned_v3/full-seed0/bundle \\
       runs/adaptation/aligned_v3/source_only-seed0/bundle --json runs/tune/batchnorm_study.json
-  .venv/bin/python scripts/batchnorm_study.py RUN/bundle --val-seed 1 --val-count 60
-  .venv/bin/python scripts/batchnorm_study.py models/synthetic_demo_b0 --height 384 --width 768
+  .venv/bin/python -m experiments.batchnorm.study RUN/bundle --val-seed 1 --val-count 60
+  .venv/bin/python -m experiments.batchnorm.study models/synthetic_demo_b0 --height 384 --width 768
 """
 from __future__ import annotations
 

@@ -1,15 +1,15 @@
-#!/usr/bin/env python3
 """Would mixing a run's weights back towards its start keep the day? A study of weight-space interpolation
 (WiSE-FT, Wortsman et al. 2022): theta = (1 - a) * student + a * start, for each `--mix` a.
 
-For each finished run of `scripts/adaptation_experiment.py`, the student of RUN/checkpoints/last.pt is mixed with the
-start bundle, the head statistics are recomputed as the run's last step does (same images, same seed), and the
-result is evaluated on the **train** split of both domains (`--count` images of each; the run's own validation
+For each finished run of the adaptation experiment (experiments/adaptation), the student of RUN/checkpoints/last.pt is
+mixed with the start bundle, the head statistics are recomputed as the run's last step does (same images, same seed),
+and the result is evaluated on the **train** split of both domains (`--count` images of each; the run's own validation
 entries with split=train), so that a choice made from it never looks at the reported validation split.
 
-  .venv/bin/python scripts/weight_mix_study.py \\
+  .venv/bin/python -m experiments.weight_mix.study \\
       runs/adaptation/aligned_v6/{source_only,full,mean_teacher,oracle}-seed0 \\
-      --start runs/adaptation/source_init/bundle --mix 0 0.2 0.4 --json docs/figures/weight_mix_study.json
+      --start runs/adaptation/source_init/bundle --mix 0 0.2 0.4 \\
+      --json experiments/weight_mix/figures/weight_mix_study.json
 """
 from __future__ import annotations
 

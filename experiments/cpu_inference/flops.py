@@ -1,6 +1,6 @@
 """FLOPs per frame of a bundle's network (convolutions and matrix products, 2 per multiply-add), as torch counts them.
 
-Usage: python scripts/model_flops.py BUNDLE [BUNDLE ...]
+Usage: python -m experiments.cpu_inference.flops BUNDLE [BUNDLE ...]
 Elementwise work (normalisation, softmax, resizes, LayerNorm, GELU) is not counted. The torch path composes the
 folded decode-head weights on every call (about 0.07 GFLOP at 768x384); the exported graph has them folded.
 """
