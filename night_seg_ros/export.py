@@ -14,8 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from night_seg_ros.bundle import INPUT_NAME, OUTPUT_NAMES, Bundle, atomic_write_bytes, check_safetensors
+from night_seg_ros.bundle import INPUT_NAME, OUTPUT_NAMES, Bundle, check_safetensors
 from night_seg_ros.errors import NightSegError
+from night_seg_ros.files import atomic_write_bytes
 
 MIN_OPSET = 17
 MIN_LABEL_AGREEMENT = 0.999

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from night_seg_ros import __version__
-from night_seg_ros.bundle import atomic_write_bytes
 from night_seg_ros.errors import NightSegError
+from night_seg_ros.files import atomic_write_bytes
 
 __all__ = ['EngineCacheError', 'EngineKey', 'EnginePolicy', 'Sidecar', 'SystemInfo',
            'find_engine', 'resolve_engine', 'write_engine']

@@ -13,8 +13,8 @@ from typing import Any
 
 import torch
 
-from night_seg_ros.bundle import atomic_write_bytes
 from night_seg_ros.errors import NightSegError
+from night_seg_ros.files import atomic_write_bytes
 
 CHECKPOINT_FORMAT = 'night-seg-checkpoint/1'
 CHECKPOINT_FILE = 'last.pt'

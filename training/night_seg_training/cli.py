@@ -22,20 +22,15 @@ from pathlib import Path
 import yaml
 
 from night_seg_ros.argtypes import positive_int
-from night_seg_ros.errors import NightSegError
+from night_seg_ros.cli.registry import command_parser, run
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of every subcommand; each sets `run`, its runner (parsed arguments, parser) -> exit code."""
-    parser = argparse.ArgumentParser(prog='night-seg-train', description='day-night training for night_seg_ros',
-                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
-    commands = parser.add_subparsers(dest='command', required=True, metavar='COMMAND')
-    for add_command in (_add_train, _add_eval, _add_synth, _add_drive, _add_pairs, _add_bench):
-        add_command(commands)
-    return parser
+    """The argument parser of every subcommand (night_seg_ros/cli/registry.py, the shape `night-seg` shares)."""
+    return command_parser('night-seg-train', 'day-night training for night_seg_ros', COMMANDS, epilog=__doc__)
 
 
-def _add_train(commands: argparse._SubParsersAction) -> None:
+def _register_train(commands: argparse._SubParsersAction) -> None:
     train = commands.add_parser('train', help='train a model from a recipe; the run ends with a bundle')
     train.add_argument('recipe', nargs='?', help='recipe YAML or shipped recipe name (omit with --resume)')
     train.add_argument('--set', dest='overrides', action='append', default=[], metavar='KEY=VALUE',
@@ -44,10 +39,10 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
     train.add_argument('--resume', type=Path, metavar='RUN_DIR', help='continue the run in RUN_DIR from its checkpoint')
     train.add_argument('--device', help='cpu or cuda (default: cuda when present)')
     train.add_argument('--no-progress', action='store_true', help='no progress bars')
-    train.set_defaults(run=_train)
+    train.set_defaults(handler=_train)
 
 
-def _add_eval(commands: argparse._SubParsersAction) -> None:
+def _register_eval(commands: argparse._SubParsersAction) -> None:
     from night_seg_training.datasets import DATASET_NAMES
 
     evaluate = commands.add_parser('eval', help='evaluate a bundle on a labelled dataset')
@@ -60,10 +55,10 @@ def _add_eval(commands: argparse._SubParsersAction) -> None:
     evaluate.add_argument('--out', type=Path, help='folder for metrics.json, confusion.png, gallery.png')
     evaluate.add_argument('--gallery', type=int, default=4, help='gallery rows (4)')
     evaluate.add_argument('--device', default='cpu', help='cpu or cuda (cpu)')
-    evaluate.set_defaults(run=_eval)
+    evaluate.set_defaults(handler=_eval)
 
 
-def _add_synth(commands: argparse._SubParsersAction) -> None:
+def _register_synth(commands: argparse._SubParsersAction) -> None:
     synth = commands.add_parser('synth', help='write synthetic day/night street pairs in a Dark Zurich-like layout')
     synth.add_argument('out', type=Path, help='dataset root to write')
     synth.add_argument('--split', default='train', choices=('train', 'val', 'test'), help='split (train)')
@@ -74,10 +69,10 @@ def _add_synth(commands: argparse._SubParsersAction) -> None:
     synth.add_argument('--alignment', default='aligned', choices=('aligned', 'coarse'),
                        help='how far the night camera stands from the day one: aligned, or coarse as in GPS-matched '
                             'pairs (aligned)')
-    synth.set_defaults(run=_synth)
+    synth.set_defaults(handler=_synth)
 
 
-def _add_drive(commands: argparse._SubParsersAction) -> None:
+def _register_drive(commands: argparse._SubParsersAction) -> None:
     from night_seg_ros.drives.bag_io import STORAGES
     from night_seg_training import drive as drive_module
 
@@ -104,10 +99,10 @@ def _add_drive(commands: argparse._SubParsersAction) -> None:
     drive.add_argument('--route-pair', action='store_true',
                        help='write OUT/day and OUT/night: a day and a night drive of the same route (for pairs)')
     drive.add_argument('--day-speed', type=float, default=8.0, help='--route-pair: speed of the day drive (8.0)')
-    drive.set_defaults(run=_drive)
+    drive.set_defaults(handler=_drive)
 
 
-def _add_pairs(commands: argparse._SubParsersAction) -> None:
+def _register_pairs(commands: argparse._SubParsersAction) -> None:
     from night_seg_training.pairs import dataset
 
     defaults = dataset.PairsOptions()
@@ -140,10 +135,10 @@ def _add_pairs(commands: argparse._SubParsersAction) -> None:
                        help=f'metres of road per train/val block ({defaults.val_block:g})')
     pairs.add_argument('--device', default='cpu', help='cpu or cuda, for --model (cpu)')
     pairs.add_argument('--no-progress', action='store_true', help='no progress bars')
-    pairs.set_defaults(run=_pairs)
+    pairs.set_defaults(handler=_pairs)
 
 
-def _add_bench(commands: argparse._SubParsersAction) -> None:
+def _register_bench(commands: argparse._SubParsersAction) -> None:
     bench = commands.add_parser(
         'bench', help='the cost of one training iteration per method, measured in one run',
         description='Cost of one training iteration per method, same batch and crop, measured in one run; prints the '
@@ -162,7 +157,7 @@ def _add_bench(commands: argparse._SubParsersAction) -> None:
     bench.add_argument('--malloc-defaults', action='store_true',
                        help="leave glibc malloc's defaults (training keeps freed memory: "
                             'night_seg_training.allocator); for measuring what that setting saves')
-    bench.set_defaults(run=_bench)
+    bench.set_defaults(handler=_bench)
 
 
 def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
@@ -270,19 +265,17 @@ def _bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     return 0
 
 
+COMMANDS = (_register_train, _register_eval, _register_synth, _register_drive, _register_pairs, _register_bench)
+"""Each adds its subcommand, in the order `night-seg-train --help` lists them."""
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `night-seg-train`; returns the exit code (0 ok, 1 error, 2 usage, 130 interrupted).
 
     A NightSegError (bad config, dataset, bundle, checkpoint, generator argument, ...) is printed as one line; any
     other exception is a bug and keeps its traceback.
     """
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        return args.run(args, parser)
-    except NightSegError as error:
-        print(f'night-seg-train {args.command}: {error}', file=sys.stderr)
-        return 1
+    return run(build_parser(), argv)
 
 
 if __name__ == '__main__':

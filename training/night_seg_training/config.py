@@ -453,6 +453,6 @@ def load_config(recipe: str | Path | None = None, overrides: list[str] = (),
 
 def save_config(config: TrainConfig, path: Path) -> None:
     """Write the resolved config as YAML (what the run actually used)."""
-    from night_seg_ros.bundle import atomic_write_bytes
+    from night_seg_ros.files import atomic_write_bytes
 
     atomic_write_bytes(path, yaml.safe_dump(config.to_dict(), sort_keys=False).encode())

@@ -19,7 +19,7 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from night_seg_ros.bundle import atomic_write_bytes
+from night_seg_ros.files import atomic_write_bytes
 from night_seg_ros.metrics import ConfusionMatrix
 from night_seg_ros.model import SegmentationModel
 from night_seg_ros.render import colorize, palette_lut, write_png

@@ -29,9 +29,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from night_seg_ros.bundle import MODEL_JSON, InputSpec, atomic_write_bytes, code_version, read_bundle
+from night_seg_ros.bundle import MODEL_JSON, InputSpec, read_bundle
 from night_seg_ros.classes import CITYSCAPES_CLASSES, CITYSCAPES_PALETTE, IGNORE_INDEX
+from night_seg_ros.files import atomic_write_bytes
 from night_seg_ros.model import SegmentationModel, save_bundle
+from night_seg_ros.provenance import code_version
 from night_seg_training.batches import IterationBatches, iteration_loader
 from night_seg_training.checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
 from night_seg_training.config import TrainConfig, save_config
