@@ -20,7 +20,7 @@ from night_seg_ros.classes import CITYSCAPES_CLASSES
 from night_seg_ros.errors import NightSegError
 
 METHODS = ('source_only', 'mean_teacher', 'full', 'oracle')
-"""The switch between the method and its baselines (DESIGN.md section 1):
+"""The switch between the method and its baselines (docs/METHOD.md):
 source_only   day supervision only;
 mean_teacher  + EMA teacher pseudo-labels on night, confidence weighting, strong augmentation, ClassMix;
 full          + the night pseudo-labels refined by the day reference, carried by cross attention (static classes);
@@ -40,7 +40,7 @@ dilute, while the day cars, people and bikes it pastes (the reference cannot sho
 TEACHER_RELIGHT = {'full': 0.25}
 """The brightness each method's teacher lifts the night view to unless the config says (`method.teacher_relight`;
 0 for a method not named). Chosen on the train split (experiments/NOTEBOOK.md point 9): it made `full`'s refined
-pseudo-labels more accurate (62.3 -> 65.8 %) and the mean teacher's over a run less so (49.9 -> 46.5 %)."""
+pseudo-labels more accurate and the mean teacher's less so."""
 
 STATIC_CLASS_NAMES = ('road', 'sidewalk', 'building', 'wall', 'fence', 'pole', 'traffic light', 'traffic sign',
                       'vegetation', 'terrain', 'sky')
@@ -151,12 +151,12 @@ class MethodConfig:
     by one gamma per image (augment.relight; the synthetic night averages about 0.12, the day 0.34): a day-trained
     teacher sees dark cars and people better in a brighter image. The student still learns from the night image as
     it is, so the deployed network is unchanged. 0: off. None: the method's own choice (TEACHER_RELIGHT: 0.25 for
-    `full`, off for `mean_teacher`); the own_drives recipe sets 0 (no gain on its routes, docs/OWN_DRIVES.md)."""
+    `full`, off for `mean_teacher`); the own_drives recipe sets 0 (no gain on its routes,
+    experiments/own_drives/NOTEBOOK.md)."""
     unsup_weight: float = 0.5
-    """Weight of the night consistency loss against the day supervised loss (`mean_teacher` and `full`). On the
-    synthetic test pairs (400 iterations, three seeds, experiments/NOTEBOOK.md point 11) `full` at 0.5 is 0.7 mIoU below
-    `source_only` by day where 1.0 lost 1.5, for 0.4 night mIoU; the own_drives recipe keeps the 1.0 its routes
-    were measured with."""
+    """Weight of the night consistency loss against the day supervised loss (`mean_teacher` and `full`). 0.5 keeps
+    `full` nearer `source_only` by day than 1.0 for little night mIoU (experiments/NOTEBOOK.md point 11); the
+    own_drives recipe keeps the 1.0 its routes were measured with."""
     transfer: str = 'attention'
     """How `full` carries the day reference's prediction to night pixels (TRANSFERS): `attention`,
     matched by cross attention anchored by position; `identity`, the same pixel (the ablation)."""
@@ -176,8 +176,8 @@ class MethodConfig:
     """Classes the start model keeps labelling at night (names from the bundle's classes): where a frozen copy of
     the start model (`model.init`) labels the night view with one of them, the pseudo-label there is its softmax,
     not the mean teacher's nor the refinement's. The mean teacher forgets thin and rare classes at night along with
-    the student (poles, people: docs/OWN_DRIVES.md); the frozen start model does not drift. Costs one forward of the
-    start model over the night view per step. Empty (the default): off."""
+    the student (poles, people: experiments/own_drives/NOTEBOOK.md); the frozen start model does not drift. Costs one
+    forward of the start model over the night view per step. Empty (the default): off."""
     attention_stage: int = 2
     """Encoder stage (1..4) whose teacher features the cross attention compares (2: 1/8 resolution)."""
     attention_temperature: float = 0.07

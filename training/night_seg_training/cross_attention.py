@@ -1,6 +1,6 @@
 """Cross attention over day/night image pairs (training only; nothing of it reaches the bundle, ONNX or TensorRT).
 
-Night features are the queries, the paired day features the keys (DESIGN.md section 1). The pairs are only coarsely
+Night features are the queries, the paired day features the keys (docs/METHOD.md). The pairs are only coarsely
 aligned (GPS-matched: the day camera stood up to a few metres aside and turned a few degrees), so the attention is
 anchored by position in two steps, all in pixels of the network input:
 1. `global_shift`: the one displacement (dy, dx) of the whole day image that makes its features agree best with the

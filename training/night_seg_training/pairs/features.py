@@ -2,13 +2,13 @@
 
 A descriptor is the third encoder stage of the bundle's SegFormer (stride 16) average-pooled onto a coarse GRID of
 cells, each cell's channels L2-normalised, then the whole vector L2-normalised: the pooling keeps the scene's layout
-(buildings left, trees right) that a global average would lose. Day and night descriptors are each centred on their
-own mean before comparing (what all day frames, or all night frames, share is lighting, not place), and the match is
-a monotonic alignment of each night drive to a day drive (`align_monotonic`: both drives go the same way along the
-route), not one frame at a time: on one synthetic route pair a frame-by-frame best match is right for 39 % of the
-night frames, the alignment for 80 % (63 % over 16 route pairs; docs/OWN_DRIVES.md). The cosine similarity of each
-pair, and its margin over the best day frame more than `separation` frames away, are the match quality reported next
-to the GPS matches (`night-seg-train pairs --match image|both|refine`).
+(buildings left, trees right) that a global average would lose. Day and night descriptors are each centred on their own
+mean before comparing (what all day frames, or all night frames, share is lighting, not place), and the match is a
+monotonic alignment of each night drive to a day drive (`align_monotonic`: both drives go the same way along the route),
+not one frame at a time: a frame-by-frame best match often lands on a similar-looking place elsewhere
+(experiments/own_drives/NOTEBOOK.md compares the two). The cosine similarity of each pair, and its margin over the best
+day frame more than `separation` frames away, are the match quality reported next to the GPS matches (`night-seg-train
+pairs --match image|both|refine`).
 """
 from __future__ import annotations
 
