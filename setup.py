@@ -1,4 +1,7 @@
-"""ament_python package night_seg_ros: installable with colcon (ROS 2) and with pip (a virtualenv)."""
+"""ament_python package night_seg_ros: installable with colcon (ROS 2) and with pip (a virtualenv).
+
+The runtime only; the training code is the distribution in training/ (night-seg-training), which depends on this one.
+"""
 from glob import glob
 
 from setuptools import find_packages, setup
@@ -23,8 +26,6 @@ EXTRAS = {
         'ros-jazzy-rclpy[fastrtps]', 'ros-jazzy-sensor-msgs',
         'ros-jazzy-std-msgs', 'ros-jazzy-diagnostic-msgs',
     ],
-    # Day-night training (`night-seg-train`): the torch extra plus logging and progress bars.
-    'training': ['tensorboard>=2.12', 'tqdm>=4.60'],
     # TensorRT converter and backend. `convert` makes the FP16 / INT8 Q/DQ ONNX graphs and reads int8 calibration
     # frames from folders and bags (runs and is tested on any machine); `tensorrt` adds cuda-python for the engine's
     # CUDA buffers (a torch with CUDA works too). tensorrt itself comes from JetPack (apt python3-libnvinfer) or
@@ -39,14 +40,14 @@ EXTRAS = {
     'test': ['pytest>=7', 'ruff>=0.4', 'colcon-common-extensions', 'hypothesis>=6.80', 'import-linter>=2.1'],
 }
 EXTRAS['tensorrt'] += EXTRAS['convert']
-EXTRAS['all'] = sorted({req for name in ('runtime', 'onnx', 'torch', 'training', 'convert', 'bag', 'bench')
+EXTRAS['all'] = sorted({req for name in ('runtime', 'onnx', 'torch', 'convert', 'bag', 'bench')
                        for req in EXTRAS[name]})
 
 setup(
     name=PACKAGE,
     version='0.1.0',
-    packages=find_packages(exclude=['test', 'test.*']),
-    package_data={'night_seg_training': ['configs/*.yaml']},
+    # The runtime alone: the training code is its own distribution (training/pyproject.toml), never built by colcon.
+    packages=find_packages(include=[PACKAGE, PACKAGE + '.*']),
     data_files=[
         ('share/ament_index/resource_index/packages', ['resource/' + PACKAGE]),
         ('share/' + PACKAGE, ['package.xml']),
@@ -66,7 +67,6 @@ setup(
         'console_scripts': [
             'seg_node = night_seg_ros.node.seg_node:main',
             'night-seg = night_seg_ros.cli:main',
-            'night-seg-train = night_seg_training.cli:main',
             'build_engine = night_seg_ros.cli:build_main',
             'verify_engine = night_seg_ros.cli:verify_main',
         ],

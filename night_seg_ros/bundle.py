@@ -17,14 +17,12 @@ import json
 import math
 import os
 import struct
-import subprocess
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from night_seg_ros import __version__
 from night_seg_ros.errors import NightSegError
+from night_seg_ros.files import atomic_write_bytes
 
 BUNDLE_FORMAT = 'night-seg-bundle/1'
 MODEL_JSON = 'model.json'
@@ -115,22 +113,6 @@ def bundle_metadata(arch: dict[str, Any], classes: tuple[str, ...] | list[str],
         'ignore_index': ignore_index,
         'provenance': provenance,
     }
-
-
-def code_version() -> str:
-    """Package version plus the git commit of the source tree when it is a checkout (for provenance)."""
-    try:
-        commit = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], cwd=Path(__file__).parent,
-                                capture_output=True, text=True, timeout=5, check=True).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return __version__
-    return f'{__version__}+g{commit}' if commit else __version__
-
-
-def untrained_provenance() -> dict[str, Any]:
-    """Provenance for a randomly initialised network: its outputs carry no meaning."""
-    return {'recipe': 'untrained', 'data': 'none (random initialisation)', 'iterations': 0, 'metrics': {},
-            'code_version': code_version()}
 
 
 def _is_number(value: Any) -> bool:
@@ -259,22 +241,6 @@ def read_bundle(path: str | os.PathLike) -> Bundle:
         raise BundleError(f'model bundle {path} has no {WEIGHTS_FILE}')
     check_safetensors(bundle.weights_path)
     return bundle
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write `data` to `path` so a reader sees the old file or the new one, never a partial one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
-    try:
-        os.fchmod(handle, 0o644)  # mkstemp creates 0600; bundles and results are meant to be shared
-        with os.fdopen(handle, 'wb') as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
 
 
 def write_metadata(path: str | os.PathLike, meta: dict[str, Any]) -> Path:

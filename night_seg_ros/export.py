@@ -25,13 +25,13 @@ from night_seg_ros.bundle import (
     OUTPUT_NAMES,
     WEIGHTS_FILE,
     Bundle,
-    atomic_write_bytes,
     bundle_metadata,
     check_safetensors,
     read_bundle,
     write_metadata,
 )
 from night_seg_ros.errors import NightSegError
+from night_seg_ros.files import atomic_write_bytes
 
 MIN_OPSET = 17
 MIN_LABEL_AGREEMENT = 0.999

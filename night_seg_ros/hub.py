@@ -11,8 +11,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from night_seg_ros.bundle import MODEL_JSON, ONNX_FILE, Bundle, BundleError, InputSpec, code_version, read_bundle
+from night_seg_ros.bundle import MODEL_JSON, ONNX_FILE, Bundle, BundleError, InputSpec, read_bundle
 from night_seg_ros.classes import CITYSCAPES_CLASSES, CITYSCAPES_PALETTE, generated_palette
+from night_seg_ros.provenance import code_version
 
 HUB_ID = re.compile(r'(?!.*(?:--|\.\.))[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*')
 """A Hugging Face repository id, 'owner/name' (use `fullmatch`). Like the hub, it refuses '--' and '..' anywhere;

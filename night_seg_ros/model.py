@@ -20,14 +20,14 @@ from night_seg_ros.bundle import (
     Bundle,
     BundleError,
     InputSpec,
-    atomic_write_bytes,
     bundle_metadata,
     parse_metadata,
     read_bundle,
-    untrained_provenance,
     write_metadata,
 )
 from night_seg_ros.classes import CITYSCAPES_CLASSES, CITYSCAPES_PALETTE, IGNORE_INDEX
+from night_seg_ros.files import atomic_write_bytes
+from night_seg_ros.provenance import untrained_provenance
 
 SEGFORMER_VARIANTS: dict[str, dict[str, Any]] = {
     'b0': {'hidden_sizes': [32, 64, 160, 256], 'depths': [2, 2, 2, 2], 'decoder_hidden_size': 256},

@@ -15,8 +15,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from night_seg_ros.bundle import atomic_write_bytes
 from night_seg_ros.classes import IGNORE_INDEX
+from night_seg_ros.files import atomic_write_bytes
 
 
 def palette_lut(palette: Sequence[Sequence[int]], unknown_color: Sequence[int] = (0, 0, 0)) -> np.ndarray:

@@ -69,9 +69,9 @@ def run_live(drive_bag: Path, out: Path, rate: float) -> dict[int, int]:
     from rclpy.executors import ExternalShutdownException
     from sensor_msgs.msg import Image
 
-    from night_seg_ros.bench.probe import NodeProcess, console_script
     from night_seg_ros.dds import use_large_image_profile
     from night_seg_ros.drives.recorder import BagRecorder
+    from night_seg_ros.node_process import NodeProcess, console_script
 
     use_large_image_profile()
     # The bundled demo model (no model parameter), outputs in NAMESPACE, input remapped to the drive's camera.

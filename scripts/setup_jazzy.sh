@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Create .venv-jazzy: the ROS 2 Jazzy wheels from PyPI (rclpy 7.1, Fast DDS 2.14), ONNX Runtime and rosbags (no torch,
-# as on a vehicle), the test tools and this package (editable); with ../shared/ros2_python present (CI, developers)
-# also the upstream launch / launch_ros / ros2cli sources, so `ros2 launch` and `ros2 param` work in it.
+# as on a vehicle), the test tools and the runtime package (editable; not the training code in training/, which the
+# tests run here do not use); with the upstream launch / launch_ros / ros2cli sources present (ROS2_PYTHON_TOOLS, by
+# default ../shared/ros2_python beside the checkout) also those, so `ros2 launch` and `ros2 param` work in it.
 # `make test-jazzy` runs the node, DDS, replay, faults, parameter and launch tests in it.
 set -euo pipefail
 cd "$(dirname "$0")/.."

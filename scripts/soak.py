@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Soak seg_node: 10,000 frames of 1280x720 at 30 Hz over real DDS; prints a verdict and the figures.
 
-Checks (see night_seg_ros/soak.py): no crash, resident memory growth < 10 % after warm-up, latency p95 bounded (no
+Checks (see night_seg_ros/bench/soak.py): no crash, resident memory growth < 10 % after warm-up, latency p95 bounded (no
 backlog); drops are reported. Exit code 0 on PASS, 1 on FAIL.
 
   .venv/bin/python scripts/soak.py                                   # the full run, the bundled demo model

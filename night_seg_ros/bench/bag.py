@@ -1,4 +1,4 @@
-"""Part (d): a recorded drive through `drives.bag.process_bag` against the bare backend on the same frames.
+"""Part (c): a recorded drive through `drives.bag.process_bag` against the bare backend on the same frames.
 
 Per camera size, a bag of smooth random bgr8 frames at 10 Hz is written with `bag_io`. Bare: backend.infer alone on
 those frames already resized to the model's input, timed before and after the bag pass and averaged, so a change in the
@@ -54,7 +54,7 @@ def _bare_fps(pipeline: SegmentationPipeline, frames: list[np.ndarray]) -> float
 def bench_bag(work_dir: Path, bundle_path: Path, backend: str, cameras: list[tuple[int, int]],
               frames: int) -> Table:
     """Bag throughput vs the bare backend per (width, height) in `cameras`, `frames` frames each; the table."""
-    table = Table('bag', f'(d) recorded drive of {frames} bgr8 frames through process_bag (four outputs written) vs '
+    table = Table('bag', f'(c) recorded drive of {frames} bgr8 frames through process_bag (four outputs written) vs '
                          f'bare {backend} on the same frames (model {bundle_path.name})', COLUMNS,
                   ['camera'], ['ratio'])
     try:

@@ -1,4 +1,4 @@
-"""Part (e): the node's own CPU work per frame, in-process, with a zero-time backend: before against now.
+"""Part (d): the node's own CPU work per frame, in-process, with a zero-time backend: before against now.
 
 A frame is what seg_node does between taking a message and publishing: decode, resize to the network, inference,
 threshold, then each requested output rendered into its reusable message buffer. The backend is `ZeroTimeBackend`

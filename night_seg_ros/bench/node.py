@@ -66,8 +66,9 @@ def bench_node(work_dir: Path, bundle_path: Path, backend: str, cameras: list[tu
     """
     import rclpy
 
-    from night_seg_ros.bench.probe import NodeProcess, Probe, answer_rate, camera_messages
+    from night_seg_ros.bench.probe import Probe, answer_rate, camera_messages
     from night_seg_ros.dds import use_large_image_profile
+    from night_seg_ros.node_process import NodeProcess
 
     bare = BareInfer(bundle_path, backend)
     model = read_bundle(bundle_path).input

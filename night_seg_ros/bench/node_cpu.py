@@ -1,4 +1,4 @@
-"""Part (f): seg_node's CPU a frame over DDS against a zero-work node with the same topics, in the same run.
+"""Part (e): seg_node's CPU a frame over DDS against a zero-work node with the same topics, in the same run.
 
 seg_node runs as its own process on a model so small that inference is about a millisecond (an untrained B0 at
 128x64), and so does `zero_work_node`, which publishes prepared outputs of the same encodings and sizes and does
@@ -92,7 +92,7 @@ def bench_node_cpu(work_dir: Path, rates: list[float], seconds: float,
     bundle = untrained_bundle(work_dir, model_width, model_height)
     backend = create_backend('onnxruntime', bundle, 'cpu', 'fp32', 1)
     width, height = camera
-    table = Table('node_cpu', f'(f) seg_node\'s CPU a frame against a zero-work node with the same topics, over DDS, '
+    table = Table('node_cpu', f'(e) seg_node\'s CPU a frame against a zero-work node with the same topics, over DDS, '
                               f'{width}x{height} bgr8 in, model untrained B0 {model_width}x{model_height} on '
                               f'onnxruntime (1 thread), {seconds:g} s per row and node', COLUMNS,
                   ['outputs', 'input_hz'], ['seg_cpu_ms', 'zero_cpu_ms'])

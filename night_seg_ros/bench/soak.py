@@ -27,7 +27,8 @@ import numpy as np
 if TYPE_CHECKING:
     from sensor_msgs.msg import Image
 
-    from night_seg_ros.bench.probe import NodeProcess, Probe
+    from night_seg_ros.bench.probe import Probe
+    from night_seg_ros.node_process import NodeProcess
 
 SETTLE_S = 3.0
 """Seconds to wait for outputs still in flight after the stream, and for the diagnostics that follow."""
@@ -115,8 +116,9 @@ def run_soak(bundle_path: Path, work_dir: Path, frames: int = 10_000, rate_hz: f
     """
     import rclpy
 
-    from night_seg_ros.bench.probe import NodeProcess, Probe, camera_messages
+    from night_seg_ros.bench.probe import Probe, camera_messages
     from night_seg_ros.dds import use_large_image_profile
+    from night_seg_ros.node_process import NodeProcess
     from night_seg_ros.vocabulary import OUTPUTS
 
     warmup = frames // 10 if warmup_frames is None else warmup_frames

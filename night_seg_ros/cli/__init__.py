@@ -4,12 +4,11 @@
   night-seg export --hf SOURCE --out DIR   a bundle (with its ONNX) from a Hugging Face SegFormer checkpoint
   night-seg init DIR                    an untrained bundle (random weights) to check plumbing without a model
   night-seg bag | replay | record       recorded drives without the ROS 2 command-line tools
-  night-seg bench                       measure backends, the node over DDS, training iterations, bag processing
+  night-seg bench                       measure backends, the node over DDS, bag processing
   night-seg build-engine BUNDLE         TensorRT engine for this GPU (verify-engine compares it with ONNX Runtime)
 
-Each module here registers its subcommands with `register(subcommands)`; each subcommand sets
-`handler(args, parser) -> exit code`. Argument errors exit 2 (argparse); a NightSegError exits 1 with one line;
-anything else is a bug and keeps its traceback.
+Each module here registers its subcommands with `register(subcommands)` (night_seg_ros/cli/registry.py, the shape
+`night-seg-train` shares).
 """
 from __future__ import annotations
 
@@ -17,7 +16,7 @@ import argparse
 import sys
 
 from night_seg_ros.cli import bench, drives, engine, model
-from night_seg_ros.errors import NightSegError
+from night_seg_ros.cli.registry import command_parser, run
 
 COMMAND_MODULES = (model, drives, bench, engine)
 """The modules whose `register` adds subcommands, in the order `night-seg --help` lists them."""
@@ -25,22 +24,12 @@ COMMAND_MODULES = (model, drives, bench, engine)
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
-    parser = argparse.ArgumentParser(prog='night-seg', description='night_seg_ros runtime tools')
-    subcommands = parser.add_subparsers(dest='command', required=True, metavar='COMMAND')
-    for module in COMMAND_MODULES:
-        module.register(subcommands)
-    return parser
+    return command_parser('night-seg', 'night_seg_ros runtime tools', [module.register for module in COMMAND_MODULES])
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `night-seg`; returns the exit code (1 with a one-line error for a NightSegError)."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        return args.handler(args, parser)
-    except NightSegError as error:
-        print(f'night-seg {args.command}: error: {error}', file=sys.stderr)
-        return 1
+    return run(build_parser(), argv)
 
 
 def build_main(argv: list[str] | None = None) -> int:

@@ -1,13 +1,14 @@
-"""`night-seg bench`: measured speed of the backends, the node over DDS, training iterations and bag processing.
+"""`night-seg bench`: measured speed of the backends, the node over DDS and bag processing.
 
   night-seg bench                                   every part at the default sizes
   night-seg bench --parts backends --input-sizes 512x256 --iterations 5      a quick run of part (a)
   night-seg bench --parts backends --model BUNDLE --graphs OLD.onnx BUNDLE/model.onnx   two graphs, alternating
   night-seg bench --parts frame node_cpu --markdown docs/BENCHMARKS.md      the node's own cost a frame
 
-Parts: (a) `backends`, (b) `node`, (c) `training` (runs `night-seg-train bench`), (d) `bag` (needs the `bag` extra),
-(e) `frame` (seg_node's own work per frame, before against now, zero-time backend), (f) `node_cpu` (seg_node's CPU
-a frame over DDS against a zero-work node with the same topics).
+Parts: (a) `backends`, (b) `node`, (c) `bag` (needs the `bag` extra), (d) `frame` (seg_node's own work per frame,
+before against now, zero-time backend), (e) `node_cpu` (seg_node's CPU a frame over DDS against a zero-work node with
+the same topics). The cost of a training iteration is the training distribution's own benchmark, `night-seg-train
+bench`.
 Prints one table per part and writes bench.json and bench.png into --out (and a Markdown page with --markdown, e.g.
 docs/BENCHMARKS.md). Every ratio is measured within one run; absolute times depend on the machine and on whatever else
 loads it (the load average is recorded).
@@ -26,7 +27,7 @@ from night_seg_ros.bench.report import Table, finish, machine_description
 from night_seg_ros.bundle import read_bundle
 from night_seg_ros.paths import DEMO_MODEL, share_file
 
-PARTS = ('backends', 'node', 'training', 'bag', 'frame', 'node_cpu')
+PARTS = ('backends', 'node', 'bag', 'frame', 'node_cpu')
 DEFAULT_INPUT_SIZES = ('512x256', '768x384', '1024x512')
 DEFAULT_CAMERAS = ('640x480', '1280x720', '1920x1080')
 DEFAULT_RATES = (10.0, 30.0)
@@ -48,7 +49,7 @@ def _rate(text: str) -> float | int:
 
 def register(subcommands: argparse._SubParsersAction) -> None:
     """Add `bench` to `night-seg`'s subcommands."""
-    bench = subcommands.add_parser('bench', help='measure backends, the node over DDS, training and bag processing',
+    bench = subcommands.add_parser('bench', help='measure backends, the node over DDS and bag processing',
                                 description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     bench.add_argument('--parts', nargs='+', choices=PARTS, default=list(PARTS), help='parts to run (all)')
     bench.add_argument('--out', type=Path, default=Path('bench_results'),
@@ -67,9 +68,9 @@ def register(subcommands: argparse._SubParsersAction) -> None:
     group.add_argument('--graphs', nargs='+', type=Path, default=[], metavar='ONNX',
                        help='ONNX graphs of --model\'s bundle to time in ONNX Runtime (CPU) beside the backends, '
                             'taking turns, at the bundle\'s input size instead of --input-sizes')
-    group = bench.add_argument_group('(b) node over DDS and (d) bag')
+    group = bench.add_argument_group('(b) node over DDS and (c) bag')
     group.add_argument('--model', type=Path,
-                       help='bundle (with model.onnx) for parts b and d and for --graphs (the bundled demo model, '
+                       help='bundle (with model.onnx) for parts b and c and for --graphs (the bundled demo model, '
                             'B0 at 768x384)')
     group.add_argument('--node-backend', choices=('onnxruntime', 'torch'), default='onnxruntime',
                        help='backend of the node and of its bare reference (onnxruntime)')
@@ -79,22 +80,15 @@ def register(subcommands: argparse._SubParsersAction) -> None:
                        help='input rates in frames per second (10 30)')
     group.add_argument('--seconds', type=float, default=10.0, help='streaming time per camera and rate (10)')
     group.add_argument('--bag-frames', type=positive_int, default=20, help='frames in each recorded drive (20)')
-    group = bench.add_argument_group('(e) frame and (f) node_cpu')
+    group = bench.add_argument_group('(d) frame and (e) node_cpu')
     group.add_argument('--frame-inputs', nargs='+', type=_size, default=[parse_size(s) for s in DEFAULT_FRAME_INPUTS],
                        metavar='WxH',
                        help=f'model input sizes of the zero-time backend ({" ".join(DEFAULT_FRAME_INPUTS)})')
-    group.add_argument('--frame-count', type=positive_int, default=30, help='timed frames per row of part e (30)')
+    group.add_argument('--frame-count', type=positive_int, default=30, help='timed frames per row of part d (30)')
     group.add_argument('--cpu-rates', nargs='+', type=_rate, default=[10, 30], metavar='HZ',
-                       help='input rates of part f (10 30)')
+                       help='input rates of part e (10 30)')
     group.add_argument('--cpu-seconds', type=positive_float, default=10.0,
-                       help='streaming time per rate and node of part f (10)')
-    group = bench.add_argument_group('(c) training')
-    group.add_argument('--train-methods', nargs='+', default=['source_only', 'full'],
-                       help='methods, the first the baseline (source_only full)')
-    group.add_argument('--train-iterations', type=positive_int, default=5, help='timed iterations per method (5)')
-    group.add_argument('--train-batch', type=positive_int, default=2, help='crops per iteration (2)')
-    group.add_argument('--train-crop', type=positive_int, default=192, help='square crop side in pixels (192)')
-    group.add_argument('--train-device', default='cpu', help='cpu or cuda (cpu)')
+                       help='streaming time per rate and node of part e (10)')
     bench.set_defaults(handler=run_bench)
 
 
@@ -146,11 +140,6 @@ def _run_part(part: str, args: argparse.Namespace) -> Table:
         from night_seg_ros.bench.node_cpu import bench_node_cpu
 
         return bench_node_cpu(args.work_dir, args.cpu_rates, args.cpu_seconds)
-    if part == 'training':
-        from night_seg_ros.bench.train_iteration import bench_training
-
-        return bench_training(args.train_methods, args.train_iterations, args.train_batch, args.train_crop,
-                              args.train_device)
     from night_seg_ros.bench.bag import bench_bag
 
     return bench_bag(args.work_dir, _node_model(args), args.node_backend, args.cameras, args.bag_frames)

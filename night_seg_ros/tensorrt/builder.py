@@ -22,8 +22,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from night_seg_ros.bundle import Bundle, atomic_write_bytes
+from night_seg_ros.bundle import Bundle
 from night_seg_ros.errors import NightSegError
+from night_seg_ros.files import atomic_write_bytes
 from night_seg_ros.tensorrt.cache import EngineKey, SystemInfo, sha256_file, write_engine
 from night_seg_ros.tensorrt.cuda import CudaRuntime
 from night_seg_ros.vocabulary import PRECISIONS

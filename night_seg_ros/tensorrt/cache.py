@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from night_seg_ros import __version__
-from night_seg_ros.bundle import atomic_write_bytes
 from night_seg_ros.errors import NightSegError
+from night_seg_ros.files import atomic_write_bytes
 
 if TYPE_CHECKING:
     from night_seg_ros.render_graph import RenderTarget

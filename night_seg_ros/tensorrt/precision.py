@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 from onnxruntime.quantization import CalibrationDataReader
 
-from night_seg_ros.bundle import INPUT_NAME, atomic_write_bytes
+from night_seg_ros.bundle import INPUT_NAME
+from night_seg_ros.files import atomic_write_bytes
 
 FP32_OPS = ('LayerNormalization', 'Softmax')
 """Ops kept in FP32 in the FP16 graph: their reductions overflow FP16."""

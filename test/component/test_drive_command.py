@@ -31,11 +31,11 @@ def test_drive_command_writes_every_topic_of_every_frame(tmp_path: Path, capsys:
 def test_drive_command_reports_a_bad_spec_in_one_line_and_writes_nothing(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], arguments: list[str], message: str) -> None:
     assert main(['drive', str(tmp_path / 'night_drive'), *arguments]) == 1
-    assert capsys.readouterr().err == f'night-seg-train drive: {message}\n'
+    assert capsys.readouterr().err == f'night-seg-train drive: error: {message}\n'
     assert list(tmp_path.iterdir()) == []
 
 
 def test_drive_command_refuses_an_existing_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(['drive', str(tmp_path), '--seconds', '0.1']) == 1
-    expected = f'night-seg-train drive: {tmp_path} already exists; choose a new folder or remove it\n'
+    expected = f'night-seg-train drive: error: {tmp_path} already exists; choose a new folder or remove it\n'
     assert capsys.readouterr().err == expected

@@ -16,7 +16,7 @@ from night_seg_ros.bundle import Bundle
 from night_seg_ros.classes import CITYSCAPES_CLASSES, CITYSCAPES_PALETTE, IGNORE_INDEX
 from night_seg_ros.model import SegmentationModel, create_untrained_bundle, load_model
 from night_seg_ros.pipeline import OutputRequest, SegmentationPipeline
-from night_seg_training.evaluate import ConfusionMatrix, confusion_png, evaluate, format_table, gallery_png, mean_spread
+from night_seg_training.evaluate import ConfusionMatrix, confusion_png, evaluate, format_table, gallery_png
 
 NUM_CLASSES = len(CITYSCAPES_CLASSES)
 MODEL_HEIGHT, MODEL_WIDTH = 64, 128
@@ -233,15 +233,6 @@ def node_labels(bundle: Bundle, images: list[np.ndarray]) -> list[np.ndarray]:
 def _dataset(images: list[np.ndarray], labels: list[np.ndarray]) -> list[dict]:
     return [{'image': image, 'label': label, 'name': f'frame_{index}'}
             for index, (image, label) in enumerate(zip(images, labels, strict=True))]
-
-
-def test_mean_spread_is_the_sample_spread() -> None:
-    assert mean_spread([29.9, 29.7]) == '29.8 ± 0.1'  # population spread 0.1, sample 0.14
-    assert mean_spread([10.0, 12.0, 14.0]) == '12.0 ± 2.0'  # sample: sqrt(8 / 2); population would be 1.6
-    assert mean_spread([1.0, 2.0], digits=2) == '1.50 ± 0.71'
-    assert mean_spread([30.94]) == '30.9'
-    with pytest.raises(ValueError, match='at least one value'):
-        mean_spread([])
 
 
 def test_evaluate_on_the_node_output_is_perfect(model: SegmentationModel, images: list[np.ndarray],

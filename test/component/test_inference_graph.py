@@ -1,10 +1,10 @@
 """The inference graph's cheap post-processing and folded decode head give the outputs of the plain computation.
 
-The plain computation (the graph as it was exported before issue 12) is written out here as the oracle: the
-transformers decode head (concatenation + 1x1 convolution at H/4 x W/4), the logits upsampled in NCHW, a softmax
-over axis 1, max and argmax. The exported graph in ONNX Runtime and the torch path must give its labels on
->= 99.99 % of pixels and its confidence within 1e-5: on the committed demo bundle (synthetic night frames; this
-also fails when that bundle's model.onnx was not re-exported) and on untrained bundles.
+The plain computation (the graph as it was exported before its post-processing was made cheap) is written out here as
+the oracle: the transformers decode head (concatenation + 1x1 convolution at H/4 x W/4), the logits upsampled in NCHW, a
+softmax over axis 1, max and argmax. The exported graph in ONNX Runtime and the torch path must give its labels on >=
+99.99 % of pixels and its confidence within 1e-5: on the committed demo bundle (synthetic night frames; this also fails
+when that bundle's model.onnx was not re-exported) and on untrained bundles.
 """
 from __future__ import annotations
 

@@ -132,7 +132,7 @@ def test_a_bag_without_the_position_topic_is_one_line_naming_its_topics(tmp_path
     arguments = ['pairs', '--day', str(tmp_path / 'day'), '--night', str(tmp_path / 'night'), '--no-progress']
     assert main([*arguments, '--out', str(tmp_path / 'pairs')]) == 1
     error = capsys.readouterr().err
-    assert error == (f'night-seg-train pairs: {tmp_path / "night"}: the bag has 0 topics of type '
+    assert error == (f'night-seg-train pairs: error: {tmp_path / "night"}: the bag has 0 topics of type '
                      'sensor_msgs/msg/NavSatFix or nav_msgs/msg/Odometry; choose one with --position-topic. '
                      'Topics: /cam/image (sensor_msgs/msg/CompressedImage)\n')
     assert main([*arguments, '--out', str(tmp_path / 'pairs'), '--image-topic', '/camera']) == 1

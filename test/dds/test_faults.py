@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 from night_seg_ros.backends import create_backend
-from night_seg_ros.bench.probe import console_script
 from night_seg_ros.bundle import MODEL_JSON, ONNX_FILE, WEIGHTS_FILE, BundleError, read_bundle
+from night_seg_ros.node_process import console_script
 
 
 def snapshot(folder: Path) -> dict[str, str]:

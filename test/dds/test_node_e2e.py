@@ -12,8 +12,9 @@ from diagnostic_msgs.msg import DiagnosticStatus
 from rclpy.qos import ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
 
-from night_seg_ros.bench.probe import NodeProcess, Probe, console_script
+from night_seg_ros.bench.probe import Probe
 from night_seg_ros.codec import numpy_to_image
+from night_seg_ros.node_process import NodeProcess, console_script
 
 CAMERA_HEIGHT, CAMERA_WIDTH = 1080, 1920
 EXPECTED_ENCODINGS = {'labels': 'mono8', 'color': 'rgb8', 'overlay': 'bgr8', 'confidence': 'mono8'}

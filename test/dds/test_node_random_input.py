@@ -14,8 +14,9 @@ from hypothesis import strategies as st
 from image_strategies import any_images, compressed_images
 from sensor_msgs.msg import CompressedImage
 
-from night_seg_ros.bench.probe import NodeProcess, Probe
+from night_seg_ros.bench.probe import Probe
 from night_seg_ros.codec import numpy_to_image
+from night_seg_ros.node_process import NodeProcess
 
 GOOD_FRAME = cv2.resize(np.random.default_rng(0).integers(0, 255, (6, 8, 3), dtype=np.uint8), (320, 240))
 BATCHES = settings(max_examples=10, deadline=None, database=None,

@@ -14,11 +14,11 @@ pytest.importorskip('rosbags', reason='replay and the recorder read and write ba
 
 import rclpy  # noqa: E402 - after the skip
 
-from night_seg_ros.bench.probe import NodeProcess  # noqa: E402
 from night_seg_ros.codec import image_to_array, stamp_ns  # noqa: E402
 from night_seg_ros.drives import bag_io  # noqa: E402
 from night_seg_ros.drives.recorder import BagRecorder  # noqa: E402
 from night_seg_ros.drives.replay import BagPlayer  # noqa: E402
+from night_seg_ros.node_process import NodeProcess  # noqa: E402
 
 NAMESPACE = '/replay_e2e'
 HEIGHT, WIDTH = 96, 160

@@ -1,6 +1,6 @@
 """The package as a ROS 2 user runs it: colcon-built, sourced, `ros2 launch night_seg_ros seg.launch.py`, `ros2 param`.
 
-Needs colcon and the ros2 CLI with launch_ros (a ROS 2 install, or ../shared/ros2_python/install.sh into the venv);
+Needs colcon and the ros2 CLI with launch_ros (a ROS 2 install, or the upstream sources scripts/setup.sh installs);
 skips, saying which is missing, elsewhere. Frames come from this test process over real DDS.
 """
 from __future__ import annotations
@@ -36,8 +36,8 @@ def _tool(name: str) -> str:
     """The executable `name` next to this Python or on PATH; skip the module when neither has it."""
     found = BIN / name if (BIN / name).is_file() else shutil.which(name)
     if found is None:
-        pytest.skip(f'{name} is not installed: source a ROS 2 install, or run '
-                    f'../shared/ros2_python/install.sh {sys.prefix} (and pip install colcon-common-extensions)')
+        pytest.skip(f'{name} is not installed: source a ROS 2 install, or set ROS2_PYTHON_TOOLS to the upstream '
+                    'ROS 2 Python tools and run scripts/setup.sh (and pip install colcon-common-extensions)')
     return str(found)
 
 
@@ -45,7 +45,7 @@ def _tool(name: str) -> str:
 def ros2_env(tmp_path_factory) -> dict[str, str]:
     """The environment of a shell that colcon-built the package and sourced its install/setup.bash."""
     colcon, ros2 = _tool('colcon'), _tool('ros2')
-    pytest.importorskip('launch_ros', reason='launch_ros is not installed (a ROS 2 install or ../shared/ros2_python)')
+    pytest.importorskip('launch_ros', reason='launch_ros is not installed (a ROS 2 install or scripts/setup.sh)')
     base = tmp_path_factory.mktemp('ws')
     build = subprocess.run(
         [colcon, '--log-base', str(base / 'log'), 'build', '--base-paths', str(PACKAGE_DIR), '--build-base',

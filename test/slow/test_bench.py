@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from night_seg_ros.bench import train_iteration
 from night_seg_ros.bench.report import Column, Table, format_text
 from night_seg_ros.cli import main
 
@@ -24,7 +23,7 @@ def test_quick_bench_of_the_backends_and_a_bag_writes_json_plot_and_markdown(tin
                  '--markdown', str(markdown), '--work-dir', str(tmp_path / 'work')])
     assert code == 0
     printed = capsys.readouterr().out
-    assert '(a) bare backend inference' in printed and '(d) recorded drive' in printed
+    assert '(a) bare backend inference' in printed and '(c) recorded drive' in printed
     document = json.loads((out / 'bench.json').read_text())
     assert set(document['parts']) == {'backends', 'bag'}
     backends = document['parts']['backends']['rows']
@@ -38,12 +37,6 @@ def test_quick_bench_of_the_backends_and_a_bag_writes_json_plot_and_markdown(tin
     page = markdown.read_text()
     assert 'Machine: ' in page and 'Load average (1/5/15 min)' in page
     assert '| input WxH | backend |' in page and '| 160x120 | 3 | 3 |' in page
-
-
-def test_training_part_is_reported_as_skipped_without_the_training_script(monkeypatch):
-    monkeypatch.setattr(train_iteration, 'SCRIPT', 'scripts/no_such_benchmark.py')
-    table = train_iteration.bench_training(['source_only', 'full'], 1, 1, 32, 'cpu')
-    assert table.rows == [] and table.notes[0].startswith('skipped: scripts/no_such_benchmark.py')
 
 
 def test_text_table_aligns_columns_and_marks_missing_values():

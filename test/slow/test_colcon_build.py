@@ -1,4 +1,8 @@
-"""Build the package with colcon into a temporary directory and check the installed layout (slow: runs colcon)."""
+"""Build the package with colcon into a temporary directory and check the installed layout (slow: runs colcon).
+
+colcon builds the runtime alone: training/ is its own pip distribution (COLCON_IGNORE), so a vehicle's install has
+no training code and no `night-seg-train`.
+"""
 import os
 import subprocess
 import sys
@@ -10,7 +14,7 @@ PACKAGE = 'night_seg_ros'
 PACKAGE_DIR = Path(__file__).resolve().parents[2]
 COLCON = Path(sys.executable).parent / 'colcon'
 
-EXECUTABLES = ['seg_node', 'night-seg', 'night-seg-train', 'build_engine', 'verify_engine']
+EXECUTABLES = ['seg_node', 'night-seg', 'build_engine', 'verify_engine']
 SHARE_FILES = [
     'launch/seg.launch.py',
     'config/seg.yaml',
@@ -34,7 +38,6 @@ def install_dir(tmp_path_factory):
         '--base-paths', str(PACKAGE_DIR),
         '--build-base', str(base / 'build'),
         '--install-base', str(base / 'install'),
-        '--packages-select', PACKAGE,
         '--event-handlers', 'console_direct+',
     ]
     env = dict(os.environ, COLCON_HOME=str(base / 'colcon_home'))
@@ -44,6 +47,8 @@ def install_dir(tmp_path_factory):
         timeout=300)
     assert result.returncode == 0, result.stdout
     assert set(os.listdir(PACKAGE_DIR)) <= before, 'colcon wrote into the source tree'
+    built = [path.name for path in (base / 'build').iterdir() if path.is_dir()]
+    assert built == [PACKAGE], f'colcon found more packages in the checkout than {PACKAGE}: {built}'
     return base / 'install' / PACKAGE
 
 
@@ -62,6 +67,13 @@ def test_share_files_installed(install_dir, relative):
 def test_ament_index_marker_installed(install_dir):
     assert (install_dir / 'share' / 'ament_index' / 'resource_index' / 'packages' / PACKAGE).is_file()
 
+
+def test_install_holds_the_runtime_alone(install_dir):
+    site_packages = list(install_dir.glob('lib/python3*/site-packages'))
+    assert len(site_packages) == 1, site_packages
+    assert (site_packages[0] / PACKAGE / 'node' / 'seg_node.py').is_file()
+    assert not any(path.name.startswith('night_seg_training') for path in site_packages[0].iterdir())
+    assert not (install_dir / 'lib' / PACKAGE / 'night-seg-train').exists()
 
 
 def test_share_directory_found_through_ament_index(install_dir, monkeypatch):

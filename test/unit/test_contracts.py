@@ -1,8 +1,8 @@
 """The layer contracts of setup.cfg hold, checked by import-linter over the import graph (not by hand).
 
-The runtime never imports night_seg_training; commands -> measuring -> node | drives -> pipeline -> backends ->
-converter -> bundle | codec; the onnxruntime and tensorrt backends reach neither torch nor transformers; no package
-has an import circle among its modules.
+experiments -> night_seg_training -> night_seg_ros, nothing upward; inside the runtime, commands -> measuring -> node |
+drives -> pipeline -> backends -> converter -> bundle | codec; the onnxruntime and tensorrt backends reach neither
+torch nor transformers; no package has an import circle among its modules.
 """
 import shutil
 import subprocess

@@ -156,8 +156,8 @@ def test_rviz_view_follows_the_image_argument_and_the_namespace():
 @pytest.fixture(scope='module')
 def launch_module():
     """The launch file as a module (needs launch_ros)."""
-    pytest.importorskip('launch_ros', reason='launch_ros is not installed (not on PyPI: ../shared/ros2_python/'
-                                             'install.sh or a ROS 2 install provides it)')
+    pytest.importorskip('launch_ros', reason='launch_ros is not installed (not on PyPI: a ROS 2 install, or the '
+                                             'upstream sources that scripts/setup.sh installs, provide it)')
     spec = importlib.util.spec_from_file_location('seg_launch', LAUNCH_FILE)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -1,0 +1,1 @@
+"""The own-drives adaptation table over routes and training seeds."""

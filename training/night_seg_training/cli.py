@@ -1,0 +1,282 @@
+"""`night-seg-train`: train, evaluate, generate synthetic data, and measure the cost of a training iteration.
+
+  night-seg-train train RECIPE [--set KEY=VALUE ...] [--run-dir DIR]   a run folder ending with a bundle
+  night-seg-train train --resume RUN_DIR [--set KEY=VALUE ...]         continue an interrupted run
+  night-seg-train eval BUNDLE --dataset NAME [--root DIR] [--split S]  mIoU, confusion matrix, gallery
+  night-seg-train synth OUT [--split S] [--count N] [--alignment A]    synthetic day/night streets on disk
+  night-seg-train drive OUT [--seconds S] [--rate HZ] [--route-pair]   the synthetic night drive as a rosbag2
+  night-seg-train pairs --day BAG... --night BAG... --out DIR          day/night pairs of your own drives
+  night-seg-train bench [--methods M ...] [--device D]                 the cost of one training iteration per method
+
+Multi-GPU or multi-node: `torchrun --nproc_per_node=N $(which night-seg-train) train RECIPE` (the same code path).
+RECIPE is a YAML file or the name of a shipped recipe in night_seg_training/configs (e.g. synthetic_demo).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from night_seg_ros.argtypes import positive_int
+from night_seg_ros.cli.registry import command_parser, run
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand (night_seg_ros/cli/registry.py, the shape `night-seg` shares)."""
+    return command_parser('night-seg-train', 'day-night training for night_seg_ros', COMMANDS, epilog=__doc__)
+
+
+def _register_train(commands: argparse._SubParsersAction) -> None:
+    train = commands.add_parser('train', help='train a model from a recipe; the run ends with a bundle')
+    train.add_argument('recipe', nargs='?', help='recipe YAML or shipped recipe name (omit with --resume)')
+    train.add_argument('--set', dest='overrides', action='append', default=[], metavar='KEY=VALUE',
+                       help='override a config value, e.g. --set method.name=source_only --set optim.iterations=100')
+    train.add_argument('--run-dir', type=Path, help='run folder (default runs/<name>-<method>-<time>)')
+    train.add_argument('--resume', type=Path, metavar='RUN_DIR', help='continue the run in RUN_DIR from its checkpoint')
+    train.add_argument('--device', help='cpu or cuda (default: cuda when present)')
+    train.add_argument('--no-progress', action='store_true', help='no progress bars')
+    train.set_defaults(handler=_train)
+
+
+def _register_eval(commands: argparse._SubParsersAction) -> None:
+    from night_seg_training.datasets import DATASET_NAMES
+
+    evaluate = commands.add_parser('eval', help='evaluate a bundle on a labelled dataset')
+    evaluate.add_argument('bundle', type=Path, help='bundle directory')
+    evaluate.add_argument('--dataset', required=True, choices=DATASET_NAMES, help='dataset reader')
+    evaluate.add_argument('--root', help='dataset root folder (synthetic_*: omit to generate on the fly)')
+    evaluate.add_argument('--split', default='val', help='split (val)')
+    evaluate.add_argument('--count', type=positive_int, default=100, help='synthetic images to generate (100)')
+    evaluate.add_argument('--seed', type=int, default=0, help='synthetic seed (0)')
+    evaluate.add_argument('--out', type=Path, help='folder for metrics.json, confusion.png, gallery.png')
+    evaluate.add_argument('--gallery', type=int, default=4, help='gallery rows (4)')
+    evaluate.add_argument('--device', default='cpu', help='cpu or cuda (cpu)')
+    evaluate.set_defaults(handler=_eval)
+
+
+def _register_synth(commands: argparse._SubParsersAction) -> None:
+    synth = commands.add_parser('synth', help='write synthetic day/night street pairs in a Dark Zurich-like layout')
+    synth.add_argument('out', type=Path, help='dataset root to write')
+    synth.add_argument('--split', default='train', choices=('train', 'val', 'test'), help='split (train)')
+    synth.add_argument('--count', type=positive_int, default=100, help='day/night pairs (100)')
+    synth.add_argument('--height', type=positive_int, default=256, help='image height in pixels (256)')
+    synth.add_argument('--width', type=positive_int, default=512, help='image width in pixels (512)')
+    synth.add_argument('--seed', type=int, default=0, help='generator seed (0)')
+    synth.add_argument('--alignment', default='aligned', choices=('aligned', 'coarse'),
+                       help='how far the night camera stands from the day one: aligned, or coarse as in GPS-matched '
+                            'pairs (aligned)')
+    synth.set_defaults(handler=_synth)
+
+
+def _register_drive(commands: argparse._SubParsersAction) -> None:
+    from night_seg_ros.drives.bag_io import STORAGES
+    from night_seg_training import drive as drive_module
+
+    defaults = drive_module.DriveSpec()
+    drive = commands.add_parser('drive', help="write the synthetic night drive as a rosbag2 (the demo's input)",
+                                description=drive_module.__doc__.split('\n\n')[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    drive.add_argument('out', type=Path, help='bag folder to write (must not exist)')
+    drive.add_argument('--seconds', type=float, default=defaults.seconds, help=f'duration ({defaults.seconds})')
+    drive.add_argument('--rate', type=float, default=defaults.rate_hz, help=f'frames per second ({defaults.rate_hz})')
+    drive.add_argument('--height', type=int, default=defaults.height, help=f'pixels ({defaults.height})')
+    drive.add_argument('--width', type=int, default=defaults.width, help=f'pixels ({defaults.width})')
+    drive.add_argument('--seed', type=int, default=defaults.seed, help=f'street, traffic, light ({defaults.seed})')
+    drive.add_argument('--storage', default='mcap', choices=STORAGES, help='bag storage (mcap)')
+    drive.add_argument('--time-of-day', default=defaults.time_of_day, choices=('day', 'night'),
+                       help=f'lighting ({defaults.time_of_day})')
+    drive.add_argument('--pass', dest='pass_index', type=int, default=defaults.pass_index,
+                       help='pass along the same street: traffic, lighting, noise, path jitter (0: the demo drive)')
+    drive.add_argument('--speed', type=float, default=defaults.speed, help=f'metres per second ({defaults.speed})')
+    drive.add_argument('--gps-sigma', type=float, default=defaults.gps_sigma,
+                       help=f'GPS error, metres per axis, Gauss-Markov ({defaults.gps_sigma})')
+    drive.add_argument('--gps-tau', type=float, default=defaults.gps_tau,
+                       help=f'GPS error time constant, seconds ({defaults.gps_tau})')
+    drive.add_argument('--route-pair', action='store_true',
+                       help='write OUT/day and OUT/night: a day and a night drive of the same route (for pairs)')
+    drive.add_argument('--day-speed', type=float, default=8.0, help='--route-pair: speed of the day drive (8.0)')
+    drive.set_defaults(handler=_drive)
+
+
+def _register_pairs(commands: argparse._SubParsersAction) -> None:
+    from night_seg_training.pairs import dataset
+
+    defaults = dataset.PairsOptions()
+    pairs = commands.add_parser('pairs', help='pair night frames with day frames of your own drives (a target set)',
+                                description='Pair night frames of your own drives with the day frames of the same '
+                                            'places (by GPS / odometry, or by image content) into a Dark Zurich-like '
+                                            'dataset that the own_drives recipe trains on; see docs/OWN_DRIVES.md.')
+    pairs.add_argument('--day', nargs='+', required=True, type=Path, metavar='BAG', help='day drives (bag folders)')
+    pairs.add_argument('--night', nargs='+', required=True, type=Path, metavar='BAG',
+                       help='night drives (bag folders)')
+    pairs.add_argument('--out', required=True, type=Path, help='dataset folder to write (must not exist)')
+    pairs.add_argument('--image-topic', help='camera topic, Image or CompressedImage (default: the only one)')
+    pairs.add_argument('--position-topic', help='NavSatFix or Odometry topic (default: the only one)')
+    pairs.add_argument('--every', type=float, default=defaults.every,
+                       help=f'metres travelled between night samples ({defaults.every:g})')
+    pairs.add_argument('--max-distance', type=float, default=defaults.max_distance,
+                       help=f'leave out night frames with no day frame this close, metres ({defaults.max_distance:g})')
+    pairs.add_argument('--max-heading', type=float, default=defaults.max_heading_deg,
+                       help=f'heading agreement, degrees ({defaults.max_heading_deg:g})')
+    pairs.add_argument('--match', default=defaults.match, choices=dataset.MATCH_METHODS,
+                       help='gps: by position and heading; image: by image content (no GPS needed; --model); '
+                            'both: GPS pairs, image matches reported next to them; refine: GPS matches moved along '
+                            'the day track by the offset the image matches agree on (gps)')
+    pairs.add_argument('--model', help='bundle directory whose encoder describes images (--match image|both|refine)')
+    pairs.add_argument('--every-seconds', type=float, default=defaults.every_seconds,
+                       help=f'night sampling of bags without positions, seconds ({defaults.every_seconds:g})')
+    pairs.add_argument('--val-fraction', type=float, default=defaults.val_fraction,
+                       help=f'held-out share of every --val-block metres of road ({defaults.val_fraction:g})')
+    pairs.add_argument('--val-block', type=float, default=defaults.val_block,
+                       help=f'metres of road per train/val block ({defaults.val_block:g})')
+    pairs.add_argument('--device', default='cpu', help='cpu or cuda, for --model (cpu)')
+    pairs.add_argument('--no-progress', action='store_true', help='no progress bars')
+    pairs.set_defaults(handler=_pairs)
+
+
+def _register_bench(commands: argparse._SubParsersAction) -> None:
+    bench = commands.add_parser(
+        'bench', help='the cost of one training iteration per method, measured in one run',
+        description='Cost of one training iteration per method, same batch and crop, measured in one run; prints the '
+                    "ratios to the first method. Each timed iteration is the loop's own optimisation_step on batches "
+                    'prepared beforehand (data loading is not counted); methods are timed in alternation so drift in '
+                    "the machine's speed hits them alike.")
+    bench.add_argument('--methods', nargs='+', default=['source_only', 'mean_teacher', 'full'],
+                       help='methods to time; the first is the baseline (source_only mean_teacher full)')
+    bench.add_argument('--batch', type=int, default=4, help='day and night crops per iteration (4)')
+    bench.add_argument('--crop', type=int, default=192, help='square crop side in pixels (192)')
+    bench.add_argument('--iterations', type=int, default=10, help='timed iterations per method (10)')
+    bench.add_argument('--warmup', type=int, default=2, help='untimed iterations per method first (2)')
+    bench.add_argument('--variant', default='b0', help='SegFormer variant (b0)')
+    bench.add_argument('--device', default='cpu', help='cpu or cuda (cpu)')
+    bench.add_argument('--json', help='also write the results to this JSON file')
+    bench.add_argument('--malloc-defaults', action='store_true',
+                       help="leave glibc malloc's defaults (training keeps freed memory: "
+                            'night_seg_training.allocator); for measuring what that setting saves')
+    bench.set_defaults(handler=_bench)
+
+
+def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from night_seg_training.allocator import keep_freed_memory
+    from night_seg_training.config import load_config
+    from night_seg_training.distributed import start_distributed, stop_distributed
+    from night_seg_training.loop import TrainingInterrupted, train
+
+    keep_freed_memory()
+    if args.resume is not None:
+        if args.recipe:
+            parser.error('give a recipe or --resume RUN_DIR, not both')
+        saved = args.resume / 'config.yaml'
+        if not saved.is_file():
+            parser.error(f'--resume {args.resume}: no config.yaml there; is it a run folder?')
+        config = load_config(None, args.overrides, base=yaml.safe_load(saved.read_text()))
+        run_dir = args.resume
+    else:
+        if not args.recipe:
+            parser.error('train needs a recipe (e.g. synthetic_demo) or --resume RUN_DIR')
+        config = load_config(args.recipe, args.overrides)
+        run_dir = args.run_dir or Path('runs') / f'{config.name}-{config.method.name}-{time.strftime("%Y%m%d-%H%M%S")}'
+        if (run_dir / 'checkpoints').is_dir():
+            parser.error(f'{run_dir} already holds a run; continue it with --resume {run_dir} or choose another '
+                         '--run-dir')
+    dist_info = start_distributed(args.device)
+    try:
+        bundle = train(config, run_dir, dist_info, resume=args.resume is not None, progress=not args.no_progress)
+    except TrainingInterrupted as stop:
+        print(stop, file=sys.stderr)
+        return 130
+    finally:
+        stop_distributed()
+    if dist_info.is_main:
+        print(f'run folder: {run_dir}\nbundle: {bundle}\nTensorBoard: tensorboard --logdir {run_dir / "tb"}')
+    return 0
+
+
+def _eval(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from night_seg_ros.bundle import read_bundle
+    from night_seg_ros.model import load_model
+    from night_seg_training.datasets import build_dataset
+    from night_seg_training.evaluate import evaluate, format_table
+
+    bundle = read_bundle(args.bundle)
+    spec = {'name': args.dataset, 'split': args.split}
+    if args.root:
+        spec['root'] = args.root
+    elif args.dataset.startswith('synthetic'):
+        spec.update(count=args.count, seed=args.seed, height=bundle.input.height, width=bundle.input.width)
+    else:
+        print(f'eval: --root is required for {args.dataset}', file=sys.stderr)
+        return 2
+    model = load_model(bundle, args.device)
+    result = evaluate(model, build_dataset(spec), bundle.classes, bundle.palette, args.out, gallery=args.gallery,
+                      device=args.device)
+    print(format_table({args.dataset: result}, bundle.classes))
+    print(json.dumps({'miou': result['miou'], 'pixel_accuracy': result['pixel_accuracy'],
+                      'images': result['images']}))
+    if args.out:
+        print(f'wrote {args.out}/metrics.json, confusion.png, gallery.png')
+    return 0
+
+
+def _synth(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from night_seg_training.synth import write_dataset
+
+    root = write_dataset(args.out, args.split, args.count, args.height, args.width, args.seed, args.alignment)
+    print(f'wrote {args.count} synthetic day/night pairs ({args.split}, {args.width}x{args.height}, '
+          f'{args.alignment}) to {root}')
+    return 0
+
+
+def _drive(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from night_seg_training.drive import DriveSpec, write_drive_bag, write_route_pair
+
+    spec = DriveSpec(seed=args.seed, seconds=args.seconds, rate_hz=args.rate, height=args.height, width=args.width,
+                     speed=args.speed, time_of_day=args.time_of_day, pass_index=args.pass_index,
+                     gps_sigma=args.gps_sigma, gps_tau=args.gps_tau)
+    bags = write_route_pair(args.out, spec, args.storage, args.day_speed) if args.route_pair else {
+        spec.time_of_day: write_drive_bag(args.out, spec, args.storage)}
+    for out in bags.values():
+        print(f'wrote {out}: {spec.frames} frames of {spec.width}x{spec.height} at {spec.rate_hz:g} Hz (synthetic)')
+    return 0
+
+
+def _pairs(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from night_seg_training.pairs.dataset import PairsOptions, write_pairs
+
+    options = PairsOptions(image_topic=args.image_topic, position_topic=args.position_topic, every=args.every,
+                           max_distance=args.max_distance, max_heading_deg=args.max_heading, match=args.match,
+                           model=args.model, every_seconds=args.every_seconds, val_fraction=args.val_fraction,
+                           val_block=args.val_block, device=args.device, progress=not args.no_progress)
+    print(write_pairs(args.day, args.night, args.out, options).summary())
+    return 0
+
+
+def _bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from night_seg_training.allocator import keep_freed_memory
+    from night_seg_training.bench import bench_iterations
+
+    kept = not args.malloc_defaults and keep_freed_memory()
+    bench_iterations(args.methods, args.batch, args.crop, args.iterations, args.warmup, args.variant, args.device,
+                     args.json, 'keeps freed memory' if kept else 'defaults')
+    return 0
+
+
+COMMANDS = (_register_train, _register_eval, _register_synth, _register_drive, _register_pairs, _register_bench)
+"""Each adds its subcommand, in the order `night-seg-train --help` lists them."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `night-seg-train`; returns the exit code (0 ok, 1 error, 2 usage, 130 interrupted).
+
+    A NightSegError (bad config, dataset, bundle, checkpoint, generator argument, ...) is printed as one line; any
+    other exception is a bug and keeps its traceback.
+    """
+    return run(build_parser(), argv)
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,376 @@
+"""The training loop: one function, the same under `python` and `torchrun`, ending with a bundle.
+
+A run folder holds::
+
+    config.yaml            the resolved config the run used
+    train.log              what the console showed (rank 0)
+    tb/                    TensorBoard scalars (losses, lr, pseudo-label and attention statistics) and images
+    checkpoints/last.pt    the latest checkpoint (atomic; `--resume` continues from it)
+    eval/<set>/            metrics.json, confusion.png, gallery.png of each evaluation
+    bundle/                the trained model: model.json, weights.safetensors, model.onnx
+    metrics.json           the final metrics of every evaluation set
+    scalars.jsonl          the logged scalars (window means), one JSON object per log step
+
+SIGINT or SIGTERM finishes the current iteration, writes a checkpoint and stops with `TrainingInterrupted`.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from night_seg_ros.bundle import MODEL_JSON, InputSpec, read_bundle
+from night_seg_ros.classes import CITYSCAPES_CLASSES, CITYSCAPES_PALETTE, IGNORE_INDEX
+from night_seg_ros.files import atomic_write_bytes
+from night_seg_ros.model import SegmentationModel, save_bundle
+from night_seg_ros.provenance import code_version
+from night_seg_training.batches import IterationBatches, iteration_loader
+from night_seg_training.checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
+from night_seg_training.config import TrainConfig, save_config
+from night_seg_training.distributed import Distributed
+from night_seg_training.method import AdaptationMethod, StepResult
+from night_seg_training.rare_class import RareClassSampler, label_pixel_counts, rare_class_sampler
+from night_seg_training.segmenter import Segmenter, initial_network
+from night_seg_training.teacher import EmaTeacher
+
+LOG = logging.getLogger('night_seg_train')
+SCALARS_FILE = 'scalars.jsonl'
+"""The run's logged scalars (window means every schedule.log_every iterations), one JSON object per line."""
+
+
+class TrainingInterrupted(Exception):
+    """A signal stopped training after a checkpoint was written; the message says how to resume."""
+
+
+def iteration_seed(seed: int, rank: int, iteration: int, stream: int) -> int:
+    """A 63-bit seed for one random stream of one iteration on one rank."""
+    return int(np.random.SeedSequence([seed, rank, iteration, stream]).generate_state(1, np.uint64)[0] >> 1)
+
+
+def learning_rate_factor(iteration: int, config: TrainConfig) -> float:
+    """Linear warm-up over optim.warmup_iterations, then polynomial decay to 0 at optim.iterations."""
+    optim = config.optim
+    if iteration < optim.warmup_iterations:
+        return (iteration + 1) / optim.warmup_iterations
+    progress = (iteration - optim.warmup_iterations) / max(1, optim.iterations - optim.warmup_iterations)
+    return max(0.0, 1.0 - progress) ** optim.poly_power
+
+
+def optimisation_step(method: AdaptationMethod, student: nn.Module, teacher: EmaTeacher | None,
+                      optimizer: torch.optim.Optimizer, batch: dict[str, dict[str, torch.Tensor]],
+                      generator: torch.Generator, autocast: contextlib.AbstractContextManager,
+                      iteration: int) -> StepResult:
+    """One iteration: losses, backward, optimizer step, teacher update. Raises FloatingPointError on a bad loss.
+
+    `student` is the Segmenter, or its DDP wrapper (the teacher follows the unwrapped module).
+    """
+    result = method.step(student, teacher, batch, generator, autocast)
+    if not math.isfinite(result.loss.item()):
+        raise FloatingPointError(f'loss is {result.loss.item()} at iteration {iteration}')
+    optimizer.zero_grad(set_to_none=True)
+    result.loss.backward()
+    optimizer.step()
+    if teacher is not None:
+        teacher.update(getattr(student, 'module', student), iteration)
+    return result
+
+
+def build_optimizer(segmenter: Segmenter, config: TrainConfig) -> torch.optim.Optimizer:
+    """AdamW; the decode head learns `head_lr_mult` times faster than the pretrained-style encoder."""
+    head = [p for name, p in segmenter.named_parameters() if name.startswith('network.decode_head.')]
+    encoder = [p for name, p in segmenter.named_parameters() if not name.startswith('network.decode_head.')]
+    lr = config.optim.lr
+    return torch.optim.AdamW([{'params': encoder, 'lr': lr, 'base_lr': lr},
+                              {'params': head, 'lr': lr * config.optim.head_lr_mult,
+                               'base_lr': lr * config.optim.head_lr_mult}],
+                             weight_decay=config.optim.weight_decay, fused=True)  # one kernel for all tensors
+
+
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterator[dict[str, bool]]:
+    """While inside, SIGINT and SIGTERM set flag['stop'] instead of killing the process."""
+    flag = {'stop': False}
+
+    def request_stop(signum: int, frame: Any) -> None:
+        flag['stop'] = True
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield flag
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _setup_logging(run_dir: Path, is_main: bool) -> None:
+    LOG.setLevel(logging.INFO if is_main else logging.WARNING)
+    LOG.propagate = False
+    for handler in list(LOG.handlers):
+        LOG.removeHandler(handler)
+        handler.close()
+    LOG.addHandler(logging.StreamHandler())
+    if is_main:
+        file_handler = logging.FileHandler(run_dir / 'train.log')
+        file_handler.setFormatter(logging.Formatter('%(asctime)s %(message)s'))
+        LOG.addHandler(file_handler)
+
+
+def _datasets(config: TrainConfig, method: AdaptationMethod) -> tuple[Any, Any | None, dict[str, Any]]:
+    from night_seg_training.datasets import build_dataset
+
+    source = build_dataset(config.data.source)
+    target = build_dataset(config.data.target) if method.uses_target else None
+    val = {name: build_dataset(spec) for name, spec in config.data.val.items()}
+    return source, target, val
+
+
+def _source_sampler(source: Any, config: TrainConfig) -> RareClassSampler | None:
+    """The rare-class sampler of the day images when the config asks for one (reads every day label once)."""
+    if config.data.rare_class_temperature is None:
+        return None
+    sampler = rare_class_sampler(label_pixel_counts(source, len(CITYSCAPES_CLASSES)),
+                                 config.data.rare_class_temperature, config.data.rare_class_min_share)
+    order = np.argsort(sampler.probabilities)[::-1][:5]
+    LOG.info('rare-class sampling of %d day images, T %g: %s', len(source), config.data.rare_class_temperature,
+             ', '.join(f'{CITYSCAPES_CLASSES[sampler.classes[i]]} {sampler.probabilities[i]:.2f} '
+                       f'({len(sampler.images[i])} images)' for i in order))
+    return sampler
+
+
+def _evaluate_all(segmenter: Segmenter, val: dict[str, Any], config: TrainConfig, dist_info: Distributed,
+                  out_dir: Path | None, progress: bool) -> dict[str, dict[str, Any]]:
+    """Evaluate the student on every validation set, exactly as the deployed model would run."""
+    from night_seg_training.evaluate import evaluate
+
+    model = SegmentationModel(segmenter.network, segmenter.input_spec).to(dist_info.device)
+    segmenter.eval()
+    try:
+        return {name: evaluate(model, dataset, CITYSCAPES_CLASSES, CITYSCAPES_PALETTE,
+                               out_dir / name if out_dir is not None and dist_info.is_main else None,
+                               gallery=config.schedule.eval_images, device=dist_info.device,
+                               progress=progress and dist_info.is_main, distributed=dist_info.enabled)
+                for name, dataset in val.items()}
+    finally:
+        segmenter.train()
+
+
+def _provenance(config: TrainConfig, metrics: dict[str, dict[str, Any]], iterations: int,
+                init_provenance: dict[str, Any] | None) -> dict[str, Any]:
+    specs = [config.data.source, config.data.target, *config.data.val.values()]
+    synthetic = any(str(spec.get('name', '')).startswith('synthetic') for spec in specs)
+    return {
+        'recipe': config.name,
+        'method': config.method.name,
+        'data': {'source': config.data.source, 'target': config.data.target,
+                 'note': ('procedurally generated synthetic streets (night_seg_training.synth); this model knows '
+                          'synthetic streets only, not real camera images') if synthetic else 'real datasets'},
+        'iterations': iterations,
+        'metrics': {name: {'split': config.data.val[name], 'miou': result['miou'], 'iou': result['iou']}
+                    for name, result in metrics.items()},
+        'init': config.model.init,
+        'init_provenance': init_provenance,
+        'seed': config.seed,
+        'code_version': code_version(),
+        'config': config.to_dict(),
+    }
+
+
+def _init_provenance(init: str | None) -> dict[str, Any] | None:
+    """The provenance of the bundle a run started from (its own history, kept when the new bundle replaces it);
+    None when the run started from scratch or from a Hugging Face model."""
+    if init is None or not (Path(init).expanduser() / MODEL_JSON).is_file():
+        return None
+    return read_bundle(Path(init).expanduser()).provenance
+
+
+def _log_metrics(writer: Any, metrics: dict[str, dict[str, Any]], iteration: int, when: str) -> None:
+    """Log each evaluation set's mIoU (TensorBoard and train.log); a set without labels (a user's unlabelled night
+    frames, mIoU None) is logged as a gallery only."""
+    for name, result in metrics.items():
+        if writer is not None and result['miou'] is not None:
+            writer.add_scalar(f'val/{name}/miou', result['miou'], iteration)
+    LOG.info('%s: %s', when, ', '.join(f'{name} mIoU {result["miou"]:.2f}' if result['miou'] is not None else
+                                       f'{name}: no labelled frame (gallery only)' for name, result in metrics.items()))
+
+
+def _log_images(writer: Any, iteration: int, night: torch.Tensor, pseudo: torch.Tensor) -> None:
+    """TensorBoard: the night crop the student learned from and its pseudo-label (palette colours)."""
+    palette = torch.tensor(list(CITYSCAPES_PALETTE) + [(0, 0, 0)] * (256 - len(CITYSCAPES_PALETTE)),
+                           dtype=torch.uint8)
+    colored = palette[pseudo.clamp(0, 255).cpu()].permute(2, 0, 1)  # (H, W, 3) -> (3, H, W)
+    writer.add_image('train/night_input', night.clamp(0, 1).cpu(), iteration)
+    writer.add_image('train/pseudo_label', colored, iteration)
+
+
+def train(config: TrainConfig, run_dir: Path, dist_info: Distributed, resume: bool = False,
+          progress: bool = True) -> Path:
+    """Train per `config` into `run_dir` and return the bundle path. Resumes from the run's checkpoint if `resume`."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    _setup_logging(run_dir, dist_info.is_main)
+    checkpoint_path = run_dir / 'checkpoints' / CHECKPOINT_FILE
+    state = load_checkpoint(checkpoint_path) if resume else None
+    if dist_info.is_main:
+        save_config(config, run_dir / 'config.yaml')
+    torch.manual_seed(config.seed)
+    method = AdaptationMethod(config.method, CITYSCAPES_CLASSES, IGNORE_INDEX)
+    network, arch = initial_network(config.model.variant, config.model.init)
+    init_provenance = _init_provenance(config.model.init)  # read now: the start bundle may be replaced by the end
+    segmenter = Segmenter(network, InputSpec(config.model.input_height, config.model.input_width))
+    segmenter.to(dist_info.device).train()
+    teacher = EmaTeacher(segmenter, config.method.ema_alpha, method.uses_anchor) if method.uses_teacher else None
+    optimizer = build_optimizer(segmenter, config)
+    start = 0
+    if state is not None:
+        segmenter.load_state_dict(state['student'])
+        if teacher is not None:
+            teacher.model.load_state_dict(state['teacher'])
+        optimizer.load_state_dict(state['optimizer'])
+        start = int(state['iteration'])
+        LOG.info('resumed %s at iteration %d', checkpoint_path, start)
+    source, target, val = _datasets(config, method)
+    student: nn.Module = segmenter
+    if dist_info.enabled:
+        student = nn.parallel.DistributedDataParallel(
+            segmenter, device_ids=[dist_info.device.index] if dist_info.device.type == 'cuda' else None)
+    use_amp = config.optim.amp and dist_info.device.type == 'cuda'
+    diagnose = (method.uses_teacher and config.schedule.pseudo_label_diagnostics and target is not None
+                and 'label' in target[0] and getattr(target, 'fully_labelled', True))  # measured, never learned
+    batches = IterationBatches(source, target, config.optim.batch_size, config.seed, dist_info.rank,
+                               config.data.resize_height, (config.data.scale_min, config.data.scale_max),
+                               (config.data.crop_height, config.data.crop_width), method.uses_reference,
+                               method.uses_target_labels or diagnose, _source_sampler(source, config),
+                               method.uses_target_frame)
+    total = config.optim.iterations
+    writer = None
+    if dist_info.is_main:
+        from torch.utils.tensorboard import SummaryWriter
+
+        writer = SummaryWriter(str(run_dir / 'tb'))
+    LOG.info('training %s: method %s, %d iterations, batch %d x %d process(es), crop %dx%d, device %s',
+             config.name, config.method.name, total, config.optim.batch_size, dist_info.world_size,
+             config.data.crop_width, config.data.crop_height, dist_info.device)
+
+    def checkpoint(next_iteration: int) -> None:
+        if dist_info.is_main:
+            save_checkpoint(checkpoint_path, {
+                'iteration': next_iteration, 'student': segmenter.state_dict(),
+                'teacher': teacher.model.state_dict() if teacher is not None else None,
+                'optimizer': optimizer.state_dict(), 'config': config.to_dict()})
+        dist_info.barrier()
+
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, initial=start, disable=not (progress and dist_info.is_main), desc=config.name,
+               dynamic_ncols=True)
+    seconds = []
+    window: dict[str, list[float]] = {}  # scalars of the iterations since the last log, averaged when logged
+    with _stop_on_signals() as flag:
+        for iteration, batch in zip(range(start, total),
+                                    iteration_loader(batches, start, total, config.data.workers), strict=False):
+            began = time.perf_counter()
+            batch = {part: {key: tensor.to(dist_info.device, non_blocking=True) for key, tensor in items.items()}
+                     for part, items in batch.items()}
+            factor = learning_rate_factor(iteration, config)
+            for group in optimizer.param_groups:
+                group['lr'] = group['base_lr'] * factor
+            torch.manual_seed(iteration_seed(config.seed, dist_info.rank, iteration, 0))  # dropout, drop path
+            generator = torch.Generator().manual_seed(iteration_seed(config.seed, dist_info.rank, iteration, 1))
+            autocast = (torch.autocast('cuda', dtype=torch.bfloat16) if use_amp else contextlib.nullcontext())
+            try:
+                result = optimisation_step(method, student, teacher, optimizer, batch, generator, autocast, iteration)
+            except FloatingPointError as error:
+                raise FloatingPointError(f'{error}; the last checkpoint ({checkpoint_path}) is intact. Lower optim.lr '
+                                         'or check the data.') from error
+            seconds.append(time.perf_counter() - began)
+            bar.update(1)
+            done = iteration + 1
+            for key, value in dict(result.scalars, loss=result.loss.item()).items():
+                window.setdefault(key, []).append(value)
+            if writer is not None and (done % config.schedule.log_every == 0 or done == total):
+                scalars = {key: float(np.mean(values)) for key, values in window.items()}
+                scalars.update(lr=optimizer.param_groups[0]['lr'],
+                               seconds_per_iteration=float(np.median(seconds[-config.schedule.log_every:])))
+                for key, value in scalars.items():
+                    writer.add_scalar(key, value, done)
+                with open(run_dir / SCALARS_FILE, 'a') as stream:
+                    stream.write(json.dumps({'iteration': done, **scalars}) + '\n')
+                bar.set_postfix(loss=f'{scalars["loss"]:.3f}')
+                window.clear()
+            if writer is not None and result.night is not None and done % config.schedule.images_every == 0:
+                _log_images(writer, done, result.night, result.pseudo_label)
+            stop = dist_info.any(flag['stop'])
+            if stop or done % config.schedule.checkpoint_every == 0 or done == total:
+                checkpoint(done)
+            if stop:
+                bar.close()
+                raise TrainingInterrupted(f'interrupted at iteration {done}/{total}; checkpoint {checkpoint_path}; '
+                                          f'resume with: night-seg-train train --resume {run_dir}')
+            if done % config.schedule.eval_every == 0 and done < total:
+                metrics = _evaluate_all(segmenter, val, config, dist_info, None, False)
+                _log_metrics(writer, metrics, done, f'iteration {done}')
+    bar.close()
+    _check_replicas(segmenter, dist_info)
+    if seconds:
+        LOG.info('median %.3f s per iteration over %d iterations', float(np.median(seconds)), len(seconds))
+    if config.optim.head_statistics_images:
+        _recompute_head_statistics(segmenter, source, target, config.optim.head_statistics_images, dist_info)
+    metrics = _evaluate_all(segmenter, val, config, dist_info, run_dir / 'eval', progress)
+    bundle_path = run_dir / 'bundle'
+    if dist_info.is_main:
+        _log_metrics(writer, metrics, total, 'final')
+        atomic_write_bytes(run_dir / 'metrics.json', (json.dumps(metrics, indent=2) + '\n').encode())
+        _write_bundle(segmenter, arch, bundle_path, _provenance(config, metrics, total, init_provenance),
+                      config.model.weights_dtype)
+    if writer is not None:
+        writer.close()
+    dist_info.barrier()
+    return bundle_path
+
+
+def _recompute_head_statistics(segmenter: Segmenter, source: Any, target: Any | None, count: int,
+                               dist_info: Distributed) -> None:
+    """head_statistics.recompute_head_statistics over the day images, and the night ones if the method reads them.
+    Every process computes the same statistics from the same images and weights."""
+    from night_seg_training.head_statistics import recompute_head_statistics
+
+    model = SegmentationModel(segmenter.network, segmenter.input_spec).to(dist_info.device)
+    used = recompute_head_statistics(model, [source] if target is None else [source, target], count,
+                                     device=dist_info.device)
+    LOG.info('decode head BatchNorm statistics recomputed over %d whole training images', used)
+
+
+def _check_replicas(segmenter: Segmenter, dist_info: Distributed) -> None:
+    """Under DDP every process must end with the same weights; raise if they drifted apart."""
+    if not dist_info.enabled:
+        return
+    import torch.distributed as dist
+
+    checksum = torch.stack([p.detach().double().sum() for p in segmenter.parameters()]).sum().view(1)
+    gathered = [torch.zeros_like(checksum) for _ in range(dist_info.world_size)]
+    dist.all_gather(gathered, checksum.to(dist_info.device))
+    values = [float(value) for value in gathered]
+    if max(values) - min(values) > 1e-9 * max(1.0, abs(values[0])):
+        raise RuntimeError(f'DDP replicas differ after training (parameter checksums {values})')
+    LOG.info('DDP: %d replicas hold identical weights (checksum %.6f)', dist_info.world_size, values[0])
+
+
+def _write_bundle(segmenter: Segmenter, arch: dict[str, Any], path: Path, provenance: dict[str, Any],
+                  weights_dtype: str) -> None:
+    """The student as a bundle with its ONNX (parity-checked against torch)."""
+    from night_seg_ros.export import export_and_check
+
+    model = SegmentationModel(segmenter.network, segmenter.input_spec).cpu().eval()
+    bundle = save_bundle(model, path, arch, CITYSCAPES_CLASSES, CITYSCAPES_PALETTE, provenance,
+                         weights_dtype=weights_dtype)
+    report = export_and_check(bundle)
+    LOG.info('bundle %s: %s', path, report)
