@@ -23,13 +23,17 @@ def console_script(name: str) -> str:
 
 
 class NodeProcess:
-    """seg_node in its own process, with its output captured to a file (for tests' messages, the bench, the demo)."""
+    """seg_node (or another ROS node's `command`) in its own process, with its output captured to a file (for tests'
+    messages, the bench, the demo)."""
 
-    def __init__(self, log_dir: Path, *params: str, namespace: str = '/', remaps: Sequence[str] = ()) -> None:
+    def __init__(self, log_dir: Path, *params: str, namespace: str = '/', remaps: Sequence[str] = (),
+                 command: Sequence[str] | None = None, name: str = 'seg_node') -> None:
         """Start `seg_node --ros-args -r __ns:=namespace -r from:=to ... -p name:=value ...` for each 'from:=to' in
-        `remaps` and each 'name:=value' in `params`; its output goes to log_dir/seg_node<namespace>.log."""
-        self.log_path = log_dir / f'seg_node{namespace.replace("/", "_")}.log'
-        args = [console_script('seg_node'), '--ros-args', '-r', f'__ns:={namespace}']
+        `remaps` and each 'name:=value' in `params`; its output goes to log_dir/<name><namespace>.log. `command`
+        replaces `seg_node` (a node that logs 'ready:' once it runs, as seg_node does)."""
+        self.name = name
+        self.log_path = log_dir / f'{name}{namespace.replace("/", "_")}.log'
+        args = [*(command or [console_script('seg_node')]), '--ros-args', '-r', f'__ns:={namespace}']
         for remap in remaps:
             args += ['-r', remap]
         for param in params:
@@ -46,7 +50,7 @@ class NodeProcess:
         deadline = time.monotonic() + timeout
         while 'ready:' not in self.log():
             if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f'seg_node did not start (exit {self.process.poll()}):\n{self.log()}')
+                raise RuntimeError(f'{self.name} did not start (exit {self.process.poll()}):\n{self.log()}')
             time.sleep(0.1)
 
     def interrupt(self, timeout: float = 30.0) -> int:
@@ -68,6 +72,11 @@ class NodeProcess:
             if line.startswith('VmRSS:'):
                 return int(line.split()[1]) * 1024
         return 0
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU seconds of the process so far (Linux /proc)."""
+        fields = Path(f'/proc/{self.process.pid}/stat').read_text().rsplit(')', 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
 
     def kill(self) -> None:
         """Make sure the process is gone (test clean-up)."""

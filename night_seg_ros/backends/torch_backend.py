@@ -14,9 +14,8 @@ def let_idle_threads_sleep() -> bool:
     """Make torch's OpenMP threads sleep when idle (OMP_WAIT_POLICY=PASSIVE) unless the environment chose a policy.
 
     By default they spin after each parallel region, holding the cores that the node's decoding and rendering, or
-    any other process, need: on a 2-core machine shared with two busy processes, torch took 3.2 x ONNX Runtime's
-    time with the default and 1.2 x with PASSIVE (one run each, the two backends alternating; ONNX Runtime's
-    sessions here never spin either). OpenMP reads the variable once, when torch is first imported: returns
+    any other process, need (ONNX Runtime's sessions here never spin either; experiments/cpu_inference/NOTEBOOK.md
+    has the measurement). OpenMP reads the variable once, when torch is first imported: returns
     whether that is still to come in this process.
     """
     os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
@@ -47,7 +46,7 @@ class TorchBackend(Backend):
         self.device = device
         self.autocast = device.startswith('cuda') and precision == 'fp16'
         # Channels-last weights: the image arrives NHWC, so its NCHW view is channels-last already, and the
-        # convolutions then run without a layout change per layer (2.2x -> 1.1x ONNX Runtime's time on the CPU).
+        # convolutions then run without a layout change per layer.
         self.model = load_model(bundle, device).to(memory_format=torch.channels_last)
 
     def infer(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

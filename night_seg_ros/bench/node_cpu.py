@@ -11,13 +11,12 @@ answered ratio between the two nodes is the figure to read, not an absolute rate
 """
 from __future__ import annotations
 
-import os
 import statistics
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -25,6 +24,10 @@ from night_seg_ros.backends import Backend, create_backend
 from night_seg_ros.bench.frame_work import OUTPUT_SETS, OutputSet
 from night_seg_ros.bench.models import untrained_bundle
 from night_seg_ros.bench.report import Column, Table
+from night_seg_ros.node_process import NodeProcess
+
+if TYPE_CHECKING:
+    from night_seg_ros.bench.probe import Probe
 
 COLUMNS = [Column('outputs', 'outputs'), Column('input_hz', 'input Hz'), Column('sent', 'sent'),
            Column('seg_answered', 'seg_node answered'), Column('zero_answered', 'zero-work answered'),
@@ -36,48 +39,10 @@ SETTLE_S = 2.0
 """Seconds after a stream for outputs still in flight, and after a start for discovery."""
 
 
-def process_cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of process `pid` so far (Linux /proc)."""
-    fields = Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
-
-
 @dataclass
 class _Measured:
     answered: int
     cpu_ms: float | None
-
-
-class ZeroWorkProcess:
-    """`zero_work_node` in its own process, in `namespace`, its outputs at `size` (width, height) or the input's."""
-
-    def __init__(self, log_dir: Path, namespace: str, size: tuple[int, int] | None) -> None:
-        """Start it; its output goes to log_dir/zero_work<namespace>.log."""
-        self.log_path = log_dir / f'zero_work{namespace.replace("/", "_")}.log'
-        command = [sys.executable, '-m', 'night_seg_ros.bench.zero_work_node']
-        if size is not None:
-            command += ['--size', f'{size[0]}x{size[1]}']
-        command += ['--ros-args', '-r', f'__ns:={namespace}']
-        self._log = self.log_path.open('w')
-        self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT)
-
-    def wait_ready(self, timeout: float = 60.0) -> None:
-        """Wait for its 'ready:' line; RuntimeError with its log when it ends first."""
-        deadline = time.monotonic() + timeout
-        while 'ready:' not in self.log_path.read_text():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f'zero_work_node did not start: {self.log_path.read_text()[-2000:]}')
-            time.sleep(0.1)
-
-    def interrupt(self) -> None:
-        """Ctrl-C, then wait."""
-        self.process.send_signal(2)
-        try:
-            self.process.wait(30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(10)
-        self._log.close()
 
 
 def bench_node_cpu(work_dir: Path, rates: list[float], seconds: float,
@@ -85,7 +50,7 @@ def bench_node_cpu(work_dir: Path, rates: list[float], seconds: float,
     """For each output set and rate, stream to seg_node and to the zero-work node in turn; return the table."""
     import rclpy
 
-    from night_seg_ros.bench.probe import NodeProcess, Probe, camera_messages
+    from night_seg_ros.bench.probe import Probe, camera_messages
     from night_seg_ros.dds import use_large_image_profile
 
     model_width, model_height = 128, 64
@@ -105,12 +70,15 @@ def bench_node_cpu(work_dir: Path, rates: list[float], seconds: float,
             seg = NodeProcess(work_dir, f'model:={bundle.path}', 'backend:=onnxruntime', 'device:=cpu',
                               'num_threads:=1', f'confidence_threshold:={output_set.confidence_threshold}',
                               f'output_resolution:={output_set.output_resolution}', namespace='/cpu_seg')
-            zero = ZeroWorkProcess(work_dir, '/cpu_zero', (model_width, model_height) if network else None)
+            zero_command = [sys.executable, '-m', 'night_seg_ros.bench.zero_work_node']
+            if network:
+                zero_command += ['--size', f'{model_width}x{model_height}']
+            zero = NodeProcess(work_dir, namespace='/cpu_zero', command=zero_command, name='zero_work_node')
             probes = {'seg': Probe('cpu_probe_seg', namespace='/cpu_seg', outputs=output_set.outputs,
                                    keep_messages=False),
                       'zero': Probe('cpu_probe_zero', namespace='/cpu_zero', outputs=output_set.outputs,
                                     keep_messages=False)}
-            processes = {'seg': seg.process, 'zero': zero.process}
+            processes = {'seg': seg, 'zero': zero}
             try:
                 seg.wait_ready()
                 zero.wait_ready()
@@ -121,7 +89,7 @@ def bench_node_cpu(work_dir: Path, rates: list[float], seconds: float,
                 for rate in rates:
                     model_cpu_ms = _model_cpu_ms(backend)
                     count = max(1, round(rate * seconds))
-                    measured = {name: _stream(probes[name], processes[name].pid, messages, rate, count,
+                    measured = {name: _stream(probes[name], processes[name], messages, rate, count,
                                               output_set.outputs) for name in ('seg', 'zero')}
                     row = _row(output_set, rate, count, measured['seg'], measured['zero'])
                     row['model_cpu_ms'] = model_cpu_ms
@@ -152,11 +120,12 @@ def _model_cpu_ms(backend: Backend, frames: int = 30) -> float:
     return statistics.median(times) * 1000
 
 
-def _stream(probe: object, pid: int, messages: list, rate: float, count: int, outputs: tuple[str, ...]) -> _Measured:
-    before = process_cpu_seconds(pid)
+def _stream(probe: Probe, node: NodeProcess, messages: list, rate: float, count: int,
+            outputs: tuple[str, ...]) -> _Measured:
+    before = node.cpu_seconds()
     stamps = probe.stream(messages, rate, count)
     probe.spin_for(SETTLE_S)
-    cpu = process_cpu_seconds(pid) - before
+    cpu = node.cpu_seconds() - before
     answered = len(probe.latencies(stamps, outputs))
     return _Measured(answered, cpu / answered * 1000 if answered else None)
 

@@ -71,8 +71,10 @@ def main(args: list[str] | None = None) -> int:
     with ros_session(['zero_work_node', *ros_args]) as stop:
         node = ZeroWorkNode(options.size)
         try:
-            if not stop.is_set():
-                rclpy.spin(node)
+            # Spun in short slices that look at Ctrl-C's event too: the bench interrupts it right after seg_node,
+            # and a wait that only rclpy's shutdown ends missed that SIGINT now and then.
+            while not stop.is_set() and rclpy.ok(context=node.context):
+                rclpy.spin_once(node, timeout_sec=0.2)
         finally:
             node.stop()
             node.destroy_node()
