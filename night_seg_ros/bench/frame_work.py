@@ -145,7 +145,7 @@ def bench_frame_work(cameras: list[tuple[int, int]], input_sizes: list[tuple[int
     cameras and input_sizes are (width, height). Each row alternates the two `frames` times on a bgr8 message after
     a warm-up; the figures are medians in milliseconds.
     """
-    table = Table('frame', 'seg_node\'s own work per frame, in-process, zero-time backend, bgr8 camera, one core, '
+    table = Table('frame', '(d) seg_node\'s own work per frame, in-process, zero-time backend, bgr8 camera, one core, '
                            f'{frames} frames per row (medians)', COLUMNS, ['model', 'camera', 'outputs'],
                   ['previous_ms', 'current_ms'])
     previous_affinity = os.sched_getaffinity(0)
