@@ -76,8 +76,7 @@ def main() -> None:
     teacher = EmaTeacher(Segmenter(initial_network('b0', args.teacher)[0], input_spec), anchored=True)  # its own start
     batches = IterationBatches(target, target, config.optim.batch_size, config.seed, 0, config.data.resize_height,
                                (config.data.scale_min, config.data.scale_max),
-                               (config.data.crop_height, config.data.crop_width), True, True,
-                               need_target_frame=True)  # frames change no draw; crop-view variants ignore them
+                               (config.data.crop_height, config.data.crop_width), True, True)
     drawn = [batches[index]['target'] for index in range(args.batches)]
     results = {}
     watched = watched_classes(CITYSCAPES_CLASSES)

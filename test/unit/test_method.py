@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import contextlib
 
-import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -11,12 +10,10 @@ import torch.nn.functional as F
 from night_seg_ros.bundle import InputSpec
 from night_seg_ros.classes import CITYSCAPES_CLASSES, IGNORE_INDEX
 from night_seg_ros.model import build_network, segformer_arch
-from night_seg_training.augment import classmix_masks, fourier_style, gaussian_blur, mix, relight, strong_augment
-from night_seg_training.batches import to_tensors, weak_augment
+from night_seg_training.augment import classmix_masks, gaussian_blur, mix, relight, strong_augment
 from night_seg_training.config import MethodConfig
 from night_seg_training.cross_attention import (
     attend,
-    class_mask,
     cosine_similarity,
     global_shift,
     reference_gate,
@@ -27,7 +24,7 @@ from night_seg_training.cross_attention import (
 from night_seg_training.diagnostics import WATCHED_CLASSES, label_quality
 from night_seg_training.method import AdaptationMethod, weighted_cross_entropy
 from night_seg_training.segmenter import Segmenter
-from night_seg_training.teacher import EmaTeacher, crop_windows, pseudo_label_weight, similarity_weight
+from night_seg_training.teacher import EmaTeacher, pseudo_label_weight, similarity_weight
 
 STATIC = static_class_mask(CITYSCAPES_CLASSES)
 CAR = CITYSCAPES_CLASSES.index('car')
@@ -153,24 +150,6 @@ def test_an_unsure_dynamic_night_label_is_overruled_only_below_the_threshold() -
     assert _refine(night, day, 0.8, overrule_dynamic_below=1.0)[1].all()
 
 
-def test_classes_left_to_the_teacher_are_neither_overruled_nor_carried_over() -> None:
-    classes = len(CITYSCAPES_CLASSES)
-    night = torch.full((1, classes, 1, 3), 0.01)
-    night[0, POLE, 0, 0] = 0.6  # a night pole where the shifted reference has building
-    night[0, BUILDING, 0, 1] = 0.6  # building where the reference has a pole
-    night[0, BUILDING, 0, 2] = 0.6  # the night sky called building
-    night = night / night.sum(1, keepdim=True)
-    day = torch.full((1, classes, 1, 3), 0.05 / (classes - 1))
-    day[0, BUILDING, 0, 0] = 0.95
-    day[0, POLE, 0, 1] = 0.95
-    day[0, SKY, 0, 2] = 0.95
-    everything = reference_gate(*night.max(1), day, STATIC)
-    assert everything.tolist() == [[[True, True, True]]]
-    kept = reference_gate(*night.max(1), day, STATIC, teacher_only=class_mask(CITYSCAPES_CLASSES, ['pole']))
-    assert kept.tolist() == [[[False, False, True]]]
-    assert refine(night, day, kept, 0.8).argmax(1).tolist() == [[[POLE, BUILDING, SKY]]]
-
-
 def test_ema_teacher_math() -> None:
     torch.manual_seed(0)
     student = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.BatchNorm1d(2))
@@ -272,18 +251,6 @@ def test_gaussian_blur_keeps_the_mean_and_smooths() -> None:
     assert torch.equal(blurred[0], images[0])
     assert torch.allclose(blurred[1].mean(), images[1].mean(), atol=0.02)
     assert blurred[1].std() < images[1].std()
-
-
-def test_fourier_style_takes_the_styles_brightness_and_keeps_the_images_edges() -> None:
-    generator = torch.Generator().manual_seed(4)
-    day = 0.45 + 0.1 * torch.rand(2, 3, 64, 96, generator=generator)  # mean 0.5; its texture fits at 0.1
-    night = 0.05 + 0.1 * torch.rand(2, 3, 64, 96, generator=generator)  # mean 0.1
-    styled = fourier_style(day, night, 0.05)  # 3 cycles per image
-    assert torch.allclose(styled.mean((2, 3)), night.mean((2, 3)), atol=1e-4)  # the style's mean and colour
-    change = torch.fft.fft2(styled - day).abs()  # (2, 3, 64, 96)
-    low = (torch.fft.fftfreq(64, 1 / 64).abs() < 3).view(-1, 1) & (torch.fft.fftfreq(96, 1 / 96).abs() < 3)
-    assert change[..., low].min() > 0 and change[..., ~low].max() < 1e-3  # only the lowest frequencies change
-    assert torch.allclose(fourier_style(day, day, 0.05), day, atol=1e-5)  # its own style changes nothing
 
 
 def _tiny_segmenter() -> Segmenter:
@@ -393,10 +360,6 @@ def test_each_method_has_its_own_student_input_unless_the_config_says() -> None:
     # full: the day crop's dynamic classes pasted into the plain night crop, nothing else touched
     assert torch.equal(student_input(MethodConfig(name='full')), torch.where(dynamic, source['image'][0], night))
     assert torch.equal(student_input(MethodConfig(name='full', classmix=False)), night)
-    # full with a Fourier style: the pasted day pixels in the night crop's low frequencies, the rest as before
-    styled = fourier_style(source['image'], batch['target']['image'], 0.05)[0]
-    assert torch.allclose(student_input(MethodConfig(name='full', paste_fourier_beta=0.05)),
-                          torch.where(dynamic, styled, night))
     # mean_teacher: DACS half-class mixing and strong augmentation unless switched off
     assert not torch.equal(student_input(MethodConfig(name='mean_teacher')), night)
     assert torch.equal(student_input(MethodConfig(name='mean_teacher', classmix=False, strong_augmentation=False)),
@@ -440,78 +403,6 @@ def test_teacher_relight_unset_is_each_methods_own_choice() -> None:
     assert chosen(name='full') == 0.25 and chosen(name='full', transfer='identity') == 0.25
     assert chosen(name='mean_teacher') == 0.0 and chosen(name='oracle') == 0.0
     assert chosen(name='full', teacher_relight=0.0) == 0.0 and chosen(name='mean_teacher', teacher_relight=0.3) == 0.3
-
-
-def test_source_augmentation_puts_that_share_of_the_day_crops_through_strong_augmentation() -> None:
-    images = torch.rand(64, 3, 16, 16, generator=torch.Generator().manual_seed(3))
-
-    def day_input(share: float, seed: int = 0) -> torch.Tensor:
-        method = AdaptationMethod(MethodConfig(name='source_only', source_augmentation=share), CITYSCAPES_CLASSES)
-        return method._day_input(images, torch.Generator().manual_seed(seed))
-
-    assert day_input(0.0) is images
-    generator = torch.Generator().manual_seed(0)
-    torch.rand(len(images), generator=generator)  # the per-crop draw comes first
-    assert torch.equal(day_input(1.0), strong_augment(images, generator))
-    changed = (day_input(0.5) != images).flatten(1).any(1)
-    assert 16 < int(changed.sum()) < 48  # about half of 64 crops, each drawn on its own
-
-
-def test_source_augmentation_changes_the_supervised_loss_of_every_method() -> None:
-    student = _tiny_segmenter()
-    for name in ('source_only', 'mean_teacher', 'full', 'oracle'):
-        losses = []
-        for share in (0.0, 1.0):
-            method = AdaptationMethod(MethodConfig(name=name, source_augmentation=share), CITYSCAPES_CLASSES)
-            teacher = EmaTeacher(student) if method.uses_teacher else None
-            result = method.step(student, teacher, _batch(True), torch.Generator().manual_seed(0),
-                                 contextlib.nullcontext())
-            losses.append(result.scalars['loss/source'])
-        assert losses[0] != losses[1], name
-
-
-@pytest.mark.parametrize('scale', [(1.0, 1.0), (0.6, 1.4), (0.3, 0.4)])
-def test_the_window_of_a_whole_frame_is_the_crop_training_draws(scale: tuple[float, float]) -> None:
-    """Scaled, flipped and (at 0.3-0.4, where the image is smaller than the crop) padded crops."""
-    blocks = np.random.default_rng(0).integers(1, 256, (12, 24, 3), dtype=np.uint8)
-    image = np.ascontiguousarray(np.repeat(np.repeat(blocks, 8, 0), 8, 1))  # (96, 192, 3): 8-pixel blocks
-    mirrored = 0
-    for seed in range(8):
-        framed = weak_augment({'image': image}, np.random.default_rng(seed), 96, scale, (64, 64), True, True)
-        plain = weak_augment({'image': image}, np.random.default_rng(seed), 96, scale, (64, 64), True, False)
-        unflipped = weak_augment({'image': image}, np.random.default_rng(seed), 96, scale, (64, 64), False, True)
-        assert np.array_equal(framed['image'], plain['image'])  # the frame changes no random draw
-        assert framed['image_frame'].shape == (96, 192, 3)
-        mirrored += int(not np.array_equal(framed['window'], unflipped['window']))
-        batch = to_tensors([framed])
-        cropped = crop_windows(batch['image_frame'], batch['window'], (64, 64))
-        error = (cropped - batch['image']).abs()  # resampled from another scale: only block edges differ
-        assert error.median() < 0.01 and error.mean() < 0.05
-    assert 0 < mirrored < 8
-
-
-def test_a_teacher_viewing_whole_frames_labels_each_crop_with_its_window_of_the_frame() -> None:
-    student = _tiny_segmenter()
-    teacher = EmaTeacher(student)
-    generator = torch.Generator().manual_seed(3)
-    frame = torch.rand(2, 3, 64, 128, generator=generator) * 0.3
-    reference = torch.rand(2, 3, 64, 128, generator=generator)
-    target = {'image': frame[..., :64], 'image_frame': frame, 'reference': reference[..., :64],
-              'reference_frame': reference, 'window': torch.tensor([[-1.0, -1.0, 0.0, 1.0]] * 2)}
-    with torch.no_grad():
-        whole = torch.softmax(teacher.model(frame), 1)[..., :64]  # the left half of the frame's prediction
-        crop_only = torch.softmax(teacher.model(target['image']), 1)
-        for view, expected in (('frame', whole), ('crop', crop_only)):
-            method = AdaptationMethod(MethodConfig(name='mean_teacher', teacher_view=view), CITYSCAPES_CLASSES)
-            assert method.uses_target_frame == (view == 'frame')
-            pseudo, weight, _ = method.pseudo_labels(teacher, target, contextlib.nullcontext())
-            confidence, labels = expected.max(1)
-            assert torch.equal(pseudo, labels) and torch.allclose(weight, confidence, atol=1e-5)
-        assert (whole - crop_only).abs().max() > 1e-3  # the context changes the prediction
-    full = AdaptationMethod(MethodConfig(name='full', teacher_view='frame'), CITYSCAPES_CLASSES)
-    result = full.step(student, teacher, {'source': _batch(False)['source'], 'target': target},
-                       torch.Generator().manual_seed(0), contextlib.nullcontext())
-    assert torch.isfinite(result.loss) and result.pseudo_label.shape == (64, 64)
 
 
 def test_anchor_classes_keep_the_start_models_night_labels_where_it_predicts_them() -> None:

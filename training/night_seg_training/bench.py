@@ -57,8 +57,7 @@ def bench_iterations(methods: Sequence[str], batch: int, crop: int, iterations: 
         teacher = EmaTeacher(student, config.method.ema_alpha, method.uses_anchor) if method.uses_teacher else None
         batches = IterationBatches(source, target if method.uses_target else None, batch, 0, 0,
                                    config.data.resize_height, (config.data.scale_min, config.data.scale_max),
-                                   (crop, crop), method.uses_reference, method.uses_target_labels,
-                                   need_target_frame=method.uses_target_frame)
+                                   (crop, crop), method.uses_reference, method.uses_target_labels)
         prepared = [{part: {key: tensor.to(device) for key, tensor in items.items()}
                      for part, items in batches[i].items()} for i in range(warmup + iterations)]
         runs[name] = {'method': method, 'student': student, 'teacher': teacher, 'batches': prepared,

@@ -55,8 +55,6 @@ the classes present (DACS); `dynamic`, every dynamic class present (car, person,
 TRANSFERS = ('attention', 'identity')
 """How `full` carries the day prediction to night positions: matched by cross attention, or copied from the same
 pixel (cross_attention)."""
-TEACHER_VIEWS = ('crop', 'frame')
-"""What the teacher labels: the training crops, or the whole frames they are cut from (MethodConfig.teacher_view)."""
 
 RECIPES_DIR = Path(__file__).parent / 'configs'
 
@@ -138,14 +136,6 @@ class MethodConfig:
     strong_augmentation: bool | None = None
     """Photometric strong augmentation (augment.strong_augment) of the student's night input. None: the method's
     own choice (STUDENT_INPUT)."""
-    paste_fourier_beta: float = 0.0
-    """With ClassMix, the day pixels pasted into a night crop first take that night crop's low-frequency amplitude
-    spectrum (augment.fourier_style, FDA; the paper's beta is 0.01), so that a pasted day car is as dark as the
-    night around it and the student learns the class, with its day label, in night light. 0: pasted as they are."""
-    source_augmentation: float = 0.0
-    """Share of the labelled day crops that go through the same photometric strong augmentation
-    (augment.strong_augment: darker, noisier, blurred, colour-shifted) before the supervised loss, each crop
-    independently: the day labels then also teach the classes in low light. Every method reads it. 0: off."""
     teacher_relight: float | None = None
     """The night view the teacher (and the frozen start model) labels is first lifted towards this mean brightness
     by one gamma per image (augment.relight; the synthetic night averages about 0.12, the day 0.34): a day-trained
@@ -167,11 +157,6 @@ class MethodConfig:
     """A night pixel the teacher labels with a dynamic class (car, person, ...) is refined by a static reference
     only when its confidence is below this: 0 never (a car at night is not in the day reference), 1 always. 0.9:
     chosen by experiments/pseudo_labels on the train split (experiments/NOTEBOOK.md)."""
-    teacher_only_classes: list[str] = field(default_factory=list)
-    """Static classes the refinement leaves to the night teacher (names from STATIC_CLASS_NAMES):
-    a night pixel the teacher labels with one is never refined, and the reference's prediction of one is never
-    carried over. For thin structures (poles, signs) a shift of a few pixels between the day and the night view
-    already puts the reference's label beside the object."""
     anchor_classes: list[str] = field(default_factory=list)
     """Classes the start model keeps labelling at night (names from the bundle's classes): where a frozen copy of
     the start model (`model.init`) labels the night view with one of them, the pseudo-label there is its softmax,
@@ -189,14 +174,6 @@ class MethodConfig:
     """Largest horizontal global shift searched, in pixels (yaw and lateral offset of a GPS-matched pair)."""
     attention_search_vertical_px: float = 16.0
     """Largest vertical global shift searched, in pixels."""
-    teacher_view: str = 'crop'
-    """What the teacher labels (TEACHER_VIEWS): `crop`, the night crop the student sees (and, for `full`, its
-    reference's crop), as DAFormer; `frame`, the whole night frame (and the whole reference) at the crops' base
-    scale (`data.resize_height`, the model input in the own_drives recipe), each crop then taking its window of
-    the predictions (and of the features `full`'s attention compares), so that a car or a pole cut by the crop's
-    edge is labelled with the context the deployed model sees. Costs a teacher forward over whole frames."""
-    similarity_mixing: bool = False
-    """Multiply the reference's share by the night-day similarity (0..1) of each pixel."""
     similarity_weighting: bool = False
     """Weight the consistency loss per pixel by the night-day similarity (normalised to mean 1 per image)."""
 
@@ -344,23 +321,11 @@ def _validate(config: TrainConfig) -> None:
                         f'{", ".join(CLASSMIX_CLASSES)}')
     if config.method.transfer not in TRANSFERS:
         problems.append(f'method.transfer is {config.method.transfer!r}; allowed: {", ".join(TRANSFERS)}')
-    if config.method.teacher_view not in TEACHER_VIEWS:
-        problems.append(f'method.teacher_view is {config.method.teacher_view!r}; allowed: {", ".join(TEACHER_VIEWS)}')
-    if not 0.0 <= config.method.source_augmentation <= 1.0:
-        problems.append(f'method.source_augmentation is {config.method.source_augmentation}; allowed: 0 (off) to 1 '
-                        '(every day crop)')
     if config.method.teacher_relight is not None and not 0.0 <= config.method.teacher_relight < 1.0:
         problems.append(f'method.teacher_relight is {config.method.teacher_relight}; allowed: 0 (off), a mean '
                         'brightness below 1, or null (the method\'s own)')
-    if not 0.0 <= config.method.paste_fourier_beta < 0.5:
-        problems.append(f'method.paste_fourier_beta is {config.method.paste_fourier_beta}; allowed: 0 (off) up to 0.5 '
-                        '(a share of the crop\'s shorter side)')
     if not 0.0 <= config.method.overrule_dynamic_below <= 1.0:
         problems.append(f'method.overrule_dynamic_below is {config.method.overrule_dynamic_below}; allowed: 0..1')
-    unknown = [name for name in config.method.teacher_only_classes if name not in STATIC_CLASS_NAMES]
-    if unknown:
-        problems.append(f'method.teacher_only_classes names {", ".join(map(repr, unknown))}; allowed: the static '
-                        f'classes {", ".join(STATIC_CLASS_NAMES)}')
     unknown = [name for name in config.method.anchor_classes if name not in CITYSCAPES_CLASSES]
     if unknown:
         problems.append(f'method.anchor_classes names {", ".join(map(repr, unknown))}; allowed: '

@@ -135,8 +135,7 @@ def warp(day_probabilities: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
 
 
 def reference_gate(night_confidence: torch.Tensor, night_labels: torch.Tensor, day_probabilities: torch.Tensor,
-                   static_classes: torch.Tensor, overrule_dynamic_below: float = 0.0,
-                   teacher_only: torch.Tensor | None = None) -> torch.Tensor:
+                   static_classes: torch.Tensor, overrule_dynamic_below: float = 0.0) -> torch.Tensor:
     """Where the day reference may refine the night pseudo-label: bool (N, H, W).
 
     night_confidence float (N, H, W) and night_labels int64 (N, H, W): the max and argmax of the teacher's night
@@ -145,18 +144,13 @@ def reference_gate(night_confidence: torch.Tensor, night_labels: torch.Tensor, d
     static_classes bool (K,). True where the reference reaches and predicts a static class and the night prediction
     is a static class too, or a dynamic one with confidence below `overrule_dynamic_below` (0: a dynamic night label
     is never overruled; 1: always). So a car parked by day never enters the night label and a confident night car
-    stays. teacher_only bool (K,) or None: classes left to the teacher. A night pixel labelled one of them is never
-    refined, and a reference predicting one of them refines nothing.
+    stays.
     """
     static = static_classes.to(night_labels.device)
     reaches = day_probabilities.sum(1) > 0.5  # (N, H, W): zeros outside the day image
     night_allows = static[night_labels] | (night_confidence < overrule_dynamic_below)
     day_labels = day_probabilities.argmax(1)  # (N, H, W)
-    gate = night_allows & static[day_labels] & reaches
-    if teacher_only is None:
-        return gate
-    kept = teacher_only.to(night_labels.device)
-    return gate & ~kept[night_labels] & ~kept[day_labels]
+    return night_allows & static[day_labels] & reaches
 
 
 def refine(night_probabilities: torch.Tensor, day_probabilities: torch.Tensor, gate: torch.Tensor,

@@ -248,8 +248,7 @@ def train(config: TrainConfig, run_dir: Path, dist_info: Distributed, resume: bo
     batches = IterationBatches(source, target, config.optim.batch_size, config.seed, dist_info.rank,
                                config.data.resize_height, (config.data.scale_min, config.data.scale_max),
                                (config.data.crop_height, config.data.crop_width), method.uses_reference,
-                               method.uses_target_labels or diagnose, _source_sampler(source, config),
-                               method.uses_target_frame)
+                               method.uses_target_labels or diagnose, _source_sampler(source, config))
     total = config.optim.iterations
     writer = None
     if dist_info.is_main:

@@ -7,11 +7,7 @@
                 pseudo-labels refined on static classes by the day reference's prediction, carried to night pixels
                 by cross attention (or copied, `transfer: identity`); by default the student's night crop gets
                 only the day crop's dynamic classes pasted in, no strong augmentation (config.STUDENT_INPUT;
-                `method.classmix` / `method.classmix_classes` / `method.strong_augmentation` switch them; with
-                `method.paste_fourier_beta` the pasted day pixels take the night crop's low frequencies first)
-
-With `method.source_augmentation` > 0, that share of the day crops goes through the strong photometric augmentation
-before CE(student(day), day labels), in every method.
+                `method.classmix` / `method.classmix_classes` / `method.strong_augmentation` switch them)
 
 With `method.anchor_classes`, where the frozen start model labels a night pixel with one of them, its softmax
 replaces the pseudo-label there (the mean teacher forgets thin and rare night classes with the student). Each
@@ -32,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from night_seg_ros.classes import IGNORE_INDEX
-from night_seg_training.augment import classmix_masks, fourier_style, mix, relight, strong_augment
+from night_seg_training.augment import classmix_masks, mix, relight, strong_augment
 from night_seg_training.config import STUDENT_INPUT, TEACHER_METHODS, TEACHER_RELIGHT, MethodConfig
 from night_seg_training.cross_attention import (
     attend,
@@ -45,7 +41,7 @@ from night_seg_training.cross_attention import (
     warp,
 )
 from night_seg_training.diagnostics import label_quality, watched_classes
-from night_seg_training.teacher import EmaTeacher, crop_windows, pseudo_label_weight, similarity_weight
+from night_seg_training.teacher import EmaTeacher, pseudo_label_weight, similarity_weight
 
 
 def weighted_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, weight: torch.Tensor,
@@ -74,7 +70,6 @@ class AdaptationMethod:
         self.config = config
         self.ignore_index = ignore_index
         self.static = static_class_mask(classes)
-        self.teacher_only = class_mask(classes, config.teacher_only_classes) if config.teacher_only_classes else None
         self.anchor_classes = class_mask(classes, config.anchor_classes) if config.anchor_classes else None
         self.num_classes = len(classes)
         self.watched = watched_classes(classes)
@@ -106,11 +101,6 @@ class AdaptationMethod:
         return self.config.name == 'full'
 
     @property
-    def uses_target_frame(self) -> bool:
-        """The teacher labels whole night frames (`teacher_view: frame`), so batches carry them."""
-        return self.uses_teacher and self.config.teacher_view == 'frame'
-
-    @property
     def uses_target_labels(self) -> bool:
         """Only the oracle reads night ground truth."""
         return self.config.name == 'oracle'
@@ -119,7 +109,7 @@ class AdaptationMethod:
              generator: torch.Generator, autocast: AbstractContextManager) -> StepResult:
         """Losses of one iteration. `student` may be DDP-wrapped; `autocast` is the mixed-precision context."""
         source = batch['source']
-        day = self._day_input(source['image'], generator)
+        day = source['image']
         if self.config.name == 'source_only':
             with autocast:
                 logits = student(day)
@@ -139,10 +129,7 @@ class AdaptationMethod:
             if self.classmix:
                 mask = classmix_masks(source['label'], generator, self.ignore_index,
                                       ~self.static if self.classmix_classes == 'dynamic' else None)
-                pasted = source['image']
-                if self.config.paste_fourier_beta > 0:
-                    pasted = fourier_style(pasted, target['image'], self.config.paste_fourier_beta)
-                night = mix(mask, pasted, target['image'])
+                night = mix(mask, source['image'], target['image'])
                 pseudo = mix(mask, source['label'], pseudo)
                 weight = mix(mask, torch.ones_like(weight), weight)
             else:
@@ -156,15 +143,6 @@ class AdaptationMethod:
         night_loss = weighted_cross_entropy(logits[n:], pseudo, weight, self.ignore_index)
         scalars.update({'loss/source': source_loss.item(), 'loss/night_consistency': night_loss.item()})
         return StepResult(source_loss + self.config.unsup_weight * night_loss, scalars, night[0], pseudo[0])
-
-    def _day_input(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """The labelled day crops float32 (N, 3, H, W) in [0, 1] as the supervised loss sees them: each, with
-        probability `source_augmentation`, through augment.strong_augment (draws nothing from `generator` when 0)."""
-        share = self.config.source_augmentation
-        if share <= 0:
-            return images
-        chosen = torch.rand(images.shape[0], generator=generator) < share
-        return torch.where(chosen.to(images.device).view(-1, 1, 1, 1), strong_augment(images, generator), images)
 
     def pseudo_labels(self, teacher: EmaTeacher, target: dict[str, torch.Tensor],
                        autocast: AbstractContextManager) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
@@ -221,12 +199,10 @@ class AdaptationMethod:
                                        align_corners=False).squeeze(1)  # (N, H, W)
             scalars.update({'attention/similarity': similarity.mean().item(),
                             'attention/shift_x_px': shift[:, 1].abs().mean().item()})
-        mix = self.config.reference_weight * (similarity if similarity is not None and self.config.similarity_mixing
-                                              else 1.0)
         night_confidence, teacher_labels = night_probabilities.max(1)  # (N, H, W) each
         gate = reference_gate(night_confidence, teacher_labels, day_probabilities, self.static,
-                              self.config.overrule_dynamic_below, self.teacher_only)
-        refined = refine(night_probabilities, day_probabilities, gate, mix)
+                              self.config.overrule_dynamic_below)
+        refined = refine(night_probabilities, day_probabilities, gate, self.config.reference_weight)
         scalars['refine/gate_fraction'] = gate.float().mean().item()
         return refined, teacher_labels, similarity, scalars
 
@@ -245,12 +221,9 @@ class AdaptationMethod:
                       ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """One forward of `model` (the teacher's, or the frozen start model) over target's `keys` ('image', then
         'reference'), concatenated: probabilities float (len(keys) * N, K, H, W) for target's crops of H x W, and
-        with `stage` the features there float (len(keys) * N, C, H / 2**(stage+1), W / 2**(stage+1)). `teacher_view:
-        crop` reads the crops; `frame` the whole frames ('<key>_frame'), each crop then taking its window ('window',
-        crop_windows) of them. With `teacher_relight` the night view ('image') is lifted by augment.relight first."""
-        frame = self.uses_target_frame
-        height, width = target['image'].shape[-2:]
-        views = [target[key + '_frame' if frame else key] for key in keys]
+        with `stage` the features there float (len(keys) * N, C, H / 2**(stage+1), W / 2**(stage+1)). With
+        `teacher_relight` the night view ('image') is lifted by augment.relight first."""
+        views = [target[key] for key in keys]
         if self.teacher_relight > 0:
             views = [relight(view, self.teacher_relight) if key == 'image' else view
                      for key, view in zip(keys, views, strict=True)]
@@ -258,12 +231,6 @@ class AdaptationMethod:
             output = model(torch.cat(views), stage)
         logits, features = output if stage is not None else (output, None)
         probabilities = torch.softmax(logits.float(), dim=1)
-        if frame:
-            windows = target['window'].repeat(len(keys), 1)  # (len(keys) * N, 4)
-            probabilities = crop_windows(probabilities, windows, (height, width))
-            if features is not None:
-                cells = (height // 2 ** (stage + 1), width // 2 ** (stage + 1))
-                features = crop_windows(features.float(), windows, cells)
         return probabilities, features
 
     def _quality(self, prefix: str, labels: torch.Tensor, truth: torch.Tensor) -> dict[str, float]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import copy
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from night_seg_training.config import PSEUDO_WEIGHTINGS
@@ -43,21 +42,6 @@ class EmaTeacher:
         torch._foreach_lerp_(teacher_params, student_params, 1.0 - alpha)  # one fused pass instead of 2 per tensor
         for teacher_buffer, student_buffer in zip(self.model.buffers(), student.buffers(), strict=True):
             teacher_buffer.copy_(student_buffer)
-
-
-def crop_windows(maps: torch.Tensor, windows: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """The windows of whole-frame maps that training crops show: float (N, C, H, W) -> float (N, C, *size), bilinear.
-
-    `windows` float (N, 4) = (x0, y0, x1, y1) per map in grid_sample's normalised coordinates (batches.weak_augment
-    gives them; -1 and 1 are the map's outer edges). Outside the map (a crop's padding) the result is 0, so a
-    probability map gives confidence 0 there.
-    """
-    height, width = size
-    steps = [(torch.arange(count, device=maps.device, dtype=maps.dtype) + 0.5) / count for count in (height, width)]
-    ys = windows[:, 1:2].to(maps.dtype) + steps[0] * (windows[:, 3:4] - windows[:, 1:2]).to(maps.dtype)  # (N, H)
-    xs = windows[:, 0:1].to(maps.dtype) + steps[1] * (windows[:, 2:3] - windows[:, 0:1]).to(maps.dtype)  # (N, W)
-    grid = torch.stack([xs[:, None, :].expand(-1, height, -1), ys[:, :, None].expand(-1, -1, width)], dim=-1)
-    return F.grid_sample(maps, grid, mode='bilinear', padding_mode='zeros', align_corners=False)
 
 
 def pseudo_label_weight(confidence: torch.Tensor, rule: str, threshold: float) -> torch.Tensor:
