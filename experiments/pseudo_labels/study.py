@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import json
 
 import numpy as np
@@ -32,20 +31,21 @@ from night_seg_training.batches import IterationBatches
 from night_seg_training.config import load_config
 from night_seg_training.datasets import build_dataset
 from night_seg_training.diagnostics import WATCHED_CLASSES, label_quality, watched_classes
-from night_seg_training.method import AdaptationMethod
+from night_seg_training.method.steps import build_method
+from night_seg_training.method.teacher import EmaTeacher
 from night_seg_training.segmenter import Segmenter, initial_network
-from night_seg_training.teacher import EmaTeacher
 
 KEYS = ('accuracy', 'miou', *(f'{name}_iou' for name in WATCHED_CLASSES))
 
 
 def variants(recipe: str, overrides: list[str], extra: list[str]) -> dict[str, object]:
     """Name -> MethodConfig of every variant measured: each is `recipe`'s method with `overrides` (--set), then
-    method.name=full and its own overrides (`extra`: NAME=KEY=VALUE[,KEY=VALUE])."""
-    method = load_config(recipe, overrides).method
-    found = {'teacher': dataclasses.replace(method, name='mean_teacher'),
-             'identity': dataclasses.replace(method, name='full', transfer='identity'),
-             'attention': dataclasses.replace(method, name='full', transfer='attention')}
+    its method name and transfer, or method.name=full and its own overrides (`extra`: NAME=KEY=VALUE[,KEY=VALUE]);
+    each resolved for its own method as the config loads."""
+    found = {name: load_config(recipe, [*overrides, *changes]).method for name, changes in (
+        ('teacher', ['method.name=mean_teacher']),
+        ('identity', ['method.name=full', 'method.transfer=identity']),
+        ('attention', ['method.name=full', 'method.transfer=attention']))}
     for text in extra:
         name, _, changes = text.partition('=')
         found[name] = load_config(recipe, [*overrides, 'method.name=full', *changes.split(',')]).method
@@ -81,7 +81,7 @@ def main() -> None:
     results = {}
     watched = watched_classes(CITYSCAPES_CLASSES)
     for name, method_config in variants(args.recipe, args.overrides, args.variant).items():
-        method = AdaptationMethod(method_config, CITYSCAPES_CLASSES)
+        method = build_method(method_config, CITYSCAPES_CLASSES)
         logged: dict[str, list[float]] = {}
         with torch.no_grad():
             for batch in drawn:

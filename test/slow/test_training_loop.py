@@ -60,6 +60,8 @@ def test_a_run_writes_its_folder_and_ends_with_a_bundle(tmp_path: Path, method: 
     assert f'bundle: {run / "bundle"}' in capsys.readouterr().out
     resolved = load_config(run / 'config.yaml')
     assert resolved.method.name == method and resolved.optim.iterations == 2
+    saved = yaml.safe_load((run / 'config.yaml').read_text())['method']
+    assert None not in saved.values(), saved  # every method value that ran, none left as "the method's choice"
     log = (run / 'train.log').read_text()
     assert 'training tiny: method' in log
     used = 4 if method == 'source_only' else 8  # the day images, and as many night ones if the method reads them
@@ -81,7 +83,7 @@ def test_a_run_writes_its_folder_and_ends_with_a_bundle(tmp_path: Path, method: 
     assert provenance['metrics']['night']['split']['split'] == 'val'
     assert 0 <= provenance['metrics']['night']['miou'] <= 100
     assert 'synthetic streets only' in provenance['data']['note']
-    assert provenance['config']['method']['name'] == method
+    assert provenance['config']['method'] == saved
     metrics = json.loads((run / 'metrics.json').read_text())
     assert metrics['night']['miou'] == provenance['metrics']['night']['miou']
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 
 import pytest
 import torch
@@ -10,24 +11,26 @@ import torch.nn.functional as F
 from night_seg_ros.bundle import InputSpec
 from night_seg_ros.classes import CITYSCAPES_CLASSES, IGNORE_INDEX
 from night_seg_ros.model import build_network, segformer_arch
-from night_seg_training.augment import classmix_masks, gaussian_blur, mix, relight, strong_augment
-from night_seg_training.config import MethodConfig
-from night_seg_training.cross_attention import (
-    attend,
-    cosine_similarity,
-    global_shift,
-    reference_gate,
-    refine,
-    static_class_mask,
-    warp,
-)
+from night_seg_training.config import RECIPES_DIR, load_config
 from night_seg_training.diagnostics import WATCHED_CLASSES, label_quality
-from night_seg_training.method import AdaptationMethod, weighted_cross_entropy
+from night_seg_training.method.augment import classmix_masks, gaussian_blur, mix, relight, strong_augment
+from night_seg_training.method.class_masks import static_class_mask
+from night_seg_training.method.cross_attention import attend, cosine_similarity, global_shift, warp
+from night_seg_training.method.options import PRESET_OPTIONS, PRESETS, MethodConfig, resolved
+from night_seg_training.method.pseudo_label import pseudo_label_weight, similarity_weight
+from night_seg_training.method.refinement import reference_gate, refine
+from night_seg_training.method.steps import AdaptationMethod, build_method, weighted_cross_entropy
+from night_seg_training.method.teacher import EmaTeacher
 from night_seg_training.segmenter import Segmenter
-from night_seg_training.teacher import EmaTeacher, pseudo_label_weight, similarity_weight
 
 STATIC = static_class_mask(CITYSCAPES_CLASSES)
 CAR = CITYSCAPES_CLASSES.index('car')
+
+
+def method_of(config: MethodConfig) -> AdaptationMethod:
+    """The step of `config` resolved as the config loads (the method's own values of what it leaves unset)."""
+    return build_method(resolved(config), CITYSCAPES_CLASSES)
+
 ROAD, BUILDING, SKY, POLE = (CITYSCAPES_CLASSES.index(name) for name in ('road', 'building', 'sky', 'pole'))
 
 
@@ -277,7 +280,7 @@ QUALITY = {'pseudo/accuracy', 'pseudo/miou'}
                                                 ('full', 'attention'), ('full', 'identity'), ('oracle', 'attention')])
 def test_each_switch_gives_a_finite_loss_with_gradients(name: str, transfer: str) -> None:
     student = _tiny_segmenter()
-    method = AdaptationMethod(MethodConfig(name=name, transfer=transfer), CITYSCAPES_CLASSES)
+    method = method_of(MethodConfig(name=name, transfer=transfer))
     teacher = EmaTeacher(student) if method.uses_teacher else None
     result = method.step(student, teacher, _batch(True), torch.Generator().manual_seed(0), contextlib.nullcontext())
     assert torch.isfinite(result.loss)
@@ -300,7 +303,7 @@ def test_night_ground_truth_is_measured_but_never_learned_from(name: str) -> Non
     losses = {}
     for with_labels in (False, True):
         student = _tiny_segmenter()
-        method = AdaptationMethod(MethodConfig(name=name), CITYSCAPES_CLASSES)
+        method = method_of(MethodConfig(name=name))
         result = method.step(student, EmaTeacher(student), _batch(with_labels), torch.Generator().manual_seed(0),
                              contextlib.nullcontext())
         losses[with_labels] = result.loss.item()
@@ -312,7 +315,7 @@ def test_night_ground_truth_is_measured_but_never_learned_from(name: str) -> Non
 @pytest.mark.parametrize('weight', [0.0, 0.5, 1.0])
 def test_the_night_loss_enters_at_its_weight(name: str, weight: float) -> None:
     student = _tiny_segmenter()
-    method = AdaptationMethod(MethodConfig(name=name, unsup_weight=weight), CITYSCAPES_CLASSES)
+    method = method_of(MethodConfig(name=name, unsup_weight=weight))
     result = method.step(student, EmaTeacher(student), _batch(False), torch.Generator().manual_seed(0),
                          contextlib.nullcontext())
     night = result.scalars['loss/night_consistency']
@@ -325,7 +328,7 @@ def test_the_night_weight_defaults_to_half_and_the_oracle_ignores_it() -> None:
     losses = []
     for weight in (0.5, 1.0):
         student = _tiny_segmenter()
-        method = AdaptationMethod(MethodConfig(name='oracle', unsup_weight=weight), CITYSCAPES_CLASSES)
+        method = method_of(MethodConfig(name='oracle', unsup_weight=weight))
         result = method.step(student, None, _batch(True), torch.Generator().manual_seed(0), contextlib.nullcontext())
         losses.append(result.loss.item())
         assert result.loss.item() == pytest.approx(
@@ -337,8 +340,7 @@ def test_the_night_weight_defaults_to_half_and_the_oracle_ignores_it() -> None:
 def test_the_student_sees_the_night_crop_as_is_only_without_classmix_and_strong_augmentation(
         classmix: bool, strong_augmentation: bool) -> None:
     student = _tiny_segmenter()
-    method = AdaptationMethod(MethodConfig(name='mean_teacher', classmix=classmix,
-                                           strong_augmentation=strong_augmentation), CITYSCAPES_CLASSES)
+    method = method_of(MethodConfig(name='mean_teacher', classmix=classmix, strong_augmentation=strong_augmentation))
     batch = _batch(False)
     result = method.step(student, EmaTeacher(student), batch, torch.Generator().manual_seed(0),
                          contextlib.nullcontext())
@@ -352,7 +354,7 @@ def test_each_method_has_its_own_student_input_unless_the_config_says() -> None:
     night, source = batch['target']['image'][0], batch['source']
 
     def student_input(config: MethodConfig) -> torch.Tensor:
-        return AdaptationMethod(config, CITYSCAPES_CLASSES).step(
+        return method_of(config).step(
             student, EmaTeacher(student), batch, torch.Generator().manual_seed(0), contextlib.nullcontext()).night
 
     dynamic = ~STATIC[source['label'][0]]  # (H, W): the day crop's cars, people, ...
@@ -382,13 +384,12 @@ def test_teacher_relight_changes_what_the_teacher_sees_not_what_the_student_lear
     batch = _batch(False)
     results = {}
     for brightness in (0.0, 0.3):
-        method = AdaptationMethod(MethodConfig(name='full', transfer='identity', classmix=False,
-                                               teacher_relight=brightness), CITYSCAPES_CLASSES)
+        method = method_of(MethodConfig(name='full', transfer='identity', classmix=False, teacher_relight=brightness))
         teacher = EmaTeacher(student)
         results[brightness] = method.step(student, teacher, batch, torch.Generator().manual_seed(0),
                                           contextlib.nullcontext())
-        seen, _ = method._teacher_view(teacher.model, batch['target'], ('image', 'reference'),
-                                       contextlib.nullcontext())
+        seen, _ = method.pseudo_labeler.teacher_view(teacher.model, batch['target'], ('image', 'reference'),
+                                                     contextlib.nullcontext())
         expected = teacher.model(torch.cat([relight(batch['target']['image'], brightness) if brightness else
                                             batch['target']['image'], batch['target']['reference']]))
         assert torch.allclose(seen, torch.softmax(expected, 1), atol=1e-6)
@@ -396,9 +397,25 @@ def test_teacher_relight_changes_what_the_teacher_sees_not_what_the_student_lear
     assert not torch.equal(results[0.0].pseudo_label, results[0.3].pseudo_label)
 
 
+@pytest.mark.parametrize('recipe', sorted(path.stem for path in RECIPES_DIR.glob('*.yaml')))
+def test_a_loaded_config_holds_every_method_value_that_runs(recipe: str) -> None:
+    """No null meaning "the method's own choice" survives loading: the saved config says what ran."""
+    for name, preset in PRESETS.items():
+        method = load_config(recipe, [f'method.name={name}', 'method.anchor_classes=[]']).method
+        unset = [key for key, value in dataclasses.asdict(method).items() if value is None]
+        assert not unset, (recipe, name, unset)
+        written = load_config(recipe, [f'method.name={name}', 'method.anchor_classes=[]']).to_dict()['method']
+        assert None not in written.values()
+        if recipe == 'synthetic_demo':  # the recipe leaves them to the method
+            assert all(getattr(method, key) == getattr(preset, key) for key in PRESET_OPTIONS)
+    assert load_config('own_drives').method.teacher_relight == 0.0  # a recipe's own value stays
+    with pytest.raises(ValueError, match='resolve the config first'):
+        build_method(MethodConfig(name='full'), CITYSCAPES_CLASSES)
+
+
 def test_teacher_relight_unset_is_each_methods_own_choice() -> None:
     def chosen(**settings: object) -> float:
-        return AdaptationMethod(MethodConfig(**settings), CITYSCAPES_CLASSES).teacher_relight
+        return resolved(MethodConfig(**settings)).teacher_relight
 
     assert chosen(name='full') == 0.25 and chosen(name='full', transfer='identity') == 0.25
     assert chosen(name='mean_teacher') == 0.0 and chosen(name='oracle') == 0.0
@@ -428,16 +445,14 @@ def test_anchor_classes_keep_the_start_models_night_labels_where_it_predicts_the
     kept = int(torch.bincount(start_labels.flatten()).argmax())  # the start model's commonest night class
     where = start_labels == kept
     assert 0 < where.sum() < where.numel() and (teacher_labels[where] != kept).any()
-    method = AdaptationMethod(MethodConfig(name='mean_teacher', anchor_classes=[CITYSCAPES_CLASSES[kept]]),
-                              CITYSCAPES_CLASSES)
+    method = method_of(MethodConfig(name='mean_teacher', anchor_classes=[CITYSCAPES_CLASSES[kept]]))
     assert method.uses_anchor
     pseudo, weight, scalars = method.pseudo_labels(teacher, target, contextlib.nullcontext())
     assert torch.equal(pseudo[where], start_labels[where])
     assert torch.allclose(weight[where], start_confidence[where], atol=1e-5)
     assert torch.equal(pseudo[~where], teacher_labels[~where])
     assert scalars['anchor/fraction'] == pytest.approx(where.float().mean().item())
-    full = AdaptationMethod(MethodConfig(name='full', transfer='identity', anchor_classes=['pole']),
-                            CITYSCAPES_CLASSES)
+    full = method_of(MethodConfig(name='full', transfer='identity', anchor_classes=['pole']))
     result = full.step(student, teacher, _batch(False), torch.Generator().manual_seed(0), contextlib.nullcontext())
     assert torch.isfinite(result.loss) and 'anchor/fraction' in result.scalars
     with pytest.raises(ValueError, match='keeps the start model'):

@@ -12,7 +12,6 @@ machine's speed hits them alike.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import platform
 import time
@@ -27,9 +26,9 @@ from night_seg_training.batches import IterationBatches
 from night_seg_training.config import load_config
 from night_seg_training.datasets import build_dataset
 from night_seg_training.loop import build_optimizer, optimisation_step
-from night_seg_training.method import AdaptationMethod
+from night_seg_training.method.steps import build_method
+from night_seg_training.method.teacher import EmaTeacher
 from night_seg_training.segmenter import Segmenter, initial_network
-from night_seg_training.teacher import EmaTeacher
 
 
 def bench_iterations(methods: Sequence[str], batch: int, crop: int, iterations: int, warmup: int, variant: str,
@@ -42,15 +41,15 @@ def bench_iterations(methods: Sequence[str], batch: int, crop: int, iterations: 
     method median_s and p90_s (seconds per iteration) and ratio_to_first (median / the first method's median).
     """
     device = torch.device(device_name)
-    config = load_config('synthetic_demo', [f'optim.batch_size={batch}', f'data.crop_height={crop}',
-                                            f'data.crop_width={crop}'])
     spec = {'split': 'train', 'count': 64, 'height': 256, 'width': 512, 'seed': 0}
     source = build_dataset({'name': 'synthetic_day', **spec})
     target = build_dataset({'name': 'synthetic_night', **spec})
     autocast = (torch.autocast('cuda', dtype=torch.bfloat16) if device.type == 'cuda' else contextlib.nullcontext())
     runs = {}
     for name in methods:
-        method = AdaptationMethod(dataclasses.replace(config.method, name=name), CITYSCAPES_CLASSES)
+        config = load_config('synthetic_demo', [f'method.name={name}', f'optim.batch_size={batch}',
+                                                f'data.crop_height={crop}', f'data.crop_width={crop}'])
+        method = build_method(config.method, CITYSCAPES_CLASSES)
         torch.manual_seed(0)
         network, _ = initial_network(variant, None)
         student = Segmenter(network, InputSpec(config.model.input_height, config.model.input_width)).to(device)

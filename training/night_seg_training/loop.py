@@ -38,10 +38,10 @@ from night_seg_training.batches import IterationBatches, iteration_loader
 from night_seg_training.checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
 from night_seg_training.config import TrainConfig, save_config
 from night_seg_training.distributed import Distributed
-from night_seg_training.method import AdaptationMethod, StepResult
+from night_seg_training.method.steps import AdaptationMethod, StepResult, build_method
+from night_seg_training.method.teacher import EmaTeacher
 from night_seg_training.rare_class import RareClassSampler, label_pixel_counts, rare_class_sampler
 from night_seg_training.segmenter import Segmenter, initial_network
-from night_seg_training.teacher import EmaTeacher
 
 LOG = logging.getLogger('night_seg_train')
 SCALARS_FILE = 'scalars.jsonl'
@@ -222,7 +222,7 @@ def train(config: TrainConfig, run_dir: Path, dist_info: Distributed, resume: bo
     if dist_info.is_main:
         save_config(config, run_dir / 'config.yaml')
     torch.manual_seed(config.seed)
-    method = AdaptationMethod(config.method, CITYSCAPES_CLASSES, IGNORE_INDEX)
+    method = build_method(config.method, CITYSCAPES_CLASSES, IGNORE_INDEX)
     network, arch = initial_network(config.model.variant, config.model.init)
     init_provenance = _init_provenance(config.model.init)  # read now: the start bundle may be replaced by the end
     segmenter = Segmenter(network, InputSpec(config.model.input_height, config.model.input_width))

@@ -1,7 +1,8 @@
-"""The mean teacher: an exponential moving average of the student, and what it gives the night images.
+"""The mean teacher: an exponential moving average of the student (the paper's consistency regularisation).
 
-The teacher labels weakly augmented night images; each pseudo-label is weighted by its confidence
-(`pseudo_label_weight`).
+The teacher labels the weakly augmented night crops (pseudo_label.py builds the pseudo-labels from its prediction);
+the student learns them under ClassMix and strong augmentation (steps.MeanTeacher). The teacher never learns by
+gradient: it follows the student after each step.
 """
 from __future__ import annotations
 
@@ -9,8 +10,6 @@ import copy
 
 import torch
 from torch import nn
-
-from night_seg_training.config import PSEUDO_WEIGHTINGS
 
 
 class EmaTeacher:
@@ -42,27 +41,3 @@ class EmaTeacher:
         torch._foreach_lerp_(teacher_params, student_params, 1.0 - alpha)  # one fused pass instead of 2 per tensor
         for teacher_buffer, student_buffer in zip(self.model.buffers(), student.buffers(), strict=True):
             teacher_buffer.copy_(student_buffer)
-
-
-def pseudo_label_weight(confidence: torch.Tensor, rule: str, threshold: float) -> torch.Tensor:
-    """Per-pixel weight of each pseudo-label: confidence float (N, H, W) in [0, 1] -> float (N, H, W).
-
-    `confidence`: the pixel's own confidence (the max probability of the, possibly refined, pseudo-label). It works
-    from scratch: an unsure teacher gives small but non-zero weights, a confident reference large ones.
-    `image_fraction` (DAFormer): every pixel of an image weighs the fraction of its pixels above `threshold`. At
-    DAFormer's 0.968 it is about 0 for a teacher trained from scratch, so its pseudo-labels never count.
-    """
-    if rule == 'confidence':
-        return confidence
-    if rule == 'image_fraction':
-        fraction = (confidence > threshold).float().mean(dim=(1, 2), keepdim=True)  # (N, 1, 1)
-        return fraction.expand_as(confidence)
-    raise ValueError(f'pseudo_weighting {rule!r}; allowed: {", ".join(PSEUDO_WEIGHTINGS)}')
-
-
-def similarity_weight(similarity: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
-    """Per-pixel weight from night-day similarity (N, H, W) -> (N, H, W), normalised to mean 1 per image.
-
-    Normalising keeps the loss scale of each image; only where inside the image the loss looks changes.
-    """
-    return similarity / similarity.mean(dim=(1, 2), keepdim=True).clamp(min=eps)
