@@ -27,12 +27,12 @@ import torch
 
 from night_seg_ros.bundle import InputSpec
 from night_seg_ros.classes import CITYSCAPES_CLASSES, IGNORE_INDEX
-from night_seg_training.batches import IterationBatches
 from night_seg_training.config import load_config
 from night_seg_training.datasets import build_dataset
 from night_seg_training.diagnostics import WATCHED_CLASSES, label_quality, watched_classes
 from night_seg_training.method.steps import build_method
 from night_seg_training.method.teacher import EmaTeacher
+from night_seg_training.run import Datasets, build_run
 from night_seg_training.segmenter import Segmenter, initial_network
 
 KEYS = ('accuracy', 'miou', *(f'{name}_iou' for name in WATCHED_CLASSES))
@@ -67,17 +67,20 @@ def main() -> None:
     parser.add_argument('--json', help='also write the results here')
     args = parser.parse_args()
 
-    config = load_config(args.recipe, args.overrides)
+    config = load_config(args.recipe, [*args.overrides, 'method.name=full', f'model.init={args.teacher}',
+                                       'schedule.pseudo_label_diagnostics=true'])
     spec = dict(config.data.target)
     if args.alignment:
         spec['alignment'] = args.alignment
     target = build_dataset(spec)
+    # the run `full` trains from the teacher's bundle, drawing the night crops (with references and ground truth) as
+    # training does; the night set stands in for the day one, whose crops are not measured
+    run = build_run(config, datasets=Datasets(target, target, {}))
+    if not run.diagnose:
+        raise SystemExit(f'{spec["name"]} has no night ground truth to measure the pseudo-labels against')
+    teacher = EmaTeacher(run.segmenter.eval(), anchored=True)  # the bundle as it is, and as its own start
+    drawn = [run.batches[index]['target'] for index in range(args.batches)]
     input_spec = InputSpec(config.model.input_height, config.model.input_width)
-    teacher = EmaTeacher(Segmenter(initial_network('b0', args.teacher)[0], input_spec), anchored=True)  # its own start
-    batches = IterationBatches(target, target, config.optim.batch_size, config.seed, 0, config.data.resize_height,
-                               (config.data.scale_min, config.data.scale_max),
-                               (config.data.crop_height, config.data.crop_width), True, True)
-    drawn = [batches[index]['target'] for index in range(args.batches)]
     results = {}
     watched = watched_classes(CITYSCAPES_CLASSES)
     for name, method_config in variants(args.recipe, args.overrides, args.variant).items():

@@ -6,6 +6,7 @@ the interrupted run would have seen, with no sampler state to save, and DDP rank
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import cv2
@@ -62,26 +63,38 @@ def to_tensors(samples: list[dict[str, np.ndarray]]) -> dict[str, torch.Tensor]:
     return batch
 
 
+@dataclass(frozen=True)
+class Crops:
+    """How `weak_augment` cuts a training crop from an item: resized to `resize_height` (keeping the aspect ratio),
+    scaled by a random factor in `scale_range`, cut to `size` = (height, width) pixels, flipped half of the time."""
+
+    resize_height: int
+    scale_range: tuple[float, float]
+    size: tuple[int, int]
+
+
 class IterationBatches:
     """Map-style dataset over iteration numbers: item `i` is the whole batch of iteration `i` for this rank.
 
-    Returns {'source': {'image', 'label'}} plus, when a target is given, {'target': {'image', 'reference'
-    (when `need_reference`), 'label' (when `need_target_label`)}}; tensors as in `to_tensors`. With
-    `source_sampler` the day items are drawn by class (rare_class.py) instead of uniformly.
+    source: the labelled day items; crops: how each item is cut (`Crops`); batch_size: items per domain; seed and
+    rank: what the draws depend on besides the iteration. target: the night items, drawn with only `target_keys`
+    ('image', and 'reference', 'label' as the method and its diagnostics need); None for a method that reads none.
+    source_sampler: draws the day items by class (rare_class.py) instead of uniformly.
+
+    Returns {'source': {'image', 'label'}} plus, with a target, {'target': {key: ... for key in target_keys}};
+    tensors as in `to_tensors`.
     """
 
-    def __init__(self, source: Any, target: Any | None, batch_size: int, seed: int, rank: int, resize_height: int,
-                 scale_range: tuple[float, float], crop: tuple[int, int], need_reference: bool = False,
-                 need_target_label: bool = False, source_sampler: RareClassSampler | None = None) -> None:
+    def __init__(self, source: Any, crops: Crops, batch_size: int, seed: int, rank: int = 0, target: Any | None = None,
+                 target_keys: tuple[str, ...] = ('image',), source_sampler: RareClassSampler | None = None) -> None:
         self.source = source
         self.source_sampler = source_sampler
         self.target = target
         self.batch_size = batch_size
         self.seed = seed
         self.rank = rank
-        self.augment = dict(resize_height=resize_height, scale_range=scale_range, crop=crop)
-        self.target_keys = ('image',) + (('reference',) if need_reference else ()) + (
-            ('label',) if need_target_label else ())
+        self.augment = dict(resize_height=crops.resize_height, scale_range=crops.scale_range, crop=crops.size)
+        self.target_keys = target_keys
 
     @staticmethod
     def _item(dataset: Any, index: int, keys: tuple[str, ...]) -> dict[str, Any]:
