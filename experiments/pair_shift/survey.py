@@ -10,7 +10,7 @@ import argparse
 import numpy as np
 
 from night_seg_ros.classes import CITYSCAPES_CLASSES
-from night_seg_training import synth
+from night_seg_training import synthetic as synth
 from night_seg_training.method.class_masks import static_class_mask
 
 STATIC = np.zeros(256, bool)

@@ -21,7 +21,7 @@ from night_seg_training.cli import main
 from night_seg_training.config import RECIPES_DIR, ConfigError, load_config
 from night_seg_training.segmenter import initial_network
 
-pytest.importorskip('night_seg_training.synth', reason='the synthetic generator provides the data of these runs')
+pytest.importorskip('night_seg_training.synthetic', reason='the synthetic generator provides the data of these runs')
 
 
 def _synthetic(name: str, split: str, count: int) -> dict:

@@ -248,7 +248,7 @@ def test_build_dataset_builds_each_reader(tmp_path, name, make, extra):
 @pytest.mark.parametrize('name, keys', [('synthetic_day', {'image', 'label', 'name'}),
                                         ('synthetic_night', {'image', 'reference', 'name'})])
 def test_build_dataset_generates_synthetic_data_without_root(name, keys):
-    pytest.importorskip('night_seg_training.synth')
+    pytest.importorskip('night_seg_training.synthetic')
     dataset = build_dataset({'name': name, 'split': 'train', 'count': 2, 'height': 32, 'width': 64, 'seed': 1})
     assert len(dataset) == 2
     sample = dataset[0]
@@ -388,7 +388,7 @@ def test_bad_recipe_entry_names_the_allowed_keys(spec, message):
 
 
 def test_synthetic_cache_generates_once_and_reads_from_disk(tmp_path: Path) -> None:
-    pytest.importorskip('night_seg_training.synth')
+    pytest.importorskip('night_seg_training.synthetic')
     spec = {'split': 'val', 'count': 2, 'height': 64, 'width': 128, 'seed': 0, 'cache': str(tmp_path / 'cache')}
     night = build_dataset({'name': 'synthetic_night', **spec})
     day = build_dataset({'name': 'synthetic_day', **spec})

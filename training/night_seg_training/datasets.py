@@ -288,7 +288,8 @@ class DarkZurich(_FileDataset):
 
 class OwnDrives(_FileDataset):
     """Night frames of the user's drives with their day references, as `night-seg-train pairs` writes them
-    (``night_seg_training.pairs.dataset``), from ``root`` = the folder holding ``rgb_anon/`` and ``manifest.json``.
+    (``night_seg_training.drive_pairs.pairing``), from ``root`` = the folder holding ``rgb_anon/`` and
+    ``manifest.json``.
 
     Night images ``rgb_anon/<split>/night/<SEQ>/<SEQ>_frame_<n>_rgb_anon.png`` (split train or val), references from
     the pair list ``corresp/<split>/night/zurich_dn_pair_<split>.csv``, and 'label' for the frames that have
@@ -424,7 +425,7 @@ def _cached_synthetic(cache: Path, args: dict[str, Any]) -> Path:
     written to a temporary folder and renamed into place, so an interrupted generation is never mistaken for a
     complete one and concurrent processes (DDP ranks) do not write into each other's files.
     """
-    from night_seg_training.synth import write_dataset
+    from night_seg_training.synthetic import write_dataset
 
     name = f'{args["split"]}-{args["count"]}-{args["width"]}x{args["height"]}-seed{args["seed"]}'
     root = cache / (name if args['alignment'] == 'aligned' else f'{name}-{args["alignment"]}')
@@ -444,11 +445,11 @@ def build_dataset(spec: dict[str, Any]) -> Any:
     """Build the dataset a recipe entry describes, e.g. ``{'name': 'cityscapes', 'root': '/data/cityscapes'}``.
 
     'name' is one of DATASET_NAMES; the other keys are the reader's arguments ('root', 'split', ...).
-    ``synthetic_day`` and ``synthetic_night`` without 'root' generate their samples with ``night_seg_training.synth``
-    (keys split, count, height, width, seed, alignment: aligned | coarse): in memory, or with 'cache': DIR once onto
-    disk under DIR, read from there afterwards. With 'root' they read a folder written by ``night-seg-train synth``.
-    DatasetError names the allowed names or keys when the entry has an unknown name, an unknown key or lacks a
-    required one.
+    ``synthetic_day`` and ``synthetic_night`` without 'root' generate their samples with
+    ``night_seg_training.synthetic`` (keys split, count, height, width, seed, alignment: aligned | coarse): in memory,
+    or with 'cache': DIR once onto disk under DIR, read from there afterwards. With 'root' they read a folder written
+    by ``night-seg-train synth``. DatasetError names the allowed names or keys when the entry has an unknown name, an
+    unknown key or lacks a required one.
     """
     params = dict(spec)
     name = params.pop('name', None)
@@ -461,7 +462,7 @@ def build_dataset(spec: dict[str, Any]) -> Any:
             root = _cached_synthetic(Path(cache), args)
             return DarkZurichReferences(root, args['split']) if name == 'synthetic_day' else DarkZurich(
                 root, args['split'])
-        from night_seg_training.synth import SyntheticStreets
+        from night_seg_training.synthetic import SyntheticStreets
 
         streets = SyntheticStreets(args['split'], args['count'], args['height'], args['width'], args['seed'],
                                    args['alignment'])

@@ -121,7 +121,7 @@ def _provenance(config: TrainConfig, metrics: dict[str, dict[str, Any]], iterati
         'recipe': config.name,
         'method': config.method.name,
         'data': {'source': config.data.source, 'target': config.data.target,
-                 'note': ('procedurally generated synthetic streets (night_seg_training.synth); this model knows '
+                 'note': ('procedurally generated synthetic streets (night_seg_training.synthetic); this model knows '
                           'synthetic streets only, not real camera images') if synthetic else 'real datasets'},
         'iterations': iterations,
         'metrics': {name: {'split': config.data.val[name], 'miou': result['miou'], 'iou': result['iou']}

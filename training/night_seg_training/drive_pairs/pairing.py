@@ -39,8 +39,7 @@ from tqdm import tqdm
 from night_seg_ros.codec import ImageDecodeError, image_to_array, stamp_ns
 from night_seg_ros.drives import bag_io
 from night_seg_ros.render import write_png
-from night_seg_training.geodesy import LocalFrame
-from night_seg_training.pairs.matching import (
+from night_seg_training.drive_pairs.matching import (
     MAX_DISTANCE,
     MAX_HEADING_DEG,
     PRECISION_WITHIN,
@@ -49,8 +48,9 @@ from night_seg_training.pairs.matching import (
     precision,
     refine_along_track,
 )
-from night_seg_training.pairs.positions import LABELS_TOPIC, Drive, PairsError, read_drive
-from night_seg_training.pairs.track import make_track, sample_by_distance
+from night_seg_training.drive_pairs.positions import LABELS_TOPIC, Drive, PairsError, read_drive
+from night_seg_training.drive_pairs.track import make_track, sample_by_distance
+from night_seg_training.geodesy import LocalFrame
 
 MANIFEST = 'manifest.json'
 FORMAT = 'night-seg-pairs/1'
@@ -277,7 +277,7 @@ def _match(drives: Sequence[Drive], frames: _Frames, day_rows: np.ndarray, night
                                             frame_spacing(frames.east_north[day_rows], frames.bag[day_rows]))
         result['gps'], result['gps_distance'] = np.where(index >= 0, day_rows[index], -1), distance
     if options.match != 'gps':
-        from night_seg_training.pairs.features import PlaceEncoder, match_by_content
+        from night_seg_training.drive_pairs.features import PlaceEncoder, match_by_content
 
         encoder = PlaceEncoder(options.model, options.device)
         best, result['similarity'], result['margin'] = match_by_content(

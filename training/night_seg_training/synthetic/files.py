@@ -13,8 +13,8 @@ import numpy as np
 from night_seg_ros.classes import CITYSCAPES_PALETTE
 from night_seg_ros.drives import preview
 from night_seg_ros.render import colorize, palette_lut, write_png
-from night_seg_training.synth.pairs import StreetPair, check_pairs, render_pair
-from night_seg_training.synth.rendering import SynthError
+from night_seg_training.synthetic.rendering import SynthError
+from night_seg_training.synthetic.street_pairs import StreetPair, check_pairs, render_pair
 
 GENERATOR_VERSION: int = 1
 """Version of the generator, written into the SYNTHETIC.md of every dataset and drive bag."""
@@ -50,7 +50,7 @@ def write_dataset(root: str | os.PathLike, split: str, count: int, height: int, 
                       cv2.cvtColor(image, cv2.COLOR_RGB2BGR) if image.ndim == 3 else image)
     (root / 'SYNTHETIC.md').write_text(
         '# Synthetic data\n\n'
-        'Every image and label here is procedurally generated synthetic data (night_seg_training.synth): simple '
+        'Every image and label here is procedurally generated synthetic data (night_seg_training.synthetic): simple '
         '3-D street scenes rendered by day and by night, not photographs of real places.\n\n'
         f'- generator version: {GENERATOR_VERSION}\n- seed: {seed}\n- split: {split}\n- pairs: {count}\n'
         f'- day/night alignment: {alignment}\n'
