@@ -30,7 +30,7 @@ from night_seg_ros.drives.preview import Mp4Writer, contact_sheet
 from night_seg_ros.metrics import ConfusionMatrix
 from night_seg_ros.render import colorize, palette_lut, write_png
 from night_seg_ros.vocabulary import OUTPUTS
-from night_seg_training import drive
+from night_seg_training.synthetic import drive
 
 ROOT = Path(__file__).resolve().parent.parent
 

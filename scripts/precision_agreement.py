@@ -13,7 +13,7 @@ from pathlib import Path
 from night_seg_ros.bundle import read_bundle
 from night_seg_ros.tensorrt.precision import to_int8_qdq, write_fp16
 from night_seg_ros.tensorrt.verify import AGREEMENT_FLOORS, compare, onnx_runner
-from night_seg_training.synth import render_pair
+from night_seg_training.synthetic import render_pair
 
 ROOT = Path(__file__).resolve().parents[1]
 

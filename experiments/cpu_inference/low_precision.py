@@ -31,7 +31,7 @@ from onnxruntime.quantization.shape_inference import quant_pre_process
 from night_seg_ros.backends.torch_backend import TorchBackend, let_idle_threads_sleep
 from night_seg_ros.bundle import INPUT_NAME, OUTPUT_NAMES, Bundle, read_bundle
 from night_seg_ros.tensorrt.precision import FrameReader, load_fp32
-from night_seg_training.synth import render_pair
+from night_seg_training.synthetic import render_pair
 
 ROOT = Path(__file__).resolve().parents[2]
 QUANTIZED_OPS = ['Conv', 'MatMul', 'Gemm']

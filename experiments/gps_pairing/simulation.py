@@ -16,15 +16,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from night_seg_training import route
-from night_seg_training.pairs.matching import (
+from night_seg_training.drive_pairs.matching import (
     MAX_DISTANCE,
     frame_spacing,
     match_by_position,
     precision,
     refine_along_track,
 )
-from night_seg_training.pairs.track import make_track, sample_by_distance
+from night_seg_training.drive_pairs.track import make_track, sample_by_distance
+from night_seg_training.synthetic import route
 
 
 @dataclass(frozen=True)

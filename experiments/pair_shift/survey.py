@@ -10,8 +10,8 @@ import argparse
 import numpy as np
 
 from night_seg_ros.classes import CITYSCAPES_CLASSES
-from night_seg_training import synth
-from night_seg_training.cross_attention import static_class_mask
+from night_seg_training import synthetic as synth
+from night_seg_training.method.class_masks import static_class_mask
 
 STATIC = np.zeros(256, bool)
 """uint8 label id -> static class (ids past the classes, 255 = ignore, are not)."""

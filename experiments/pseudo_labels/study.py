@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import json
 
 import numpy as np
@@ -28,24 +27,25 @@ import torch
 
 from night_seg_ros.bundle import InputSpec
 from night_seg_ros.classes import CITYSCAPES_CLASSES, IGNORE_INDEX
-from night_seg_training.batches import IterationBatches
 from night_seg_training.config import load_config
 from night_seg_training.datasets import build_dataset
 from night_seg_training.diagnostics import WATCHED_CLASSES, label_quality, watched_classes
-from night_seg_training.method import AdaptationMethod
+from night_seg_training.method.steps import build_method
+from night_seg_training.method.teacher import EmaTeacher
+from night_seg_training.run import Datasets, build_run
 from night_seg_training.segmenter import Segmenter, initial_network
-from night_seg_training.teacher import EmaTeacher
 
 KEYS = ('accuracy', 'miou', *(f'{name}_iou' for name in WATCHED_CLASSES))
 
 
 def variants(recipe: str, overrides: list[str], extra: list[str]) -> dict[str, object]:
     """Name -> MethodConfig of every variant measured: each is `recipe`'s method with `overrides` (--set), then
-    method.name=full and its own overrides (`extra`: NAME=KEY=VALUE[,KEY=VALUE])."""
-    method = load_config(recipe, overrides).method
-    found = {'teacher': dataclasses.replace(method, name='mean_teacher'),
-             'identity': dataclasses.replace(method, name='full', transfer='identity'),
-             'attention': dataclasses.replace(method, name='full', transfer='attention')}
+    its method name and transfer, or method.name=full and its own overrides (`extra`: NAME=KEY=VALUE[,KEY=VALUE]);
+    each resolved for its own method as the config loads."""
+    found = {name: load_config(recipe, [*overrides, *changes]).method for name, changes in (
+        ('teacher', ['method.name=mean_teacher']),
+        ('identity', ['method.name=full', 'method.transfer=identity']),
+        ('attention', ['method.name=full', 'method.transfer=attention']))}
     for text in extra:
         name, _, changes = text.partition('=')
         found[name] = load_config(recipe, [*overrides, 'method.name=full', *changes.split(',')]).method
@@ -67,22 +67,24 @@ def main() -> None:
     parser.add_argument('--json', help='also write the results here')
     args = parser.parse_args()
 
-    config = load_config(args.recipe, args.overrides)
+    config = load_config(args.recipe, [*args.overrides, 'method.name=full', f'model.init={args.teacher}',
+                                       'schedule.pseudo_label_diagnostics=true'])
     spec = dict(config.data.target)
     if args.alignment:
         spec['alignment'] = args.alignment
     target = build_dataset(spec)
+    # the run `full` trains from the teacher's bundle, drawing the night crops (with references and ground truth) as
+    # training does; the night set stands in for the day one, whose crops are not measured
+    run = build_run(config, datasets=Datasets(target, target, {}))
+    if not run.diagnose:
+        raise SystemExit(f'{spec["name"]} has no night ground truth to measure the pseudo-labels against')
+    teacher = EmaTeacher(run.segmenter.eval(), anchored=True)  # the bundle as it is, and as its own start
+    drawn = [run.batches[index]['target'] for index in range(args.batches)]
     input_spec = InputSpec(config.model.input_height, config.model.input_width)
-    teacher = EmaTeacher(Segmenter(initial_network('b0', args.teacher)[0], input_spec), anchored=True)  # its own start
-    batches = IterationBatches(target, target, config.optim.batch_size, config.seed, 0, config.data.resize_height,
-                               (config.data.scale_min, config.data.scale_max),
-                               (config.data.crop_height, config.data.crop_width), True, True,
-                               need_target_frame=True)  # frames change no draw; crop-view variants ignore them
-    drawn = [batches[index]['target'] for index in range(args.batches)]
     results = {}
     watched = watched_classes(CITYSCAPES_CLASSES)
     for name, method_config in variants(args.recipe, args.overrides, args.variant).items():
-        method = AdaptationMethod(method_config, CITYSCAPES_CLASSES)
+        method = build_method(method_config, CITYSCAPES_CLASSES)
         logged: dict[str, list[float]] = {}
         with torch.no_grad():
             for batch in drawn:

@@ -9,8 +9,8 @@ pytest.importorskip('rosbags', reason='the drive bag is written with rosbags')
 pytest.importorskip('tqdm', reason='the drive generator shows its progress with tqdm (the training extra)')
 
 from night_seg_ros.drives import bag_io  # noqa: E402
-from night_seg_training import drive  # noqa: E402
 from night_seg_training.cli import main  # noqa: E402
+from night_seg_training.synthetic import drive  # noqa: E402
 
 
 def test_drive_command_writes_every_topic_of_every_frame(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

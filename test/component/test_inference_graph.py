@@ -21,7 +21,7 @@ from night_seg_ros.bundle import INPUT_NAME, OUTPUT_NAMES, read_bundle
 from night_seg_ros.export import export_onnx, sample_images
 from night_seg_ros.model import SegmentationModel, create_untrained_bundle, load_model
 from night_seg_ros.paths import DEMO_MODEL, share_file
-from night_seg_training.synth import render_pair
+from night_seg_training.synthetic import render_pair
 
 MIN_AGREEMENT = 0.9999
 MAX_CONFIDENCE_DIFF = 1e-5

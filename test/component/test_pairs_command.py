@@ -15,8 +15,8 @@ pytest.importorskip('rosbags', reason='the bags are written and read with rosbag
 from night_seg_ros.drives import bag_io  # noqa: E402
 from night_seg_training.cli import main  # noqa: E402
 from night_seg_training.datasets import DarkZurich, OwnDrives  # noqa: E402
+from night_seg_training.drive_pairs.positions import NAV_SAT_FIX, ODOMETRY  # noqa: E402
 from night_seg_training.geodesy import LocalFrame  # noqa: E402
-from night_seg_training.pairs.positions import NAV_SAT_FIX, ODOMETRY  # noqa: E402
 
 ORIGIN = LocalFrame(48.1374, 11.5755)
 START = 1_800_000_000_000_000_000

@@ -250,7 +250,7 @@ def test_bad_start_up_is_a_one_line_error_and_non_zero_exit(tiny_bundle, params,
 
 
 def test_without_a_model_the_bundled_demo_model_segments_a_synthetic_street(tmp_path):
-    synth = pytest.importorskip('night_seg_training.synth', reason='the synthetic generator draws the test frame')
+    synth = pytest.importorskip('night_seg_training.synthetic', reason='the synthetic generator draws the test frame')
     pair = synth.render_pair(0, 'val', 0, 384, 768)  # the validation split: a street the demo model never saw
     node = NodeProcess(tmp_path, 'backend:=onnxruntime', namespace='/demo_model')
     probe = Probe('demo_probe', namespace='/demo_model', outputs=('labels',))

@@ -13,8 +13,8 @@ from night_seg_ros.bundle import read_bundle
 from night_seg_ros.model import create_untrained_bundle, load_model
 from night_seg_training.cli import main
 from night_seg_training.datasets import OwnDrives
-from night_seg_training.drive import DriveSpec, write_route_pair
 from night_seg_training.evaluate import evaluate
+from night_seg_training.synthetic.drive import DriveSpec, write_route_pair
 
 HEIGHT, WIDTH = 64, 128
 

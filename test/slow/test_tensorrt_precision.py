@@ -93,7 +93,7 @@ def test_half_stored_weights_are_folded_to_fp32_without_changing_outputs(tmp_pat
 
 
 def test_demo_model_fp16_agrees_with_fp32_on_synthetic_night_frames(tmp_path: Path) -> None:
-    synth = pytest.importorskip('night_seg_training.synth', reason='the synthetic generator draws the frames')
+    synth = pytest.importorskip('night_seg_training.synthetic', reason='the synthetic generator draws the frames')
     night = [synth.render_pair(3, 'val', index, 384, 768).night_image for index in range(2)]
     path = write_fp16(DEMO_ONNX, tmp_path / 'fp16.onnx')
     report = compare(onnx_runner(DEMO_ONNX, 2), onnx_runner(path, 2), night, 0.995)

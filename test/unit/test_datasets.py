@@ -7,6 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
+from night_seg_training import layout
 from night_seg_training.datasets import (
     CITYSCAPES_ID_TO_TRAIN_ID,
     DATASET_NAMES,
@@ -248,7 +249,7 @@ def test_build_dataset_builds_each_reader(tmp_path, name, make, extra):
 @pytest.mark.parametrize('name, keys', [('synthetic_day', {'image', 'label', 'name'}),
                                         ('synthetic_night', {'image', 'reference', 'name'})])
 def test_build_dataset_generates_synthetic_data_without_root(name, keys):
-    pytest.importorskip('night_seg_training.synth')
+    pytest.importorskip('night_seg_training.synthetic')
     dataset = build_dataset({'name': name, 'split': 'train', 'count': 2, 'height': 32, 'width': 64, 'seed': 1})
     assert len(dataset) == 2
     sample = dataset[0]
@@ -388,7 +389,7 @@ def test_bad_recipe_entry_names_the_allowed_keys(spec, message):
 
 
 def test_synthetic_cache_generates_once_and_reads_from_disk(tmp_path: Path) -> None:
-    pytest.importorskip('night_seg_training.synth')
+    pytest.importorskip('night_seg_training.synthetic')
     spec = {'split': 'val', 'count': 2, 'height': 64, 'width': 128, 'seed': 0, 'cache': str(tmp_path / 'cache')}
     night = build_dataset({'name': 'synthetic_night', **spec})
     day = build_dataset({'name': 'synthetic_day', **spec})
@@ -404,3 +405,21 @@ def test_synthetic_cache_generates_once_and_reads_from_disk(tmp_path: Path) -> N
     stamp = (folders[0] / 'SYNTHETIC.md').stat().st_mtime_ns
     build_dataset({'name': 'synthetic_night', **spec})
     assert (folders[0] / 'SYNTHETIC.md').stat().st_mtime_ns == stamp  # not generated again
+
+
+def test_the_layout_spells_dark_zurichs_published_paths(tmp_path: Path) -> None:
+    """The one spelling of the layout that the readers here and the writers (synthetic files, drive pairs) share."""
+    stem = layout.frame_stem('GOPR0356', 321)
+    assert stem == 'GOPR0356_frame_000321'
+    paths = {kind: kind.path(tmp_path, 'val', 'GOPR0356', stem).relative_to(tmp_path).as_posix() for kind in (
+        layout.NIGHT_IMAGES, layout.NIGHT_LABELS, layout.DAY_IMAGES, layout.REFERENCES, layout.REFERENCE_LABELS)}
+    assert list(paths.values()) == [
+        'rgb_anon/val/night/GOPR0356/GOPR0356_frame_000321_rgb_anon.png',
+        'gt/val/night/GOPR0356/GOPR0356_frame_000321_gt_labelTrainIds.png',
+        'rgb_anon/val/day/GOPR0356/GOPR0356_frame_000321_rgb_anon.png',
+        'rgb_anon/val_ref/day/GOPR0356_ref/GOPR0356_frame_000321_ref_rgb_anon.png',
+        'gt/val_ref/day/GOPR0356_ref/GOPR0356_frame_000321_ref_gt_labelTrainIds.png']
+    key = layout.pair_key('train', 'day', 'GOPR0356', stem)
+    assert layout.image_of_key(tmp_path, key) == layout.DAY_IMAGES.path(tmp_path, 'train', 'GOPR0356', stem)
+    assert layout.pair_list(tmp_path, 'train') == tmp_path / 'corresp/train/night/zurich_dn_pair_train.csv'
+    assert layout.REFERENCES.pattern == 'rgb_anon/<split>_ref/day/<SEQ>_ref/<SEQ>_frame_<n>_ref_rgb_anon.png'

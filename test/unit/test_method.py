@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 
-import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -11,26 +11,26 @@ import torch.nn.functional as F
 from night_seg_ros.bundle import InputSpec
 from night_seg_ros.classes import CITYSCAPES_CLASSES, IGNORE_INDEX
 from night_seg_ros.model import build_network, segformer_arch
-from night_seg_training.augment import classmix_masks, fourier_style, gaussian_blur, mix, relight, strong_augment
-from night_seg_training.batches import to_tensors, weak_augment
-from night_seg_training.config import MethodConfig
-from night_seg_training.cross_attention import (
-    attend,
-    class_mask,
-    cosine_similarity,
-    global_shift,
-    reference_gate,
-    refine,
-    static_class_mask,
-    warp,
-)
+from night_seg_training.config import RECIPES_DIR, load_config
 from night_seg_training.diagnostics import WATCHED_CLASSES, label_quality
-from night_seg_training.method import AdaptationMethod, weighted_cross_entropy
+from night_seg_training.method.augment import classmix_masks, gaussian_blur, mix, relight, strong_augment
+from night_seg_training.method.class_masks import static_class_mask
+from night_seg_training.method.cross_attention import attend, cosine_similarity, global_shift, warp
+from night_seg_training.method.options import PRESET_OPTIONS, PRESETS, MethodConfig, resolved
+from night_seg_training.method.pseudo_label import pseudo_label_weight, similarity_weight
+from night_seg_training.method.refinement import reference_gate, refine
+from night_seg_training.method.steps import AdaptationMethod, build_method, weighted_cross_entropy
+from night_seg_training.method.teacher import EmaTeacher
 from night_seg_training.segmenter import Segmenter
-from night_seg_training.teacher import EmaTeacher, crop_windows, pseudo_label_weight, similarity_weight
 
 STATIC = static_class_mask(CITYSCAPES_CLASSES)
 CAR = CITYSCAPES_CLASSES.index('car')
+
+
+def method_of(config: MethodConfig) -> AdaptationMethod:
+    """The step of `config` resolved as the config loads (the method's own values of what it leaves unset)."""
+    return build_method(resolved(config), CITYSCAPES_CLASSES)
+
 ROAD, BUILDING, SKY, POLE = (CITYSCAPES_CLASSES.index(name) for name in ('road', 'building', 'sky', 'pole'))
 
 
@@ -153,24 +153,6 @@ def test_an_unsure_dynamic_night_label_is_overruled_only_below_the_threshold() -
     assert _refine(night, day, 0.8, overrule_dynamic_below=1.0)[1].all()
 
 
-def test_classes_left_to_the_teacher_are_neither_overruled_nor_carried_over() -> None:
-    classes = len(CITYSCAPES_CLASSES)
-    night = torch.full((1, classes, 1, 3), 0.01)
-    night[0, POLE, 0, 0] = 0.6  # a night pole where the shifted reference has building
-    night[0, BUILDING, 0, 1] = 0.6  # building where the reference has a pole
-    night[0, BUILDING, 0, 2] = 0.6  # the night sky called building
-    night = night / night.sum(1, keepdim=True)
-    day = torch.full((1, classes, 1, 3), 0.05 / (classes - 1))
-    day[0, BUILDING, 0, 0] = 0.95
-    day[0, POLE, 0, 1] = 0.95
-    day[0, SKY, 0, 2] = 0.95
-    everything = reference_gate(*night.max(1), day, STATIC)
-    assert everything.tolist() == [[[True, True, True]]]
-    kept = reference_gate(*night.max(1), day, STATIC, teacher_only=class_mask(CITYSCAPES_CLASSES, ['pole']))
-    assert kept.tolist() == [[[False, False, True]]]
-    assert refine(night, day, kept, 0.8).argmax(1).tolist() == [[[POLE, BUILDING, SKY]]]
-
-
 def test_ema_teacher_math() -> None:
     torch.manual_seed(0)
     student = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.BatchNorm1d(2))
@@ -274,18 +256,6 @@ def test_gaussian_blur_keeps_the_mean_and_smooths() -> None:
     assert blurred[1].std() < images[1].std()
 
 
-def test_fourier_style_takes_the_styles_brightness_and_keeps_the_images_edges() -> None:
-    generator = torch.Generator().manual_seed(4)
-    day = 0.45 + 0.1 * torch.rand(2, 3, 64, 96, generator=generator)  # mean 0.5; its texture fits at 0.1
-    night = 0.05 + 0.1 * torch.rand(2, 3, 64, 96, generator=generator)  # mean 0.1
-    styled = fourier_style(day, night, 0.05)  # 3 cycles per image
-    assert torch.allclose(styled.mean((2, 3)), night.mean((2, 3)), atol=1e-4)  # the style's mean and colour
-    change = torch.fft.fft2(styled - day).abs()  # (2, 3, 64, 96)
-    low = (torch.fft.fftfreq(64, 1 / 64).abs() < 3).view(-1, 1) & (torch.fft.fftfreq(96, 1 / 96).abs() < 3)
-    assert change[..., low].min() > 0 and change[..., ~low].max() < 1e-3  # only the lowest frequencies change
-    assert torch.allclose(fourier_style(day, day, 0.05), day, atol=1e-5)  # its own style changes nothing
-
-
 def _tiny_segmenter() -> Segmenter:
     torch.manual_seed(0)
     return Segmenter(build_network(segformer_arch('b0')), InputSpec(64, 64))
@@ -310,7 +280,7 @@ QUALITY = {'pseudo/accuracy', 'pseudo/miou'}
                                                 ('full', 'attention'), ('full', 'identity'), ('oracle', 'attention')])
 def test_each_switch_gives_a_finite_loss_with_gradients(name: str, transfer: str) -> None:
     student = _tiny_segmenter()
-    method = AdaptationMethod(MethodConfig(name=name, transfer=transfer), CITYSCAPES_CLASSES)
+    method = method_of(MethodConfig(name=name, transfer=transfer))
     teacher = EmaTeacher(student) if method.uses_teacher else None
     result = method.step(student, teacher, _batch(True), torch.Generator().manual_seed(0), contextlib.nullcontext())
     assert torch.isfinite(result.loss)
@@ -333,7 +303,7 @@ def test_night_ground_truth_is_measured_but_never_learned_from(name: str) -> Non
     losses = {}
     for with_labels in (False, True):
         student = _tiny_segmenter()
-        method = AdaptationMethod(MethodConfig(name=name), CITYSCAPES_CLASSES)
+        method = method_of(MethodConfig(name=name))
         result = method.step(student, EmaTeacher(student), _batch(with_labels), torch.Generator().manual_seed(0),
                              contextlib.nullcontext())
         losses[with_labels] = result.loss.item()
@@ -345,7 +315,7 @@ def test_night_ground_truth_is_measured_but_never_learned_from(name: str) -> Non
 @pytest.mark.parametrize('weight', [0.0, 0.5, 1.0])
 def test_the_night_loss_enters_at_its_weight(name: str, weight: float) -> None:
     student = _tiny_segmenter()
-    method = AdaptationMethod(MethodConfig(name=name, unsup_weight=weight), CITYSCAPES_CLASSES)
+    method = method_of(MethodConfig(name=name, unsup_weight=weight))
     result = method.step(student, EmaTeacher(student), _batch(False), torch.Generator().manual_seed(0),
                          contextlib.nullcontext())
     night = result.scalars['loss/night_consistency']
@@ -358,7 +328,7 @@ def test_the_night_weight_defaults_to_half_and_the_oracle_ignores_it() -> None:
     losses = []
     for weight in (0.5, 1.0):
         student = _tiny_segmenter()
-        method = AdaptationMethod(MethodConfig(name='oracle', unsup_weight=weight), CITYSCAPES_CLASSES)
+        method = method_of(MethodConfig(name='oracle', unsup_weight=weight))
         result = method.step(student, None, _batch(True), torch.Generator().manual_seed(0), contextlib.nullcontext())
         losses.append(result.loss.item())
         assert result.loss.item() == pytest.approx(
@@ -370,8 +340,7 @@ def test_the_night_weight_defaults_to_half_and_the_oracle_ignores_it() -> None:
 def test_the_student_sees_the_night_crop_as_is_only_without_classmix_and_strong_augmentation(
         classmix: bool, strong_augmentation: bool) -> None:
     student = _tiny_segmenter()
-    method = AdaptationMethod(MethodConfig(name='mean_teacher', classmix=classmix,
-                                           strong_augmentation=strong_augmentation), CITYSCAPES_CLASSES)
+    method = method_of(MethodConfig(name='mean_teacher', classmix=classmix, strong_augmentation=strong_augmentation))
     batch = _batch(False)
     result = method.step(student, EmaTeacher(student), batch, torch.Generator().manual_seed(0),
                          contextlib.nullcontext())
@@ -385,7 +354,7 @@ def test_each_method_has_its_own_student_input_unless_the_config_says() -> None:
     night, source = batch['target']['image'][0], batch['source']
 
     def student_input(config: MethodConfig) -> torch.Tensor:
-        return AdaptationMethod(config, CITYSCAPES_CLASSES).step(
+        return method_of(config).step(
             student, EmaTeacher(student), batch, torch.Generator().manual_seed(0), contextlib.nullcontext()).night
 
     dynamic = ~STATIC[source['label'][0]]  # (H, W): the day crop's cars, people, ...
@@ -393,10 +362,6 @@ def test_each_method_has_its_own_student_input_unless_the_config_says() -> None:
     # full: the day crop's dynamic classes pasted into the plain night crop, nothing else touched
     assert torch.equal(student_input(MethodConfig(name='full')), torch.where(dynamic, source['image'][0], night))
     assert torch.equal(student_input(MethodConfig(name='full', classmix=False)), night)
-    # full with a Fourier style: the pasted day pixels in the night crop's low frequencies, the rest as before
-    styled = fourier_style(source['image'], batch['target']['image'], 0.05)[0]
-    assert torch.allclose(student_input(MethodConfig(name='full', paste_fourier_beta=0.05)),
-                          torch.where(dynamic, styled, night))
     # mean_teacher: DACS half-class mixing and strong augmentation unless switched off
     assert not torch.equal(student_input(MethodConfig(name='mean_teacher')), night)
     assert torch.equal(student_input(MethodConfig(name='mean_teacher', classmix=False, strong_augmentation=False)),
@@ -419,13 +384,12 @@ def test_teacher_relight_changes_what_the_teacher_sees_not_what_the_student_lear
     batch = _batch(False)
     results = {}
     for brightness in (0.0, 0.3):
-        method = AdaptationMethod(MethodConfig(name='full', transfer='identity', classmix=False,
-                                               teacher_relight=brightness), CITYSCAPES_CLASSES)
+        method = method_of(MethodConfig(name='full', transfer='identity', classmix=False, teacher_relight=brightness))
         teacher = EmaTeacher(student)
         results[brightness] = method.step(student, teacher, batch, torch.Generator().manual_seed(0),
                                           contextlib.nullcontext())
-        seen, _ = method._teacher_view(teacher.model, batch['target'], ('image', 'reference'),
-                                       contextlib.nullcontext())
+        seen, _ = method.pseudo_labeler.teacher_view(teacher.model, batch['target'], ('image', 'reference'),
+                                                     contextlib.nullcontext())
         expected = teacher.model(torch.cat([relight(batch['target']['image'], brightness) if brightness else
                                             batch['target']['image'], batch['target']['reference']]))
         assert torch.allclose(seen, torch.softmax(expected, 1), atol=1e-6)
@@ -433,85 +397,29 @@ def test_teacher_relight_changes_what_the_teacher_sees_not_what_the_student_lear
     assert not torch.equal(results[0.0].pseudo_label, results[0.3].pseudo_label)
 
 
+@pytest.mark.parametrize('recipe', sorted(path.stem for path in RECIPES_DIR.glob('*.yaml')))
+def test_a_loaded_config_holds_every_method_value_that_runs(recipe: str) -> None:
+    """No null meaning "the method's own choice" survives loading: the saved config says what ran."""
+    for name, preset in PRESETS.items():
+        method = load_config(recipe, [f'method.name={name}', 'method.anchor_classes=[]']).method
+        unset = [key for key, value in dataclasses.asdict(method).items() if value is None]
+        assert not unset, (recipe, name, unset)
+        written = load_config(recipe, [f'method.name={name}', 'method.anchor_classes=[]']).to_dict()['method']
+        assert None not in written.values()
+        if recipe == 'synthetic_demo':  # the recipe leaves them to the method
+            assert all(getattr(method, key) == getattr(preset, key) for key in PRESET_OPTIONS)
+    assert load_config('own_drives').method.teacher_relight == 0.0  # a recipe's own value stays
+    with pytest.raises(ValueError, match='resolve the config first'):
+        build_method(MethodConfig(name='full'), CITYSCAPES_CLASSES)
+
+
 def test_teacher_relight_unset_is_each_methods_own_choice() -> None:
     def chosen(**settings: object) -> float:
-        return AdaptationMethod(MethodConfig(**settings), CITYSCAPES_CLASSES).teacher_relight
+        return resolved(MethodConfig(**settings)).teacher_relight
 
     assert chosen(name='full') == 0.25 and chosen(name='full', transfer='identity') == 0.25
     assert chosen(name='mean_teacher') == 0.0 and chosen(name='oracle') == 0.0
     assert chosen(name='full', teacher_relight=0.0) == 0.0 and chosen(name='mean_teacher', teacher_relight=0.3) == 0.3
-
-
-def test_source_augmentation_puts_that_share_of_the_day_crops_through_strong_augmentation() -> None:
-    images = torch.rand(64, 3, 16, 16, generator=torch.Generator().manual_seed(3))
-
-    def day_input(share: float, seed: int = 0) -> torch.Tensor:
-        method = AdaptationMethod(MethodConfig(name='source_only', source_augmentation=share), CITYSCAPES_CLASSES)
-        return method._day_input(images, torch.Generator().manual_seed(seed))
-
-    assert day_input(0.0) is images
-    generator = torch.Generator().manual_seed(0)
-    torch.rand(len(images), generator=generator)  # the per-crop draw comes first
-    assert torch.equal(day_input(1.0), strong_augment(images, generator))
-    changed = (day_input(0.5) != images).flatten(1).any(1)
-    assert 16 < int(changed.sum()) < 48  # about half of 64 crops, each drawn on its own
-
-
-def test_source_augmentation_changes_the_supervised_loss_of_every_method() -> None:
-    student = _tiny_segmenter()
-    for name in ('source_only', 'mean_teacher', 'full', 'oracle'):
-        losses = []
-        for share in (0.0, 1.0):
-            method = AdaptationMethod(MethodConfig(name=name, source_augmentation=share), CITYSCAPES_CLASSES)
-            teacher = EmaTeacher(student) if method.uses_teacher else None
-            result = method.step(student, teacher, _batch(True), torch.Generator().manual_seed(0),
-                                 contextlib.nullcontext())
-            losses.append(result.scalars['loss/source'])
-        assert losses[0] != losses[1], name
-
-
-@pytest.mark.parametrize('scale', [(1.0, 1.0), (0.6, 1.4), (0.3, 0.4)])
-def test_the_window_of_a_whole_frame_is_the_crop_training_draws(scale: tuple[float, float]) -> None:
-    """Scaled, flipped and (at 0.3-0.4, where the image is smaller than the crop) padded crops."""
-    blocks = np.random.default_rng(0).integers(1, 256, (12, 24, 3), dtype=np.uint8)
-    image = np.ascontiguousarray(np.repeat(np.repeat(blocks, 8, 0), 8, 1))  # (96, 192, 3): 8-pixel blocks
-    mirrored = 0
-    for seed in range(8):
-        framed = weak_augment({'image': image}, np.random.default_rng(seed), 96, scale, (64, 64), True, True)
-        plain = weak_augment({'image': image}, np.random.default_rng(seed), 96, scale, (64, 64), True, False)
-        unflipped = weak_augment({'image': image}, np.random.default_rng(seed), 96, scale, (64, 64), False, True)
-        assert np.array_equal(framed['image'], plain['image'])  # the frame changes no random draw
-        assert framed['image_frame'].shape == (96, 192, 3)
-        mirrored += int(not np.array_equal(framed['window'], unflipped['window']))
-        batch = to_tensors([framed])
-        cropped = crop_windows(batch['image_frame'], batch['window'], (64, 64))
-        error = (cropped - batch['image']).abs()  # resampled from another scale: only block edges differ
-        assert error.median() < 0.01 and error.mean() < 0.05
-    assert 0 < mirrored < 8
-
-
-def test_a_teacher_viewing_whole_frames_labels_each_crop_with_its_window_of_the_frame() -> None:
-    student = _tiny_segmenter()
-    teacher = EmaTeacher(student)
-    generator = torch.Generator().manual_seed(3)
-    frame = torch.rand(2, 3, 64, 128, generator=generator) * 0.3
-    reference = torch.rand(2, 3, 64, 128, generator=generator)
-    target = {'image': frame[..., :64], 'image_frame': frame, 'reference': reference[..., :64],
-              'reference_frame': reference, 'window': torch.tensor([[-1.0, -1.0, 0.0, 1.0]] * 2)}
-    with torch.no_grad():
-        whole = torch.softmax(teacher.model(frame), 1)[..., :64]  # the left half of the frame's prediction
-        crop_only = torch.softmax(teacher.model(target['image']), 1)
-        for view, expected in (('frame', whole), ('crop', crop_only)):
-            method = AdaptationMethod(MethodConfig(name='mean_teacher', teacher_view=view), CITYSCAPES_CLASSES)
-            assert method.uses_target_frame == (view == 'frame')
-            pseudo, weight, _ = method.pseudo_labels(teacher, target, contextlib.nullcontext())
-            confidence, labels = expected.max(1)
-            assert torch.equal(pseudo, labels) and torch.allclose(weight, confidence, atol=1e-5)
-        assert (whole - crop_only).abs().max() > 1e-3  # the context changes the prediction
-    full = AdaptationMethod(MethodConfig(name='full', teacher_view='frame'), CITYSCAPES_CLASSES)
-    result = full.step(student, teacher, {'source': _batch(False)['source'], 'target': target},
-                       torch.Generator().manual_seed(0), contextlib.nullcontext())
-    assert torch.isfinite(result.loss) and result.pseudo_label.shape == (64, 64)
 
 
 def test_anchor_classes_keep_the_start_models_night_labels_where_it_predicts_them() -> None:
@@ -537,16 +445,14 @@ def test_anchor_classes_keep_the_start_models_night_labels_where_it_predicts_the
     kept = int(torch.bincount(start_labels.flatten()).argmax())  # the start model's commonest night class
     where = start_labels == kept
     assert 0 < where.sum() < where.numel() and (teacher_labels[where] != kept).any()
-    method = AdaptationMethod(MethodConfig(name='mean_teacher', anchor_classes=[CITYSCAPES_CLASSES[kept]]),
-                              CITYSCAPES_CLASSES)
+    method = method_of(MethodConfig(name='mean_teacher', anchor_classes=[CITYSCAPES_CLASSES[kept]]))
     assert method.uses_anchor
     pseudo, weight, scalars = method.pseudo_labels(teacher, target, contextlib.nullcontext())
     assert torch.equal(pseudo[where], start_labels[where])
     assert torch.allclose(weight[where], start_confidence[where], atol=1e-5)
     assert torch.equal(pseudo[~where], teacher_labels[~where])
     assert scalars['anchor/fraction'] == pytest.approx(where.float().mean().item())
-    full = AdaptationMethod(MethodConfig(name='full', transfer='identity', anchor_classes=['pole']),
-                            CITYSCAPES_CLASSES)
+    full = method_of(MethodConfig(name='full', transfer='identity', anchor_classes=['pole']))
     result = full.step(student, teacher, _batch(False), torch.Generator().manual_seed(0), contextlib.nullcontext())
     assert torch.isfinite(result.loss) and 'anchor/fraction' in result.scalars
     with pytest.raises(ValueError, match='keeps the start model'):

@@ -7,10 +7,10 @@ import math
 import numpy as np
 import pytest
 
-from night_seg_training import route
+from night_seg_training.drive_pairs.matching import angle_difference, match_by_position, precision, refine_along_track
+from night_seg_training.drive_pairs.track import make_track, sample_by_distance, smooth
 from night_seg_training.geodesy import EARTH_RADIUS_M, LocalFrame
-from night_seg_training.pairs.matching import angle_difference, match_by_position, precision, refine_along_track
-from night_seg_training.pairs.track import make_track, sample_by_distance, smooth
+from night_seg_training.synthetic import route
 
 ZURICH = LocalFrame(47.3769, 8.5417)
 
@@ -93,7 +93,7 @@ def test_gps_noise_is_correlated_in_time_with_the_asked_sigma() -> None:
 
 
 def test_the_monotonic_alignment_follows_the_route_where_single_frames_would_jump() -> None:
-    from night_seg_training.pairs.features import align_monotonic, match_by_content
+    from night_seg_training.drive_pairs.features import align_monotonic, match_by_content
 
     # 6 night frames along 30 day frames at 5 frames per night frame, with one distractor day frame far back
     similarity = np.full((6, 30), 0.1)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from night_seg_ros.classes import IGNORE_INDEX
-from night_seg_training.batches import IterationBatches
+from night_seg_training.batches import Crops, IterationBatches
 from night_seg_training.datasets import Cityscapes
 from night_seg_training.rare_class import RareClassError, label_pixel_counts, rare_class_sampler
 
@@ -88,8 +88,7 @@ def test_day_batches_drawn_by_class_show_the_rare_class_more_often_and_repeat_ex
     def pole_crops(batches: IterationBatches) -> int:
         return sum(int((batches[iteration]['source']['label'] == 5).any(dim=(1, 2)).sum()) for iteration in range(40))
 
-    arguments = dict(target=None, batch_size=4, seed=0, rank=0, resize_height=64, scale_range=(1.0, 1.0),
-                     crop=(32, 64))
+    arguments = dict(crops=Crops(64, (1.0, 1.0), (32, 64)), batch_size=4, seed=0)
     uniform = pole_crops(IterationBatches(items, **arguments))
     by_class = IterationBatches(items, source_sampler=sampler, **arguments)
     rare = pole_crops(by_class)

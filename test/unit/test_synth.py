@@ -1,4 +1,4 @@
-"""Tests for night_seg_training.synth: the procedural day/night street generator, its datasets and files on disk."""
+"""Tests for night_seg_training.synthetic: the procedural day/night street generator, its datasets and files on disk."""
 from __future__ import annotations
 
 import math
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from night_seg_ros.classes import CITYSCAPES_CLASSES, IGNORE_INDEX
-from night_seg_training import synth
+from night_seg_training import synthetic as synth
 
 HEIGHT, WIDTH = 128, 256
 SAMPLES = 6
@@ -213,3 +213,25 @@ def test_camera_yaw_turns_the_view_right() -> None:
         _, label = synth.render(scene, [], synth.Camera(x=1.5, height=1.4, z=50.0, yaw=yaw), 64, 128, 'day', rng)
         centres.append(np.nonzero(label[30:36] == road)[1].mean())   # the far road, just below the horizon
     assert abs(centres[0] - 64) < 16 and centres[1] < centres[0] - 20   # turning right moves the street left
+
+
+def test_no_module_of_the_synthetic_world_reaches_into_another_ones_private_names() -> None:
+    """Each module of night_seg_training.synthetic uses only the public names of the others (and of any module)."""
+    import ast
+
+    package = Path(synth.__file__).parent
+    found = []
+    for path in sorted(package.glob('*.py')):
+        tree = ast.parse(path.read_text())
+        modules = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith('night_seg_training'):
+                found += [f'{path.name}: from {node.module} import {alias.name}' for alias in node.names
+                          if alias.name.startswith('_')]
+                modules |= {alias.asname or alias.name for alias in node.names}
+            elif isinstance(node, ast.Import):
+                modules |= {(alias.asname or alias.name).split('.')[0] for alias in node.names}
+        found += [f'{path.name}: {node.value.id}.{node.attr}' for node in ast.walk(tree)
+                  if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                  and node.value.id in modules and node.attr.startswith('_') and not node.attr.startswith('__')]
+    assert not found, found

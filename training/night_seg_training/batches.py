@@ -6,6 +6,7 @@ the interrupted run would have seen, with no sampler state to save, and DDP rank
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import cv2
@@ -18,22 +19,15 @@ from night_seg_training.rare_class import CROP_TRIES, RareClassSampler
 IMAGE_KEYS = ('image', 'reference')
 LABEL_KEYS = ('label',)
 SOURCE_KEYS = ('image', 'label')
-FRAME_SUFFIX = '_frame'
-WINDOW_KEY = 'window'
 
 
 def weak_augment(sample: dict[str, Any], rng: np.random.Generator, resize_height: int,
-                 scale_range: tuple[float, float], crop: tuple[int, int], flip: bool = True,
-                 frame: bool = False) -> dict[str, np.ndarray]:
+                 scale_range: tuple[float, float], crop: tuple[int, int], flip: bool = True) -> dict[str, np.ndarray]:
     """Resize, randomly scale, crop and flip every image and label of one sample with the same choices.
 
     sample: 'image' uint8 (H, W, 3), optional 'reference' uint8 (H', W', 3) (first resized to H x W, since a day
     reference is only coarsely aligned with its night image), optional 'label' uint8 (H, W).
     Returns the same keys at `crop` = (height, width) pixels; padding is 0 for images and IGNORE_INDEX for labels.
-    With `frame`, also every image whole ('image_frame', 'reference_frame': uint8 (resize_height, W * resize_height
-    / H, 3), flipped with the crop) and 'window': float32 (4,) = (x0, y0, x1, y1), where the crop lies in that
-    frame, in grid_sample's normalised coordinates (-1 and 1 are the frame's outer edges; past them is padding).
-    The random draws are the same with and without `frame`.
     """
     height, width = sample['image'].shape[:2]
     scale = resize_height / height * rng.uniform(*scale_range)
@@ -44,16 +38,6 @@ def weak_augment(sample: dict[str, Any], rng: np.random.Generator, resize_height
     left = int(rng.integers(0, size[0] + pad_w - crop_w + 1))
     mirror = flip and rng.random() < 0.5
     out = {}
-    if frame:
-        frame_size = (max(1, round(width * resize_height / height)), resize_height)
-        for key in IMAGE_KEYS:
-            if key in sample:
-                whole = cv2.resize(sample[key], frame_size, interpolation=cv2.INTER_LINEAR)
-                out[key + FRAME_SUFFIX] = np.ascontiguousarray(whole[:, ::-1] if mirror else whole)
-        x0, x1 = 2 * left / size[0] - 1, 2 * (left + crop_w) / size[0] - 1
-        if mirror:
-            x0, x1 = -x1, -x0
-        out[WINDOW_KEY] = np.array([x0, 2 * top / size[1] - 1, x1, 2 * (top + crop_h) / size[1] - 1], np.float32)
     for key in IMAGE_KEYS + LABEL_KEYS:
         if key not in sample:
             continue
@@ -68,44 +52,49 @@ def weak_augment(sample: dict[str, Any], rng: np.random.Generator, resize_height
 
 
 def to_tensors(samples: list[dict[str, np.ndarray]]) -> dict[str, torch.Tensor]:
-    """Stack augmented samples: images and frames -> float32 (N, 3, H, W) in [0, 1] RGB; labels -> int64 (N, H, W);
-    windows -> float32 (N, 4)."""
+    """Stack augmented samples: images -> float32 (N, 3, H, W) in [0, 1] RGB; labels -> int64 (N, H, W)."""
     batch = {}
     for key in samples[0]:
         stacked = torch.from_numpy(np.stack([sample[key] for sample in samples]))
-        if key.removesuffix(FRAME_SUFFIX) in IMAGE_KEYS:
+        if key in IMAGE_KEYS:
             batch[key] = stacked.permute(0, 3, 1, 2).float().div_(255.0)  # (N, H, W, 3) -> (N, 3, H, W)
-        elif key == WINDOW_KEY:
-            batch[key] = stacked
         else:
             batch[key] = stacked.long()
     return batch
 
 
+@dataclass(frozen=True)
+class Crops:
+    """How `weak_augment` cuts a training crop from an item: resized to `resize_height` (keeping the aspect ratio),
+    scaled by a random factor in `scale_range`, cut to `size` = (height, width) pixels, flipped half of the time."""
+
+    resize_height: int
+    scale_range: tuple[float, float]
+    size: tuple[int, int]
+
+
 class IterationBatches:
     """Map-style dataset over iteration numbers: item `i` is the whole batch of iteration `i` for this rank.
 
-    Returns {'source': {'image', 'label'}} plus, when a target is given, {'target': {'image', 'reference'
-    (when `need_reference`), 'label' (when `need_target_label`), 'image_frame', 'reference_frame' (with the
-    reference) and 'window' (when `need_target_frame`: the whole frames the teacher labels, see `weak_augment`)}};
-    tensors as in `to_tensors`. With `source_sampler` the day items are drawn by class (rare_class.py) instead of
-    uniformly.
+    source: the labelled day items; crops: how each item is cut (`Crops`); batch_size: items per domain; seed and
+    rank: what the draws depend on besides the iteration. target: the night items, drawn with only `target_keys`
+    ('image', and 'reference', 'label' as the method and its diagnostics need); None for a method that reads none.
+    source_sampler: draws the day items by class (rare_class.py) instead of uniformly.
+
+    Returns {'source': {'image', 'label'}} plus, with a target, {'target': {key: ... for key in target_keys}};
+    tensors as in `to_tensors`.
     """
 
-    def __init__(self, source: Any, target: Any | None, batch_size: int, seed: int, rank: int, resize_height: int,
-                 scale_range: tuple[float, float], crop: tuple[int, int], need_reference: bool = False,
-                 need_target_label: bool = False, source_sampler: RareClassSampler | None = None,
-                 need_target_frame: bool = False) -> None:
+    def __init__(self, source: Any, crops: Crops, batch_size: int, seed: int, rank: int = 0, target: Any | None = None,
+                 target_keys: tuple[str, ...] = ('image',), source_sampler: RareClassSampler | None = None) -> None:
         self.source = source
         self.source_sampler = source_sampler
         self.target = target
         self.batch_size = batch_size
         self.seed = seed
         self.rank = rank
-        self.augment = dict(resize_height=resize_height, scale_range=scale_range, crop=crop)
-        self.target_keys = ('image',) + (('reference',) if need_reference else ()) + (
-            ('label',) if need_target_label else ())
-        self.target_frame = need_target_frame
+        self.augment = dict(resize_height=crops.resize_height, scale_range=crops.scale_range, crop=crops.size)
+        self.target_keys = target_keys
 
     @staticmethod
     def _item(dataset: Any, index: int, keys: tuple[str, ...]) -> dict[str, Any]:
@@ -117,10 +106,9 @@ class IterationBatches:
                            f'this method needs {", ".join(keys)}')
         return {key: item[key] for key in keys}
 
-    def _draw(self, dataset: Any, keys: tuple[str, ...], rng: np.random.Generator,
-              frame: bool = False) -> dict[str, torch.Tensor]:
+    def _draw(self, dataset: Any, keys: tuple[str, ...], rng: np.random.Generator) -> dict[str, torch.Tensor]:
         indices = rng.integers(0, len(dataset), size=self.batch_size)
-        return to_tensors([weak_augment(self._item(dataset, int(index), keys), rng, **self.augment, frame=frame)
+        return to_tensors([weak_augment(self._item(dataset, int(index), keys), rng, **self.augment)
                            for index in indices])
 
     def _draw_rare(self, rng: np.random.Generator) -> dict[str, torch.Tensor]:
@@ -141,7 +129,7 @@ class IterationBatches:
         batch = {'source': (self._draw(self.source, SOURCE_KEYS, rng) if self.source_sampler is None
                             else self._draw_rare(rng))}
         if self.target is not None:
-            batch['target'] = self._draw(self.target, self.target_keys, rng, self.target_frame)
+            batch['target'] = self._draw(self.target, self.target_keys, rng)
         return batch
 
 

@@ -1,10 +1,11 @@
 """`night-seg-train bench`: the cost of one training iteration per method, same batch and crop, measured in one run;
 prints the ratios to the first method (source_only by default).
 
-Each timed iteration is the loop's own `optimisation_step` (teacher forward, cross attention, ClassMix, strong
-augmentation, student forward and backward, AdamW step, EMA update) on batches prepared beforehand, so data loading
-(which overlaps training in background workers) is not counted. Methods are timed in alternation so drift in the
-machine's speed hits them alike.
+Each method's run is built as the loop builds it (`run.build_run` on the synthetic_demo recipe) and each timed
+iteration is its `optimisation_step` (teacher forward, cross attention, ClassMix, strong augmentation, student forward
+and backward, AdamW step, EMA update) on batches prepared beforehand, so data loading (which overlaps training in
+background workers) is not counted, nor are the pseudo-label diagnostics (measurement only). Methods are timed in
+alternation so drift in the machine's speed hits them alike.
 
   night-seg-train bench                                       # B0, batch 4, 192x192 crops, CPU
   night-seg-train bench --device cuda --crop 512 --batch 2
@@ -12,7 +13,6 @@ machine's speed hits them alike.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import platform
 import time
@@ -21,15 +21,9 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from night_seg_ros.bundle import InputSpec
-from night_seg_ros.classes import CITYSCAPES_CLASSES
-from night_seg_training.batches import IterationBatches
 from night_seg_training.config import load_config
 from night_seg_training.datasets import build_dataset
-from night_seg_training.loop import build_optimizer, optimisation_step
-from night_seg_training.method import AdaptationMethod
-from night_seg_training.segmenter import Segmenter, initial_network
-from night_seg_training.teacher import EmaTeacher
+from night_seg_training.run import Datasets, build_run
 
 
 def bench_iterations(methods: Sequence[str], batch: int, crop: int, iterations: int, warmup: int, variant: str,
@@ -42,35 +36,26 @@ def bench_iterations(methods: Sequence[str], batch: int, crop: int, iterations: 
     method median_s and p90_s (seconds per iteration) and ratio_to_first (median / the first method's median).
     """
     device = torch.device(device_name)
-    config = load_config('synthetic_demo', [f'optim.batch_size={batch}', f'data.crop_height={crop}',
-                                            f'data.crop_width={crop}'])
     spec = {'split': 'train', 'count': 64, 'height': 256, 'width': 512, 'seed': 0}
-    source = build_dataset({'name': 'synthetic_day', **spec})
-    target = build_dataset({'name': 'synthetic_night', **spec})
+    datasets = Datasets(build_dataset({'name': 'synthetic_day', **spec}),
+                        build_dataset({'name': 'synthetic_night', **spec}), {})
     autocast = (torch.autocast('cuda', dtype=torch.bfloat16) if device.type == 'cuda' else contextlib.nullcontext())
     runs = {}
     for name in methods:
-        method = AdaptationMethod(dataclasses.replace(config.method, name=name), CITYSCAPES_CLASSES)
-        torch.manual_seed(0)
-        network, _ = initial_network(variant, None)
-        student = Segmenter(network, InputSpec(config.model.input_height, config.model.input_width)).to(device)
-        teacher = EmaTeacher(student, config.method.ema_alpha, method.uses_anchor) if method.uses_teacher else None
-        batches = IterationBatches(source, target if method.uses_target else None, batch, 0, 0,
-                                   config.data.resize_height, (config.data.scale_min, config.data.scale_max),
-                                   (crop, crop), method.uses_reference, method.uses_target_labels,
-                                   need_target_frame=method.uses_target_frame)
+        config = load_config('synthetic_demo', [f'method.name={name}', f'model.variant={variant}', 'model.init=null',
+                                                'seed=0', f'optim.batch_size={batch}', f'data.crop_height={crop}',
+                                                f'data.crop_width={crop}', 'schedule.pseudo_label_diagnostics=false'])
+        run = build_run(config, device, datasets=datasets)
         prepared = [{part: {key: tensor.to(device) for key, tensor in items.items()}
-                     for part, items in batches[i].items()} for i in range(warmup + iterations)]
-        runs[name] = {'method': method, 'student': student, 'teacher': teacher, 'batches': prepared,
-                      'optimizer': build_optimizer(student, config), 'seconds': []}
+                     for part, items in run.batches[i].items()} for i in range(warmup + iterations)]
+        runs[name] = {'run': run, 'batches': prepared, 'seconds': []}
 
     for index in range(warmup + iterations):
         for run in runs.values():
             if device.type == 'cuda':
                 torch.cuda.synchronize()
             began = time.perf_counter()
-            optimisation_step(run['method'], run['student'], run['teacher'], run['optimizer'], run['batches'][index],
-                              torch.Generator().manual_seed(index), autocast, index)
+            run['run'].optimisation_step(run['batches'][index], torch.Generator().manual_seed(index), autocast, index)
             if device.type == 'cuda':
                 torch.cuda.synchronize()
             if index >= warmup:

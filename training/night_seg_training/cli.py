@@ -74,7 +74,7 @@ def _register_synth(commands: argparse._SubParsersAction) -> None:
 
 def _register_drive(commands: argparse._SubParsersAction) -> None:
     from night_seg_ros.drives.bag_io import STORAGES
-    from night_seg_training import drive as drive_module
+    from night_seg_training.synthetic import drive as drive_module
 
     defaults = drive_module.DriveSpec()
     drive = commands.add_parser('drive', help="write the synthetic night drive as a rosbag2 (the demo's input)",
@@ -103,9 +103,9 @@ def _register_drive(commands: argparse._SubParsersAction) -> None:
 
 
 def _register_pairs(commands: argparse._SubParsersAction) -> None:
-    from night_seg_training.pairs import dataset
+    from night_seg_training.drive_pairs import pairing
 
-    defaults = dataset.PairsOptions()
+    defaults = pairing.PairsOptions()
     pairs = commands.add_parser('pairs', help='pair night frames with day frames of your own drives (a target set)',
                                 description='Pair night frames of your own drives with the day frames of the same '
                                             'places (by GPS / odometry, or by image content) into a Dark Zurich-like '
@@ -122,7 +122,7 @@ def _register_pairs(commands: argparse._SubParsersAction) -> None:
                        help=f'leave out night frames with no day frame this close, metres ({defaults.max_distance:g})')
     pairs.add_argument('--max-heading', type=float, default=defaults.max_heading_deg,
                        help=f'heading agreement, degrees ({defaults.max_heading_deg:g})')
-    pairs.add_argument('--match', default=defaults.match, choices=dataset.MATCH_METHODS,
+    pairs.add_argument('--match', default=defaults.match, choices=pairing.MATCH_METHODS,
                        help='gps: by position and heading; image: by image content (no GPS needed; --model); '
                             'both: GPS pairs, image matches reported next to them; refine: GPS matches moved along '
                             'the day track by the offset the image matches agree on (gps)')
@@ -223,7 +223,7 @@ def _eval(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
 
 def _synth(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from night_seg_training.synth import write_dataset
+    from night_seg_training.synthetic import write_dataset
 
     root = write_dataset(args.out, args.split, args.count, args.height, args.width, args.seed, args.alignment)
     print(f'wrote {args.count} synthetic day/night pairs ({args.split}, {args.width}x{args.height}, '
@@ -232,7 +232,7 @@ def _synth(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
 
 def _drive(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from night_seg_training.drive import DriveSpec, write_drive_bag, write_route_pair
+    from night_seg_training.synthetic.drive import DriveSpec, write_drive_bag, write_route_pair
 
     spec = DriveSpec(seed=args.seed, seconds=args.seconds, rate_hz=args.rate, height=args.height, width=args.width,
                      speed=args.speed, time_of_day=args.time_of_day, pass_index=args.pass_index,
@@ -245,7 +245,7 @@ def _drive(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
 
 def _pairs(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from night_seg_training.pairs.dataset import PairsOptions, write_pairs
+    from night_seg_training.drive_pairs.pairing import PairsOptions, write_pairs
 
     options = PairsOptions(image_topic=args.image_topic, position_topic=args.position_topic, every=args.every,
                            max_distance=args.max_distance, max_heading_deg=args.max_heading, match=args.match,

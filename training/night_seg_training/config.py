@@ -1,8 +1,10 @@
 """Training configuration: one typed tree of dataclasses, read from a YAML recipe, overridden from the command line.
 
 A recipe names only what differs from the defaults below; unknown keys and values of the wrong type are refused with
-the key's dotted path and what is allowed. Every run writes its resolved config (`config.yaml`) to its run folder, and
-every checkpoint and bundle carries it.
+the key's dotted path and what is allowed. The `method:` section is `method.options.MethodConfig`; what a recipe
+leaves unset there is filled in from the method's preset when the config loads (`load_config`), so the resolved
+config every run writes (`config.yaml` in its run folder, and in every checkpoint and bundle) holds every value that
+ran.
 """
 from __future__ import annotations
 
@@ -16,47 +18,12 @@ from typing import Any
 
 import yaml
 
-from night_seg_ros.classes import CITYSCAPES_CLASSES
 from night_seg_ros.errors import NightSegError
+from night_seg_training.method.options import PRESETS, MethodConfig, resolved
+from night_seg_training.method.options import problems as method_problems
 
-METHODS = ('source_only', 'mean_teacher', 'full', 'oracle')
-"""The switch between the method and its baselines (docs/METHOD.md):
-source_only   day supervision only;
-mean_teacher  + EMA teacher pseudo-labels on night, confidence weighting, strong augmentation, ClassMix;
-full          + the night pseudo-labels refined by the day reference, carried by cross attention (static classes);
-oracle        day supervision + night ground truth (synthetic data only: an upper bound)."""
-TEACHER_METHODS = ('mean_teacher', 'full')
-"""The methods that keep an EMA teacher (and so may anchor classes to the start model)."""
 RUN_NAME = re.compile(r'[A-Za-z0-9][A-Za-z0-9._-]*')
 """What `name` may be: it starts the run folder's name (runs/NAME-METHOD-TIME), so no '/' and no leading '.'."""
-
-STUDENT_INPUT = {'mean_teacher': {'classmix': True, 'classmix_classes': 'half', 'strong_augmentation': True},
-                 'full': {'classmix': True, 'classmix_classes': 'dynamic', 'strong_augmentation': False}}
-"""What each method's student night input goes through unless the config says (chosen on the train split,
-experiments/NOTEBOOK.md): the mean teacher's only signal is consistency under mixing and augmentation, so without them
-it stays at the source-only level; `full`'s signal is the day reference, which half-class mixing and augmentation
-dilute, while the day cars, people and bikes it pastes (the reference cannot show night traffic) keep those classes."""
-
-TEACHER_RELIGHT = {'full': 0.25}
-"""The brightness each method's teacher lifts the night view to unless the config says (`method.teacher_relight`;
-0 for a method not named). Chosen on the train split (experiments/NOTEBOOK.md point 9): it made `full`'s refined
-pseudo-labels more accurate and the mean teacher's less so."""
-
-STATIC_CLASS_NAMES = ('road', 'sidewalk', 'building', 'wall', 'fence', 'pole', 'traffic light', 'traffic sign',
-                      'vegetation', 'terrain', 'sky')
-"""Classes whose layout does not change between a day and a night visit of the same place."""
-
-
-PSEUDO_WEIGHTINGS = ('confidence', 'image_fraction')
-"""How a pseudo-labelled pixel is weighted in the consistency loss (teacher.pseudo_label_weight)."""
-CLASSMIX_CLASSES = ('half', 'dynamic')
-"""Which classes of a day crop ClassMix pastes onto the night crop (augment.classmix_masks): `half`, a random half of
-the classes present (DACS); `dynamic`, every dynamic class present (car, person, ...), leaving the night scene whole."""
-TRANSFERS = ('attention', 'identity')
-"""How `full` carries the day prediction to night positions: matched by cross attention, or copied from the same
-pixel (cross_attention)."""
-TEACHER_VIEWS = ('crop', 'frame')
-"""What the teacher labels: the training crops, or the whole frames they are cut from (MethodConfig.teacher_view)."""
 
 RECIPES_DIR = Path(__file__).parent / 'configs'
 
@@ -115,90 +82,6 @@ class DataConfig:
     rare_class_min_share: float = 0.0015
     """With rare-class sampling, an image shows a class when it covers at least this share of its labelled pixels
     (DAFormer: 3000 pixels of a GTA frame, about 0.15 %)."""
-
-
-@dataclass
-class MethodConfig:
-    """The adaptation method and its hyper-parameters (DAFormer's values where the paper gives none)."""
-
-    name: str = 'full'
-    """One of METHODS."""
-    ema_alpha: float = 0.999
-    """Teacher = alpha * teacher + (1 - alpha) * student after each step (alpha ramps up from 0 early on)."""
-    pseudo_weighting: str = 'confidence'
-    """How each pseudo-label pixel is weighted (PSEUDO_WEIGHTINGS): `confidence`, its own (refined)
-    confidence, which works from scratch; `image_fraction`, DAFormer's fraction of the image above the threshold."""
-    pseudo_threshold: float = 0.968
-    """The confidence threshold of `image_fraction` weighting (DAFormer: 0.968)."""
-    classmix: bool | None = None
-    """Paste classes of a day crop onto the night crop (DACS ClassMix). None: the method's own choice
-    (STUDENT_INPUT)."""
-    classmix_classes: str | None = None
-    """Which classes ClassMix pastes (CLASSMIX_CLASSES). None: the method's own choice (STUDENT_INPUT)."""
-    strong_augmentation: bool | None = None
-    """Photometric strong augmentation (augment.strong_augment) of the student's night input. None: the method's
-    own choice (STUDENT_INPUT)."""
-    paste_fourier_beta: float = 0.0
-    """With ClassMix, the day pixels pasted into a night crop first take that night crop's low-frequency amplitude
-    spectrum (augment.fourier_style, FDA; the paper's beta is 0.01), so that a pasted day car is as dark as the
-    night around it and the student learns the class, with its day label, in night light. 0: pasted as they are."""
-    source_augmentation: float = 0.0
-    """Share of the labelled day crops that go through the same photometric strong augmentation
-    (augment.strong_augment: darker, noisier, blurred, colour-shifted) before the supervised loss, each crop
-    independently: the day labels then also teach the classes in low light. Every method reads it. 0: off."""
-    teacher_relight: float | None = None
-    """The night view the teacher (and the frozen start model) labels is first lifted towards this mean brightness
-    by one gamma per image (augment.relight; the synthetic night averages about 0.12, the day 0.34): a day-trained
-    teacher sees dark cars and people better in a brighter image. The student still learns from the night image as
-    it is, so the deployed network is unchanged. 0: off. None: the method's own choice (TEACHER_RELIGHT: 0.25 for
-    `full`, off for `mean_teacher`); the own_drives recipe sets 0 (no gain on its routes,
-    experiments/own_drives/NOTEBOOK.md)."""
-    unsup_weight: float = 0.5
-    """Weight of the night consistency loss against the day supervised loss (`mean_teacher` and `full`). 0.5 keeps
-    `full` nearer `source_only` by day than 1.0 for little night mIoU (experiments/NOTEBOOK.md point 11); the
-    own_drives recipe keeps the 1.0 its routes were measured with."""
-    transfer: str = 'attention'
-    """How `full` carries the day reference's prediction to night pixels (TRANSFERS): `attention`,
-    matched by cross attention anchored by position; `identity`, the same pixel (the ablation)."""
-    reference_weight: float = 0.8
-    """Share of the day reference in the refined pseudo-label where night and reference both predict a static
-    class: refined = (1 - w) p_night + w p_day. 0 turns the refinement off; 1 takes the reference there."""
-    overrule_dynamic_below: float = 0.9
-    """A night pixel the teacher labels with a dynamic class (car, person, ...) is refined by a static reference
-    only when its confidence is below this: 0 never (a car at night is not in the day reference), 1 always. 0.9:
-    chosen by experiments/pseudo_labels on the train split (experiments/NOTEBOOK.md)."""
-    teacher_only_classes: list[str] = field(default_factory=list)
-    """Static classes the refinement leaves to the night teacher (names from STATIC_CLASS_NAMES):
-    a night pixel the teacher labels with one is never refined, and the reference's prediction of one is never
-    carried over. For thin structures (poles, signs) a shift of a few pixels between the day and the night view
-    already puts the reference's label beside the object."""
-    anchor_classes: list[str] = field(default_factory=list)
-    """Classes the start model keeps labelling at night (names from the bundle's classes): where a frozen copy of
-    the start model (`model.init`) labels the night view with one of them, the pseudo-label there is its softmax,
-    not the mean teacher's nor the refinement's. The mean teacher forgets thin and rare classes at night along with
-    the student (poles, people: experiments/own_drives/NOTEBOOK.md); the frozen start model does not drift. Costs one
-    forward of the start model over the night view per step. Empty (the default): off."""
-    attention_stage: int = 2
-    """Encoder stage (1..4) whose teacher features the cross attention compares (2: 1/8 resolution)."""
-    attention_temperature: float = 0.07
-    """Softmax temperature over cosine similarities of night (query) and day (key) features."""
-    attention_sigma_px: float = 16.0
-    """Std in pixels of the network input of the Gaussian prior on where a night location's match lies, around
-    the global shift (the parallax of near objects between the day and the night camera)."""
-    attention_search_px: float = 96.0
-    """Largest horizontal global shift searched, in pixels (yaw and lateral offset of a GPS-matched pair)."""
-    attention_search_vertical_px: float = 16.0
-    """Largest vertical global shift searched, in pixels."""
-    teacher_view: str = 'crop'
-    """What the teacher labels (TEACHER_VIEWS): `crop`, the night crop the student sees (and, for `full`, its
-    reference's crop), as DAFormer; `frame`, the whole night frame (and the whole reference) at the crops' base
-    scale (`data.resize_height`, the model input in the own_drives recipe), each crop then taking its window of
-    the predictions (and of the features `full`'s attention compares), so that a car or a pole cut by the crop's
-    edge is labelled with the context the deployed model sees. Costs a teacher forward over whole frames."""
-    similarity_mixing: bool = False
-    """Multiply the reference's share by the night-day similarity (0..1) of each pixel."""
-    similarity_weighting: bool = False
-    """Weight the consistency loss per pixel by the night-day similarity (normalised to mean 1 per image)."""
 
 
 @dataclass
@@ -320,8 +203,6 @@ def _validate(config: TrainConfig) -> None:
     if not RUN_NAME.fullmatch(config.name):
         problems.append(f'name is {config.name!r}; it names the run folder, so allowed: letters, digits, ".", "_" and '
                         '"-", starting with a letter or digit')
-    if config.method.name not in METHODS:
-        problems.append(f'method.name is {config.method.name!r}; allowed: {", ".join(METHODS)}')
     for key in ('model.input_height', 'model.input_width', 'data.crop_height', 'data.crop_width'):
         section, name = key.split('.')
         value = getattr(getattr(config, section), name)
@@ -332,52 +213,7 @@ def _validate(config: TrainConfig) -> None:
     if not 0 < config.data.scale_min <= config.data.scale_max:
         problems.append(f'data.scale_min/scale_max are {config.data.scale_min}/{config.data.scale_max}; '
                         'need 0 < scale_min <= scale_max')
-    if not 0.0 <= config.method.ema_alpha < 1.0:
-        problems.append(f'method.ema_alpha is {config.method.ema_alpha}; allowed: 0 <= alpha < 1')
-    if not 0.0 <= config.method.pseudo_threshold < 1.0:
-        problems.append(f'method.pseudo_threshold is {config.method.pseudo_threshold}; allowed: 0 <= t < 1')
-    if config.method.pseudo_weighting not in PSEUDO_WEIGHTINGS:
-        problems.append(f'method.pseudo_weighting is {config.method.pseudo_weighting!r}; allowed: '
-                        f'{", ".join(PSEUDO_WEIGHTINGS)}')
-    if config.method.classmix_classes not in (None, *CLASSMIX_CLASSES):
-        problems.append(f'method.classmix_classes is {config.method.classmix_classes!r}; allowed: '
-                        f'{", ".join(CLASSMIX_CLASSES)}')
-    if config.method.transfer not in TRANSFERS:
-        problems.append(f'method.transfer is {config.method.transfer!r}; allowed: {", ".join(TRANSFERS)}')
-    if config.method.teacher_view not in TEACHER_VIEWS:
-        problems.append(f'method.teacher_view is {config.method.teacher_view!r}; allowed: {", ".join(TEACHER_VIEWS)}')
-    if not 0.0 <= config.method.source_augmentation <= 1.0:
-        problems.append(f'method.source_augmentation is {config.method.source_augmentation}; allowed: 0 (off) to 1 '
-                        '(every day crop)')
-    if config.method.teacher_relight is not None and not 0.0 <= config.method.teacher_relight < 1.0:
-        problems.append(f'method.teacher_relight is {config.method.teacher_relight}; allowed: 0 (off), a mean '
-                        'brightness below 1, or null (the method\'s own)')
-    if not 0.0 <= config.method.paste_fourier_beta < 0.5:
-        problems.append(f'method.paste_fourier_beta is {config.method.paste_fourier_beta}; allowed: 0 (off) up to 0.5 '
-                        '(a share of the crop\'s shorter side)')
-    if not 0.0 <= config.method.overrule_dynamic_below <= 1.0:
-        problems.append(f'method.overrule_dynamic_below is {config.method.overrule_dynamic_below}; allowed: 0..1')
-    unknown = [name for name in config.method.teacher_only_classes if name not in STATIC_CLASS_NAMES]
-    if unknown:
-        problems.append(f'method.teacher_only_classes names {", ".join(map(repr, unknown))}; allowed: the static '
-                        f'classes {", ".join(STATIC_CLASS_NAMES)}')
-    unknown = [name for name in config.method.anchor_classes if name not in CITYSCAPES_CLASSES]
-    if unknown:
-        problems.append(f'method.anchor_classes names {", ".join(map(repr, unknown))}; allowed: '
-                        f'{", ".join(CITYSCAPES_CLASSES)}')
-    if config.method.anchor_classes and config.method.name not in TEACHER_METHODS:
-        problems.append(f'method.anchor_classes needs a teacher; method {config.method.name!r} has none (allowed: '
-                        f'{", ".join(TEACHER_METHODS)})')
-    if not 0.0 <= config.method.reference_weight <= 1.0:
-        problems.append(f'method.reference_weight is {config.method.reference_weight}; allowed: 0 <= w <= 1')
-    for key in ('attention_temperature', 'attention_sigma_px'):
-        if getattr(config.method, key) <= 0:
-            problems.append(f'method.{key} is {getattr(config.method, key)}; it must be > 0')
-    for key in ('attention_search_px', 'attention_search_vertical_px'):
-        if getattr(config.method, key) < 0:
-            problems.append(f'method.{key} is {getattr(config.method, key)}; it must be >= 0')
-    if config.method.attention_stage not in (1, 2, 3, 4):
-        problems.append(f'method.attention_stage is {config.method.attention_stage}; allowed: 1, 2, 3, 4')
+    problems.extend(method_problems(config.method))
     for key in ('optim.batch_size', 'optim.iterations', 'schedule.log_every', 'schedule.images_every',
                 'schedule.eval_every', 'schedule.checkpoint_every'):
         section, name = key.split('.')
@@ -447,6 +283,8 @@ def load_config(recipe: str | Path | None = None, overrides: list[str] = (),
         for key in reversed(keys):
             nested = {key: nested}
         _merge(config, nested, '', deep=True)
+    if config.method.name in PRESETS:
+        config.method = resolved(config.method)  # the method's own values of what the recipe left unset
     _validate(config)
     return config
 

@@ -25,6 +25,7 @@ import numpy as np
 
 from night_seg_ros.classes import IGNORE_INDEX
 from night_seg_ros.errors import NightSegError
+from night_seg_training import layout
 
 
 class DatasetError(NightSegError, ValueError):
@@ -90,6 +91,11 @@ def _nearest_contents(folder: Path) -> str:
         return ''
     shown = ', '.join(names[:12]) + (', ...' if len(names) > 12 else '')
     return f' (nearest existing folder {ancestor} holds: {shown or "nothing"})'
+
+
+def _layout_files(kind: layout.Files, root: Path, split: str, note: str = '') -> _Files:
+    """The _Files of a kind of file of the Dark Zurich layout (layout.py) in `split` under `root`."""
+    return _Files(kind.directory(root, split), kind.suffix, kind.pattern + note, subfolder_suffix=kind.sequence_suffix)
 
 
 def _require_folder(dataset: str, files: _Files) -> None:
@@ -234,18 +240,19 @@ def _read_pairs(dataset: str, path: Path) -> dict[str, str]:
     return pairs
 
 
-def _add_paired_references(dataset: str, items: list[_Item], rgb: Path, suffix: str, pairs_path: Path) -> None:
+def _add_paired_references(dataset: str, items: list[_Item], root: Path, pairs_path: Path) -> None:
     """Give each night item in ``items`` its 'reference': the day image the pair list at ``pairs_path`` names for it.
 
-    ``rgb`` is the rgb_anon/ folder the pair list's paths are relative to; ``suffix`` ends every image file name.
+    The pair list's keys are relative to ``root``/rgb_anon/ and without the image suffix (layout.pair_key).
     """
     pairs = _read_pairs(dataset, pairs_path)
+    rgb = root / layout.RGB_FOLDER
     for item in items:
         night = item.paths['image']
-        key = night.relative_to(rgb).as_posix()[:-len(suffix)]
+        key = night.relative_to(rgb).as_posix()[:-len(layout.IMAGE_SUFFIX)]
         if key not in pairs:
             raise DatasetError(f'{dataset}: night image {night} has no line "{key},<day>" in pair list {pairs_path}')
-        day = rgb / (pairs[key] + suffix)
+        day = layout.image_of_key(root, pairs[key])
         if not day.is_file():
             raise DatasetError(f'{dataset}: day reference {day} of night image {night} (pair list {pairs_path}) '
                                'not found')
@@ -266,29 +273,24 @@ class DarkZurich(_FileDataset):
                  pairs_file: str | Path | None = None) -> None:
         dataset = f'Dark Zurich ({split})'
         root = Path(root)
-        rgb = root / 'rgb_anon'
-        images = _Files(rgb / split / 'night', '_rgb_anon.png',
-                        'rgb_anon/<split>/night/<SEQ>/<SEQ>_frame_<n>_rgb_anon.png')
+        images = _layout_files(layout.NIGHT_IMAGES, root, split)
         siblings = {}
-        val_style = split == 'val' or (rgb / f'{split}_ref').is_dir()
+        val_style = split == 'val' or layout.has_named_references(root, split)
         if val_style:
-            siblings['label'] = _Files(root / 'gt' / split / 'night', '_gt_labelTrainIds.png',
-                                       'gt/<split>/night/<SEQ>/<SEQ>_frame_<n>_gt_labelTrainIds.png')
+            siblings['label'] = _layout_files(layout.NIGHT_LABELS, root, split)
         if val_style and with_reference:
-            siblings['reference'] = _Files(rgb / f'{split}_ref' / 'day', '_ref_rgb_anon.png',
-                                           'rgb_anon/<split>_ref/day/<SEQ>_ref/<SEQ>_frame_<n>_ref_rgb_anon.png',
-                                           subfolder_suffix='_ref')
+            siblings['reference'] = _layout_files(layout.REFERENCES, root, split)
         items = _collect(dataset, images, siblings)
         if with_reference and not val_style:
-            default = root / 'corresp' / split / 'night' / f'zurich_dn_pair_{split}.csv'
-            _add_paired_references(dataset, items, rgb, images.suffix,
-                                   default if pairs_file is None else Path(pairs_file))
+            default = layout.pair_list(root, split)
+            _add_paired_references(dataset, items, root, default if pairs_file is None else Path(pairs_file))
         super().__init__(dataset, items)
 
 
 class OwnDrives(_FileDataset):
     """Night frames of the user's drives with their day references, as `night-seg-train pairs` writes them
-    (``night_seg_training.pairs.dataset``), from ``root`` = the folder holding ``rgb_anon/`` and ``manifest.json``.
+    (``night_seg_training.drive_pairs.pairing``), from ``root`` = the folder holding ``rgb_anon/`` and
+    ``manifest.json``.
 
     Night images ``rgb_anon/<split>/night/<SEQ>/<SEQ>_frame_<n>_rgb_anon.png`` (split train or val), references from
     the pair list ``corresp/<split>/night/zurich_dn_pair_<split>.csv``, and 'label' for the frames that have
@@ -302,23 +304,20 @@ class OwnDrives(_FileDataset):
         dataset = f'own drives ({split})'
         _check_split(dataset, split, ('train', 'val'))
         root = Path(root)
-        rgb = root / 'rgb_anon'
-        images = _Files(rgb / split / 'night', '_rgb_anon.png',
-                        'rgb_anon/<split>/night/<SEQ>/<SEQ>_frame_<n>_rgb_anon.png, written by night-seg-train pairs')
+        images = _layout_files(layout.NIGHT_IMAGES, root, split, ', written by night-seg-train pairs')
         items = _collect(dataset, images, {})
         if with_reference:
-            _add_paired_references(dataset, items, rgb, images.suffix,
-                                   root / 'corresp' / split / 'night' / f'zurich_dn_pair_{split}.csv')
+            _add_paired_references(dataset, items, root, layout.pair_list(root, split))
         for item in items:
-            label = (root / 'gt' / split / 'night' / item.paths['image'].parent.name /
-                     f'{item.name}_gt_labelTrainIds.png')
+            label = layout.NIGHT_LABELS.path(root, split, item.paths['image'].parent.name, item.name)
             if label.is_file():
                 item.paths['label'] = label
         if labelled_only:
             items = [item for item in items if 'label' in item.paths]
             if not items:
                 raise DatasetError(f'{dataset}: no night frame under {images.folder} has a label in '
-                                   f'{root / "gt" / split / "night"} (<SEQ>/<SEQ>_frame_<n>_gt_labelTrainIds.png)')
+                                   f'{layout.NIGHT_LABELS.directory(root, split)} (<SEQ>/<SEQ>_frame_<n>'
+                                   f'{layout.LABEL_SUFFIX})')
         super().__init__(dataset, items)
 
 
@@ -333,11 +332,11 @@ class DarkZurichReferences(_FileDataset):
     def __init__(self, root: str | Path, split: str = 'train') -> None:
         dataset = f'Dark Zurich day references ({split})'
         root = Path(root)
-        images = _Files(root / 'rgb_anon' / f'{split}_ref' / 'day', '_rgb_anon.png',
-                        'rgb_anon/<split>_ref/day/<SEQ>_ref/<SEQ>_frame_<n>_ref_rgb_anon.png')
-        labels = _Files(root / 'gt' / f'{split}_ref' / 'day', '_gt_labelTrainIds.png',
-                        'gt/<split>_ref/day/<SEQ>_ref/<SEQ>_frame_<n>_ref_gt_labelTrainIds.png, written only by the '
-                        'synthetic generator: real Dark Zurich publishes no labels for its day references')
+        # listed by the general suffix, so each name keeps its _ref (the labels' stems carry it too)
+        images = _Files(layout.REFERENCES.directory(root, split), layout.IMAGE_SUFFIX, layout.REFERENCES.pattern)
+        labels = _Files(layout.REFERENCE_LABELS.directory(root, split), layout.LABEL_SUFFIX,
+                        layout.REFERENCE_LABELS.pattern + ', written only by the synthetic generator: real Dark Zurich '
+                        'publishes no labels for its day references')
         super().__init__(dataset, _collect(dataset, images, {'label': labels}))
 
 
@@ -424,7 +423,7 @@ def _cached_synthetic(cache: Path, args: dict[str, Any]) -> Path:
     written to a temporary folder and renamed into place, so an interrupted generation is never mistaken for a
     complete one and concurrent processes (DDP ranks) do not write into each other's files.
     """
-    from night_seg_training.synth import write_dataset
+    from night_seg_training.synthetic import write_dataset
 
     name = f'{args["split"]}-{args["count"]}-{args["width"]}x{args["height"]}-seed{args["seed"]}'
     root = cache / (name if args['alignment'] == 'aligned' else f'{name}-{args["alignment"]}')
@@ -444,11 +443,11 @@ def build_dataset(spec: dict[str, Any]) -> Any:
     """Build the dataset a recipe entry describes, e.g. ``{'name': 'cityscapes', 'root': '/data/cityscapes'}``.
 
     'name' is one of DATASET_NAMES; the other keys are the reader's arguments ('root', 'split', ...).
-    ``synthetic_day`` and ``synthetic_night`` without 'root' generate their samples with ``night_seg_training.synth``
-    (keys split, count, height, width, seed, alignment: aligned | coarse): in memory, or with 'cache': DIR once onto
-    disk under DIR, read from there afterwards. With 'root' they read a folder written by ``night-seg-train synth``.
-    DatasetError names the allowed names or keys when the entry has an unknown name, an unknown key or lacks a
-    required one.
+    ``synthetic_day`` and ``synthetic_night`` without 'root' generate their samples with
+    ``night_seg_training.synthetic`` (keys split, count, height, width, seed, alignment: aligned | coarse): in memory,
+    or with 'cache': DIR once onto disk under DIR, read from there afterwards. With 'root' they read a folder written
+    by ``night-seg-train synth``. DatasetError names the allowed names or keys when the entry has an unknown name, an
+    unknown key or lacks a required one.
     """
     params = dict(spec)
     name = params.pop('name', None)
@@ -461,7 +460,7 @@ def build_dataset(spec: dict[str, Any]) -> Any:
             root = _cached_synthetic(Path(cache), args)
             return DarkZurichReferences(root, args['split']) if name == 'synthetic_day' else DarkZurich(
                 root, args['split'])
-        from night_seg_training.synth import SyntheticStreets
+        from night_seg_training.synthetic import SyntheticStreets
 
         streets = SyntheticStreets(args['split'], args['count'], args['height'], args['width'], args['seed'],
                                    args['alignment'])

@@ -1,4 +1,8 @@
-"""The training loop: one function, the same under `python` and `torchrun`, ending with a bundle.
+"""The training loop: `train`, the same under `python` and `torchrun`, ending with a bundle.
+
+`train` is three steps: `start_training` (the run folder, the run's parts from `run.build_run`, the resumed state,
+DDP, TensorBoard), `run_iterations` (the optimisation steps, logs, checkpoints, periodic evaluations) and
+`finish_training` (head statistics, the final evaluation, the bundle).
 
 A run folder holds::
 
@@ -18,10 +22,10 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import math
 import signal
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,19 +33,16 @@ import numpy as np
 import torch
 from torch import nn
 
-from night_seg_ros.bundle import MODEL_JSON, InputSpec, read_bundle
-from night_seg_ros.classes import CITYSCAPES_CLASSES, CITYSCAPES_PALETTE, IGNORE_INDEX
+from night_seg_ros.classes import CITYSCAPES_CLASSES, CITYSCAPES_PALETTE
 from night_seg_ros.files import atomic_write_bytes
 from night_seg_ros.model import SegmentationModel, save_bundle
 from night_seg_ros.provenance import code_version
-from night_seg_training.batches import IterationBatches, iteration_loader
+from night_seg_training.batches import iteration_loader
 from night_seg_training.checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
 from night_seg_training.config import TrainConfig, save_config
 from night_seg_training.distributed import Distributed
-from night_seg_training.method import AdaptationMethod, StepResult
-from night_seg_training.rare_class import RareClassSampler, label_pixel_counts, rare_class_sampler
-from night_seg_training.segmenter import Segmenter, initial_network
-from night_seg_training.teacher import EmaTeacher
+from night_seg_training.run import Run, build_run
+from night_seg_training.segmenter import Segmenter
 
 LOG = logging.getLogger('night_seg_train')
 SCALARS_FILE = 'scalars.jsonl'
@@ -64,36 +65,6 @@ def learning_rate_factor(iteration: int, config: TrainConfig) -> float:
         return (iteration + 1) / optim.warmup_iterations
     progress = (iteration - optim.warmup_iterations) / max(1, optim.iterations - optim.warmup_iterations)
     return max(0.0, 1.0 - progress) ** optim.poly_power
-
-
-def optimisation_step(method: AdaptationMethod, student: nn.Module, teacher: EmaTeacher | None,
-                      optimizer: torch.optim.Optimizer, batch: dict[str, dict[str, torch.Tensor]],
-                      generator: torch.Generator, autocast: contextlib.AbstractContextManager,
-                      iteration: int) -> StepResult:
-    """One iteration: losses, backward, optimizer step, teacher update. Raises FloatingPointError on a bad loss.
-
-    `student` is the Segmenter, or its DDP wrapper (the teacher follows the unwrapped module).
-    """
-    result = method.step(student, teacher, batch, generator, autocast)
-    if not math.isfinite(result.loss.item()):
-        raise FloatingPointError(f'loss is {result.loss.item()} at iteration {iteration}')
-    optimizer.zero_grad(set_to_none=True)
-    result.loss.backward()
-    optimizer.step()
-    if teacher is not None:
-        teacher.update(getattr(student, 'module', student), iteration)
-    return result
-
-
-def build_optimizer(segmenter: Segmenter, config: TrainConfig) -> torch.optim.Optimizer:
-    """AdamW; the decode head learns `head_lr_mult` times faster than the pretrained-style encoder."""
-    head = [p for name, p in segmenter.named_parameters() if name.startswith('network.decode_head.')]
-    encoder = [p for name, p in segmenter.named_parameters() if not name.startswith('network.decode_head.')]
-    lr = config.optim.lr
-    return torch.optim.AdamW([{'params': encoder, 'lr': lr, 'base_lr': lr},
-                              {'params': head, 'lr': lr * config.optim.head_lr_mult,
-                               'base_lr': lr * config.optim.head_lr_mult}],
-                             weight_decay=config.optim.weight_decay, fused=True)  # one kernel for all tensors
 
 
 @contextlib.contextmanager
@@ -125,28 +96,6 @@ def _setup_logging(run_dir: Path, is_main: bool) -> None:
         LOG.addHandler(file_handler)
 
 
-def _datasets(config: TrainConfig, method: AdaptationMethod) -> tuple[Any, Any | None, dict[str, Any]]:
-    from night_seg_training.datasets import build_dataset
-
-    source = build_dataset(config.data.source)
-    target = build_dataset(config.data.target) if method.uses_target else None
-    val = {name: build_dataset(spec) for name, spec in config.data.val.items()}
-    return source, target, val
-
-
-def _source_sampler(source: Any, config: TrainConfig) -> RareClassSampler | None:
-    """The rare-class sampler of the day images when the config asks for one (reads every day label once)."""
-    if config.data.rare_class_temperature is None:
-        return None
-    sampler = rare_class_sampler(label_pixel_counts(source, len(CITYSCAPES_CLASSES)),
-                                 config.data.rare_class_temperature, config.data.rare_class_min_share)
-    order = np.argsort(sampler.probabilities)[::-1][:5]
-    LOG.info('rare-class sampling of %d day images, T %g: %s', len(source), config.data.rare_class_temperature,
-             ', '.join(f'{CITYSCAPES_CLASSES[sampler.classes[i]]} {sampler.probabilities[i]:.2f} '
-                       f'({len(sampler.images[i])} images)' for i in order))
-    return sampler
-
-
 def _evaluate_all(segmenter: Segmenter, val: dict[str, Any], config: TrainConfig, dist_info: Distributed,
                   out_dir: Path | None, progress: bool) -> dict[str, dict[str, Any]]:
     """Evaluate the student on every validation set, exactly as the deployed model would run."""
@@ -172,7 +121,7 @@ def _provenance(config: TrainConfig, metrics: dict[str, dict[str, Any]], iterati
         'recipe': config.name,
         'method': config.method.name,
         'data': {'source': config.data.source, 'target': config.data.target,
-                 'note': ('procedurally generated synthetic streets (night_seg_training.synth); this model knows '
+                 'note': ('procedurally generated synthetic streets (night_seg_training.synthetic); this model knows '
                           'synthetic streets only, not real camera images') if synthetic else 'real datasets'},
         'iterations': iterations,
         'metrics': {name: {'split': config.data.val[name], 'miou': result['miou'], 'iou': result['iou']}
@@ -183,14 +132,6 @@ def _provenance(config: TrainConfig, metrics: dict[str, dict[str, Any]], iterati
         'code_version': code_version(),
         'config': config.to_dict(),
     }
-
-
-def _init_provenance(init: str | None) -> dict[str, Any] | None:
-    """The provenance of the bundle a run started from (its own history, kept when the new bundle replaces it);
-    None when the run started from scratch or from a Hugging Face model."""
-    if init is None or not (Path(init).expanduser() / MODEL_JSON).is_file():
-        return None
-    return read_bundle(Path(init).expanduser()).provenance
 
 
 def _log_metrics(writer: Any, metrics: dict[str, dict[str, Any]], iteration: int, when: str) -> None:
@@ -212,85 +153,105 @@ def _log_images(writer: Any, iteration: int, night: torch.Tensor, pseudo: torch.
     writer.add_image('train/pseudo_label', colored, iteration)
 
 
+@dataclass
+class Training:
+    """A run being trained (`start_training`): its parts, the student the loss runs through, where it writes."""
+
+    config: TrainConfig
+    run_dir: Path
+    dist_info: Distributed
+    run: Run
+    student: nn.Module
+    """The segmenter, or its DDP wrapper."""
+    start: int
+    """The first iteration to run (0, or where the resumed checkpoint stopped)."""
+    checkpoint_path: Path
+    writer: Any | None
+    """TensorBoard's SummaryWriter on the main process, None elsewhere."""
+
+    def checkpoint(self, next_iteration: int) -> None:
+        """Write the checkpoint to resume at `next_iteration` (main process), then wait for every process."""
+        if self.dist_info.is_main:
+            teacher = self.run.teacher
+            save_checkpoint(self.checkpoint_path, {
+                'iteration': next_iteration, 'student': self.run.segmenter.state_dict(),
+                'teacher': teacher.model.state_dict() if teacher is not None else None,
+                'optimizer': self.run.optimizer.state_dict(), 'config': self.config.to_dict()})
+        self.dist_info.barrier()
+
+
 def train(config: TrainConfig, run_dir: Path, dist_info: Distributed, resume: bool = False,
           progress: bool = True) -> Path:
     """Train per `config` into `run_dir` and return the bundle path. Resumes from the run's checkpoint if `resume`."""
+    training = start_training(config, run_dir, dist_info, resume)
+    seconds = run_iterations(training, progress)
+    return finish_training(training, seconds, progress)
+
+
+def start_training(config: TrainConfig, run_dir: Path, dist_info: Distributed, resume: bool = False) -> Training:
+    """The run folder, its log and resolved config, the run's parts (`build_run`) with the checkpoint's state when
+    resuming, DDP and TensorBoard."""
     run_dir.mkdir(parents=True, exist_ok=True)
     _setup_logging(run_dir, dist_info.is_main)
     checkpoint_path = run_dir / 'checkpoints' / CHECKPOINT_FILE
     state = load_checkpoint(checkpoint_path) if resume else None
     if dist_info.is_main:
         save_config(config, run_dir / 'config.yaml')
-    torch.manual_seed(config.seed)
-    method = AdaptationMethod(config.method, CITYSCAPES_CLASSES, IGNORE_INDEX)
-    network, arch = initial_network(config.model.variant, config.model.init)
-    init_provenance = _init_provenance(config.model.init)  # read now: the start bundle may be replaced by the end
-    segmenter = Segmenter(network, InputSpec(config.model.input_height, config.model.input_width))
-    segmenter.to(dist_info.device).train()
-    teacher = EmaTeacher(segmenter, config.method.ema_alpha, method.uses_anchor) if method.uses_teacher else None
-    optimizer = build_optimizer(segmenter, config)
+    run = build_run(config, dist_info.device, dist_info.rank)
     start = 0
     if state is not None:
-        segmenter.load_state_dict(state['student'])
-        if teacher is not None:
-            teacher.model.load_state_dict(state['teacher'])
-        optimizer.load_state_dict(state['optimizer'])
+        run.segmenter.load_state_dict(state['student'])
+        if run.teacher is not None:
+            run.teacher.model.load_state_dict(state['teacher'])
+        run.optimizer.load_state_dict(state['optimizer'])
         start = int(state['iteration'])
         LOG.info('resumed %s at iteration %d', checkpoint_path, start)
-    source, target, val = _datasets(config, method)
-    student: nn.Module = segmenter
+    student: nn.Module = run.segmenter
     if dist_info.enabled:
         student = nn.parallel.DistributedDataParallel(
-            segmenter, device_ids=[dist_info.device.index] if dist_info.device.type == 'cuda' else None)
-    use_amp = config.optim.amp and dist_info.device.type == 'cuda'
-    diagnose = (method.uses_teacher and config.schedule.pseudo_label_diagnostics and target is not None
-                and 'label' in target[0] and getattr(target, 'fully_labelled', True))  # measured, never learned
-    batches = IterationBatches(source, target, config.optim.batch_size, config.seed, dist_info.rank,
-                               config.data.resize_height, (config.data.scale_min, config.data.scale_max),
-                               (config.data.crop_height, config.data.crop_width), method.uses_reference,
-                               method.uses_target_labels or diagnose, _source_sampler(source, config),
-                               method.uses_target_frame)
-    total = config.optim.iterations
+            run.segmenter, device_ids=[dist_info.device.index] if dist_info.device.type == 'cuda' else None)
     writer = None
     if dist_info.is_main:
         from torch.utils.tensorboard import SummaryWriter
 
         writer = SummaryWriter(str(run_dir / 'tb'))
     LOG.info('training %s: method %s, %d iterations, batch %d x %d process(es), crop %dx%d, device %s',
-             config.name, config.method.name, total, config.optim.batch_size, dist_info.world_size,
+             config.name, config.method.name, config.optim.iterations, config.optim.batch_size, dist_info.world_size,
              config.data.crop_width, config.data.crop_height, dist_info.device)
+    return Training(config, run_dir, dist_info, run, student, start, checkpoint_path, writer)
 
-    def checkpoint(next_iteration: int) -> None:
-        if dist_info.is_main:
-            save_checkpoint(checkpoint_path, {
-                'iteration': next_iteration, 'student': segmenter.state_dict(),
-                'teacher': teacher.model.state_dict() if teacher is not None else None,
-                'optimizer': optimizer.state_dict(), 'config': config.to_dict()})
-        dist_info.barrier()
 
+def run_iterations(training: Training, progress: bool = True) -> list[float]:
+    """Iterations `training.start` .. optim.iterations - 1: the optimisation step, logs, images, checkpoints and the
+    periodic evaluations. Returns the seconds each iteration took. Raises TrainingInterrupted after a signal
+    (with a checkpoint written) and FloatingPointError on a non-finite loss."""
+    config, dist_info, run = training.config, training.dist_info, training.run
+    writer, total = training.writer, config.optim.iterations
+    use_amp = config.optim.amp and dist_info.device.type == 'cuda'
     from tqdm import tqdm
 
-    bar = tqdm(total=total, initial=start, disable=not (progress and dist_info.is_main), desc=config.name,
+    bar = tqdm(total=total, initial=training.start, disable=not (progress and dist_info.is_main), desc=config.name,
                dynamic_ncols=True)
     seconds = []
     window: dict[str, list[float]] = {}  # scalars of the iterations since the last log, averaged when logged
     with _stop_on_signals() as flag:
-        for iteration, batch in zip(range(start, total),
-                                    iteration_loader(batches, start, total, config.data.workers), strict=False):
+        for iteration, batch in zip(range(training.start, total),
+                                    iteration_loader(run.batches, training.start, total, config.data.workers),
+                                    strict=False):
             began = time.perf_counter()
             batch = {part: {key: tensor.to(dist_info.device, non_blocking=True) for key, tensor in items.items()}
                      for part, items in batch.items()}
             factor = learning_rate_factor(iteration, config)
-            for group in optimizer.param_groups:
+            for group in run.optimizer.param_groups:
                 group['lr'] = group['base_lr'] * factor
             torch.manual_seed(iteration_seed(config.seed, dist_info.rank, iteration, 0))  # dropout, drop path
             generator = torch.Generator().manual_seed(iteration_seed(config.seed, dist_info.rank, iteration, 1))
             autocast = (torch.autocast('cuda', dtype=torch.bfloat16) if use_amp else contextlib.nullcontext())
             try:
-                result = optimisation_step(method, student, teacher, optimizer, batch, generator, autocast, iteration)
+                result = run.optimisation_step(batch, generator, autocast, iteration, training.student)
             except FloatingPointError as error:
-                raise FloatingPointError(f'{error}; the last checkpoint ({checkpoint_path}) is intact. Lower optim.lr '
-                                         'or check the data.') from error
+                raise FloatingPointError(f'{error}; the last checkpoint ({training.checkpoint_path}) is intact. Lower '
+                                         'optim.lr or check the data.') from error
             seconds.append(time.perf_counter() - began)
             bar.update(1)
             done = iteration + 1
@@ -298,11 +259,11 @@ def train(config: TrainConfig, run_dir: Path, dist_info: Distributed, resume: bo
                 window.setdefault(key, []).append(value)
             if writer is not None and (done % config.schedule.log_every == 0 or done == total):
                 scalars = {key: float(np.mean(values)) for key, values in window.items()}
-                scalars.update(lr=optimizer.param_groups[0]['lr'],
+                scalars.update(lr=run.optimizer.param_groups[0]['lr'],
                                seconds_per_iteration=float(np.median(seconds[-config.schedule.log_every:])))
                 for key, value in scalars.items():
                     writer.add_scalar(key, value, done)
-                with open(run_dir / SCALARS_FILE, 'a') as stream:
+                with open(training.run_dir / SCALARS_FILE, 'a') as stream:
                     stream.write(json.dumps({'iteration': done, **scalars}) + '\n')
                 bar.set_postfix(loss=f'{scalars["loss"]:.3f}')
                 window.clear()
@@ -310,29 +271,39 @@ def train(config: TrainConfig, run_dir: Path, dist_info: Distributed, resume: bo
                 _log_images(writer, done, result.night, result.pseudo_label)
             stop = dist_info.any(flag['stop'])
             if stop or done % config.schedule.checkpoint_every == 0 or done == total:
-                checkpoint(done)
+                training.checkpoint(done)
             if stop:
                 bar.close()
-                raise TrainingInterrupted(f'interrupted at iteration {done}/{total}; checkpoint {checkpoint_path}; '
-                                          f'resume with: night-seg-train train --resume {run_dir}')
+                raise TrainingInterrupted(f'interrupted at iteration {done}/{total}; checkpoint '
+                                          f'{training.checkpoint_path}; resume with: night-seg-train train --resume '
+                                          f'{training.run_dir}')
             if done % config.schedule.eval_every == 0 and done < total:
-                metrics = _evaluate_all(segmenter, val, config, dist_info, None, False)
+                metrics = _evaluate_all(run.segmenter, run.datasets.val, config, dist_info, None, False)
                 _log_metrics(writer, metrics, done, f'iteration {done}')
     bar.close()
-    _check_replicas(segmenter, dist_info)
+    return seconds
+
+
+def finish_training(training: Training, seconds: list[float], progress: bool = True) -> Path:
+    """After the last iteration: the replicas checked, the head's statistics recomputed, the final evaluation, the
+    metrics and the bundle written. Returns the bundle path."""
+    config, dist_info, run = training.config, training.dist_info, training.run
+    _check_replicas(run.segmenter, dist_info)
     if seconds:
         LOG.info('median %.3f s per iteration over %d iterations', float(np.median(seconds)), len(seconds))
     if config.optim.head_statistics_images:
-        _recompute_head_statistics(segmenter, source, target, config.optim.head_statistics_images, dist_info)
-    metrics = _evaluate_all(segmenter, val, config, dist_info, run_dir / 'eval', progress)
-    bundle_path = run_dir / 'bundle'
+        _recompute_head_statistics(run.segmenter, run.datasets.source, run.datasets.target,
+                                   config.optim.head_statistics_images, dist_info)
+    metrics = _evaluate_all(run.segmenter, run.datasets.val, config, dist_info, training.run_dir / 'eval', progress)
+    bundle_path = training.run_dir / 'bundle'
     if dist_info.is_main:
-        _log_metrics(writer, metrics, total, 'final')
-        atomic_write_bytes(run_dir / 'metrics.json', (json.dumps(metrics, indent=2) + '\n').encode())
-        _write_bundle(segmenter, arch, bundle_path, _provenance(config, metrics, total, init_provenance),
+        _log_metrics(training.writer, metrics, config.optim.iterations, 'final')
+        atomic_write_bytes(training.run_dir / 'metrics.json', (json.dumps(metrics, indent=2) + '\n').encode())
+        _write_bundle(run.segmenter, run.arch, bundle_path,
+                      _provenance(config, metrics, config.optim.iterations, run.init_provenance),
                       config.model.weights_dtype)
-    if writer is not None:
-        writer.close()
+    if training.writer is not None:
+        training.writer.close()
     dist_info.barrier()
     return bundle_path
 

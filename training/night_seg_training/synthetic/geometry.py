@@ -10,21 +10,21 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from night_seg_training.synth.materials import _read_only
+from night_seg_training.synthetic.materials import read_only
 
 # Primitive shapes, draw layers (drawn in this order; the last two far to near) and per-pixel surface kinds.
-_BOX, _POLY, _BLOB = 0, 1, 2
-_YARD, _BUILDINGS, _GROUND, _STANDING = 0, 1, 2, 3
-_FLAT, _ASPHALT, _PAVING, _GRASS, _FACADE = 0, 1, 2, 3, 4
-_ZERO3 = (0.0, 0.0, 0.0)
+BOX, POLY, BLOB = 0, 1, 2
+YARD, BUILDINGS, GROUND, STANDING = 0, 1, 2, 3
+FLAT, ASPHALT, PAVING, GRASS, FACADE = 0, 1, 2, 3, 4
+ZERO3 = (0.0, 0.0, 0.0)
 
 
 @dataclass(frozen=True, eq=False)
 class Primitives:
     """Convex drawing primitives in world coordinates (metres), one row each (read-only arrays).
 
-    shape uint8 (N,): _BOX (points[0], points[1] = low and high corner), _POLY (points = 4 corners of a planar convex
-    polygon; a triangle repeats a corner) or _BLOB (camera-facing ellipse: points[0] = centre, points[1, :2] =
+    shape uint8 (N,): BOX (points[0], points[1] = low and high corner), POLY (points = 4 corners of a planar convex
+    polygon; a triangle repeats a corner) or BLOB (camera-facing ellipse: points[0] = centre, points[1, :2] =
     horizontal and vertical radius). normal float32 (N, 3): facing direction of a one-sided polygon or blob, zero =
     seen from both sides. albedo float32 (N, 3): linear RGB reflectance. glow float32 (N, 2, 3): linear RGB emitted
     radiance by day and by night. tint uint8 (N,): 1 = the night glow takes the image's street-lamp colour. layer,
@@ -59,8 +59,8 @@ class Primitives:
         """A copy moved by (dx, 0, dz) metres (a blob's radii stay)."""
         offset = np.array((dx, 0.0, dz), np.float32)
         points = self.points.copy()
-        points[self.shape != _BLOB] += offset
-        points[self.shape == _BLOB, 0] += offset
+        points[self.shape != BLOB] += offset
+        points[self.shape == BLOB, 0] += offset
         values = {name: getattr(self, name) for name in _PRIMITIVE_FIELDS}
         values.update(points=points, anchor=self.anchor + offset, center=self.center + offset)
         return Primitives(**values)
@@ -74,7 +74,7 @@ class Primitives:
 _PRIMITIVE_FIELDS = tuple(f.name for f in fields(Primitives))
 
 
-class _Builder:
+class Builder:
     """Collects primitives row by row as flat lists of numbers; `build` packs them into a read-only `Primitives`."""
 
     def __init__(self) -> None:
@@ -96,31 +96,31 @@ class _Builder:
         self._points += points
         self._vectors += [*normal, *albedo.tolist(), *glow_day, *glow_night, *self._anchor]
 
-    def box(self, lo: Sequence[float], hi: Sequence[float], label: int, albedo: np.ndarray, *, layer: int = _STANDING,
+    def box(self, lo: Sequence[float], hi: Sequence[float], label: int, albedo: np.ndarray, *, layer: int = STANDING,
             facade: int = -1) -> None:
         """An axis-aligned box between two opposite corners (any order), metres."""
         pairs = tuple(zip(lo, hi, strict=True))
         low, high = [float(min(pair)) for pair in pairs], [float(max(pair)) for pair in pairs]
-        self._add((_BOX, label, 0, layer, _FLAT, facade), low + high + low + high, _ZERO3, albedo, _ZERO3, _ZERO3)
+        self._add((BOX, label, 0, layer, FLAT, facade), low + high + low + high, ZERO3, albedo, ZERO3, ZERO3)
 
     def poly(self, corners: Sequence[Sequence[float]], label: int, albedo: np.ndarray, normal: Sequence[float], *,
-             layer: int = _STANDING, surface: int = _FLAT, glow_day: Sequence[float] = _ZERO3,
-             glow_night: Sequence[float] = _ZERO3, tint: int = 0) -> None:
+             layer: int = STANDING, surface: int = FLAT, glow_day: Sequence[float] = ZERO3,
+             glow_night: Sequence[float] = ZERO3, tint: int = 0) -> None:
         """A planar convex polygon of 3 or 4 corners (metres), one-sided unless `normal` is zero."""
         points = [float(v) for corner in corners for v in corner]
-        self._add((_POLY, label, tint, layer, surface, -1), points + points[-3:] * (4 - len(corners)), normal,
+        self._add((POLY, label, tint, layer, surface, -1), points + points[-3:] * (4 - len(corners)), normal,
                   albedo, glow_day, glow_night)
 
     def blob(self, center: Sequence[float], rx: float, ry: float, label: int, albedo: np.ndarray, *,
-             normal: Sequence[float] = _ZERO3, glow_day: Sequence[float] = _ZERO3,
-             glow_night: Sequence[float] = _ZERO3, layer: int = _STANDING) -> None:
+             normal: Sequence[float] = ZERO3, glow_day: Sequence[float] = ZERO3,
+             glow_night: Sequence[float] = ZERO3, layer: int = STANDING) -> None:
         """A camera-facing ellipse with horizontal and vertical radii rx, ry (metres)."""
         c = [float(v) for v in center]
-        self._add((_BLOB, label, 0, layer, _FLAT, -1), c + [float(rx), float(ry), 0.0] + c + c, normal, albedo,
+        self._add((BLOB, label, 0, layer, FLAT, -1), c + [float(rx), float(ry), 0.0] + c + c, normal, albedo,
                   glow_day, glow_night)
 
     def ground(self, x0: float, x1: float, z0: float, z1: float, y: float, label: int, albedo: np.ndarray,
-               surface: int, layer: int = _GROUND) -> None:
+               surface: int, layer: int = GROUND) -> None:
         """A horizontal rectangle at height y between x0..x1 and z0..z1 (metres), facing up."""
         self.poly(((x0, y, z0), (x1, y, z0), (x1, y, z1), (x0, y, z1)), label, albedo, (0.0, 1.0, 0.0), layer=layer,
                   surface=surface)
@@ -133,7 +133,7 @@ class _Builder:
         vectors = np.array(self._vectors, np.float32).reshape(-1, 5, 3)
         center = points.mean(axis=1)
         radius = np.linalg.norm(points - center[:, None], axis=2).max(axis=1)
-        blob = shape == _BLOB
+        blob = shape == BLOB
         center[blob] = points[blob, 0]
         radius[blob] = points[blob, 1, :2].max(axis=1)
         table = Primitives(
@@ -142,7 +142,7 @@ class _Builder:
             layer=ints[:, 3].astype(np.uint8), surface=ints[:, 4].astype(np.uint8), facade=ints[:, 5].copy(),
             anchor=vectors[:, 4].copy(), center=center, radius=radius)
         for name in _PRIMITIVE_FIELDS:
-            _read_only(getattr(table, name))
+            read_only(getattr(table, name))
         return table
 
 

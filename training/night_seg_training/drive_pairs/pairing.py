@@ -11,7 +11,8 @@
      road agree on (`matching.refine_along_track`) and writes those;
   4. split by distance along each night drive (the last `val_fraction` of every `val_block` metres is `val`), so
      held-out frames are a stretch of road, not frames next to training frames;
-  5. write (folder renamed into place when complete):
+  5. write (folder renamed into place when complete), in Dark Zurich's layout with day references paired by list
+     (night_seg_training.layout):
 
   rgb_anon/<split>/night/<SEQ>/<SEQ>_frame_<n>_rgb_anon.png     night frame n (n: message index in its bag)
   rgb_anon/<split>/day/<SEQ>/<SEQ>_frame_<n>_rgb_anon.png       its day reference
@@ -19,8 +20,8 @@
   gt/<split>/night/<SEQ>/<SEQ>_frame_<n>_gt_labelTrainIds.png   where the bag has a /ground_truth/labels message
   manifest.json                                                 options, origin, per-bag counts, every pair
 
-The layout is Dark Zurich's train layout per split: `datasets.OwnDrives` (recipe name `own_drives`) reads it, and
-`dark_zurich` reads its train split. SEQ is the bag folder's name.
+`datasets.OwnDrives` (recipe name `own_drives`) reads it, and `dark_zurich` reads its train split. SEQ is the bag
+folder's name.
 """
 from __future__ import annotations
 
@@ -39,8 +40,8 @@ from tqdm import tqdm
 from night_seg_ros.codec import ImageDecodeError, image_to_array, stamp_ns
 from night_seg_ros.drives import bag_io
 from night_seg_ros.render import write_png
-from night_seg_training.geodesy import LocalFrame
-from night_seg_training.pairs.matching import (
+from night_seg_training import layout
+from night_seg_training.drive_pairs.matching import (
     MAX_DISTANCE,
     MAX_HEADING_DEG,
     PRECISION_WITHIN,
@@ -49,14 +50,13 @@ from night_seg_training.pairs.matching import (
     precision,
     refine_along_track,
 )
-from night_seg_training.pairs.positions import LABELS_TOPIC, Drive, PairsError, read_drive
-from night_seg_training.pairs.track import make_track, sample_by_distance
+from night_seg_training.drive_pairs.positions import LABELS_TOPIC, Drive, PairsError, read_drive
+from night_seg_training.drive_pairs.track import make_track, sample_by_distance
+from night_seg_training.geodesy import LocalFrame
 
 MANIFEST = 'manifest.json'
 FORMAT = 'night-seg-pairs/1'
 MATCH_METHODS = ('gps', 'image', 'both', 'refine')
-SUFFIX = '_rgb_anon.png'
-LABEL_SUFFIX = '_gt_labelTrainIds.png'
 SPLITS = ('train', 'val')
 
 
@@ -277,7 +277,7 @@ def _match(drives: Sequence[Drive], frames: _Frames, day_rows: np.ndarray, night
                                             frame_spacing(frames.east_north[day_rows], frames.bag[day_rows]))
         result['gps'], result['gps_distance'] = np.where(index >= 0, day_rows[index], -1), distance
     if options.match != 'gps':
-        from night_seg_training.pairs.features import PlaceEncoder, match_by_content
+        from night_seg_training.drive_pairs.features import PlaceEncoder, match_by_content
 
         encoder = PlaceEncoder(options.model, options.device)
         best, result['similarity'], result['margin'] = match_by_content(
@@ -303,8 +303,8 @@ def _route_coordinate(frames: _Frames, rows: np.ndarray) -> np.ndarray:
 
 
 def _key(split: str, role: str, sequence: str, frame: int) -> str:
-    """A Dark Zurich pair-list path: <split>/<role>/<SEQ>/<SEQ>_frame_<n> (relative to rgb_anon/, no suffix)."""
-    return f'{split}/{role}/{sequence}/{sequence}_frame_{frame:06d}'
+    """The pair-list key of frame `frame` of `sequence` (layout.pair_key)."""
+    return layout.pair_key(split, role, sequence, layout.frame_stem(sequence, frame))
 
 
 def _write(drives: Sequence[Drive], names: Sequence[str], frames: _Frames, night_rows: np.ndarray,
@@ -322,7 +322,7 @@ def _write(drives: Sequence[Drive], names: Sequence[str], frames: _Frames, night
         day_key = _key(split, 'day', names[frames.bag[day]], int(frames.frame[day]))
         for key, source in ((night_key, row), (day_key, day)):
             targets.setdefault((int(frames.bag[source]), int(frames.frame[source])), []).append(
-                root / 'rgb_anon' / (key + SUFFIX))
+                layout.image_of_key(root, key))
         pair = {'split': split, 'night': night_key, 'day': day_key, 'night_stamp': int(frames.stamp[row]),
                 'day_stamp': int(frames.stamp[day]), 'along_m': round(float(along[sample]), 2)}
         for prefix, source in (('night', row), ('day', day)):
@@ -345,12 +345,13 @@ def _write(drives: Sequence[Drive], names: Sequence[str], frames: _Frames, night
                     write_png(path, cv2.cvtColor(array, cv2.COLOR_RGB2BGR))
             elif (number, index) in night_splits:
                 split = night_splits[(number, index)]
-                write_png(root / 'gt' / (_key(split, 'night', names[number], index) + LABEL_SUFFIX), array)
+                write_png(layout.NIGHT_LABELS.path(root, split, names[number], layout.frame_stem(names[number], index)),
+                          array)
                 report.labelled[split] += 1
     for split in SPLITS:
         lines = ''.join(f'{pair["night"]},{pair["day"]}\n' for pair in pairs if pair['split'] == split)
         if lines:
-            listing = root / 'corresp' / split / 'night' / f'zurich_dn_pair_{split}.csv'
+            listing = layout.pair_list(root, split)
             listing.parent.mkdir(parents=True, exist_ok=True)
             listing.write_text(lines)
     return pairs

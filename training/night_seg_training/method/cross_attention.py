@@ -1,38 +1,26 @@
 """Cross attention over day/night image pairs (training only; nothing of it reaches the bundle, ONNX or TensorRT).
 
-Night features are the queries, the paired day features the keys (docs/METHOD.md). The pairs are only coarsely
-aligned (GPS-matched: the day camera stood up to a few metres aside and turned a few degrees), so the attention is
-anchored by position in two steps, all in pixels of the network input:
+Night features are the queries, the paired day features the keys and values (docs/METHOD.md). The pairs are only
+coarsely aligned (GPS-matched: the day camera stood up to a few metres aside and turned a few degrees), so the
+attention is anchored by position in two steps, all in pixels of the network input:
 1. `global_shift`: the one displacement (dy, dx) of the whole day image that makes its features agree best with the
    night features (mean cosine similarity, every whole-cell shift up to `search_px`). It absorbs yaw and
    most of a lateral offset; summed over the whole image it is robust where single locations match poorly.
 2. `attend`: every night location attends to the day locations, with a Gaussian prior of `sigma_px` around the global
    shift (the parallax of near objects). Its expected displacement is a flow field, and its attention-weighted cosine
    the night-day `similarity` (0..1).
-The day prediction is then warped to the night image along that flow at full resolution (`warp`); `refine` mixes it
-into the night pseudo-label on static classes where `reference_gate` allows it. `identity` (flow 0) is the
-ablation that copies the same pixel.
+The day prediction is then warped to the night image along that flow at full resolution (`warp`). Those steps make
+`CrossAttentionTransfer`; `IdentityTransfer` (flow 0, no similarity) is the ablation that copies the same pixel. The
+refinement (refinement.py) then mixes the carried prediction into the night pseudo-label on static classes.
 
 The attention has no learnable parameters: it compares the EMA teacher's encoder features.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
-
-from night_seg_training.config import STATIC_CLASS_NAMES
-
-
-def class_mask(classes: Sequence[str], chosen: Sequence[str]) -> torch.Tensor:
-    """bool (K,): True for the `chosen` class names among a bundle's class names."""
-    return torch.tensor([name in chosen for name in classes])
-
-
-def static_class_mask(classes: Sequence[str]) -> torch.Tensor:
-    """bool (K,): True for the static classes among a bundle's class names."""
-    return class_mask(classes, STATIC_CLASS_NAMES)
 
 
 def cell_centres(cells: tuple[int, int], image: tuple[int, int], device: torch.device) -> torch.Tensor:
@@ -134,40 +122,59 @@ def warp(day_probabilities: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     return _sample(day_probabilities.float(), centres + dense.permute(0, 2, 3, 1), (height, width))
 
 
-def reference_gate(night_confidence: torch.Tensor, night_labels: torch.Tensor, day_probabilities: torch.Tensor,
-                   static_classes: torch.Tensor, overrule_dynamic_below: float = 0.0,
-                   teacher_only: torch.Tensor | None = None) -> torch.Tensor:
-    """Where the day reference may refine the night pseudo-label: bool (N, H, W).
+@dataclass
+class Transferred:
+    """The day reference's prediction at night positions, and how well the two views match there."""
 
-    night_confidence float (N, H, W) and night_labels int64 (N, H, W): the max and argmax of the teacher's night
-    softmax (taken once by the caller: a full-resolution argmax is dear on a CPU); day_probabilities float
-    (N, K, H, W) (the day prediction at night positions; all zeros where the reference does not reach);
-    static_classes bool (K,). True where the reference reaches and predicts a static class and the night prediction
-    is a static class too, or a dynamic one with confidence below `overrule_dynamic_below` (0: a dynamic night label
-    is never overruled; 1: always). So a car parked by day never enters the night label and a confident night car
-    stays. teacher_only bool (K,) or None: classes left to the teacher. A night pixel labelled one of them is never
-    refined, and a reference predicting one of them refines nothing.
+    day_probabilities: torch.Tensor
+    """float (N, K, H, W): the teacher's day softmax carried to each night pixel; all zeros where the day image does
+    not reach."""
+    similarity: torch.Tensor | None
+    """float (N, H, W) in [0, 1]: the attention's expected cosine between each night location and the day locations
+    it attends to (the paper's similarity map), upsampled to H x W; None for the identity transfer."""
+    scalars: dict[str, float] = field(default_factory=dict)
+    """What to log: attention/similarity (its mean) and attention/shift_x_px (the mean |horizontal global shift|)."""
+
+
+class CrossAttentionTransfer:
+    """Night features attend to the paired day features; the day prediction follows the attention to night pixels.
+
+    stage: the encoder stage (1..4) whose teacher features are compared; temperature, sigma_px: of `attend`;
+    search_px: (vertical, horizontal) reach of `global_shift`, in pixels of the network input.
     """
-    static = static_classes.to(night_labels.device)
-    reaches = day_probabilities.sum(1) > 0.5  # (N, H, W): zeros outside the day image
-    night_allows = static[night_labels] | (night_confidence < overrule_dynamic_below)
-    day_labels = day_probabilities.argmax(1)  # (N, H, W)
-    gate = night_allows & static[day_labels] & reaches
-    if teacher_only is None:
-        return gate
-    kept = teacher_only.to(night_labels.device)
-    return gate & ~kept[night_labels] & ~kept[day_labels]
+
+    def __init__(self, stage: int, temperature: float, sigma_px: float, search_px: tuple[float, float]) -> None:
+        self.feature_stage: int | None = stage
+        self.temperature = temperature
+        self.sigma_px = sigma_px
+        self.search_px = search_px
+
+    def __call__(self, day_probabilities: torch.Tensor, night_features: torch.Tensor | None,
+                 day_features: torch.Tensor | None) -> Transferred:
+        """day_probabilities float (N, K, H, W): the teacher's softmax on the day references (resized to the night
+        crops); night_features, day_features float (N, C, h, w): its encoder features at `feature_stage` on the night
+        crops and on the references."""
+        if night_features is None or day_features is None:
+            raise ValueError('the cross attention compares encoder features; the teacher gave none')
+        height, width = day_probabilities.shape[-2:]
+        cells = tuple(day_features.shape[-2:])
+        cosine = cosine_similarity(night_features, day_features)  # (N, h*w, h*w)
+        shift = global_shift(cosine, cells, (height, width), self.search_px)
+        flow, cell_similarity = attend(cosine, cells, (height, width), shift, self.sigma_px, self.temperature)
+        similarity = F.interpolate(cell_similarity.unsqueeze(1), size=(height, width), mode='bilinear',
+                                   align_corners=False).squeeze(1)  # (N, H, W)
+        return Transferred(warp(day_probabilities, flow), similarity,
+                           {'attention/similarity': similarity.mean().item(),
+                            'attention/shift_x_px': shift[:, 1].abs().mean().item()})
 
 
-def refine(night_probabilities: torch.Tensor, day_probabilities: torch.Tensor, gate: torch.Tensor,
-           mix: torch.Tensor | float) -> torch.Tensor:
-    """Convex mix of the night pseudo-label with the day reference where `gate` allows it (as Refign).
+class IdentityTransfer:
+    """The ablation: each night pixel takes the day prediction at the same pixel (no matching, no similarity)."""
 
-    night_probabilities float (N, K, H, W) (the teacher's softmax on the night image); day_probabilities float
-    (N, K, H, W); gate bool (N, H, W) from `reference_gate`; mix: float or float (N, H, W) in [0, 1] (the
-    reference's share). refined = (1 - e) p_night + e p_day with e = mix inside the gate, 0 outside: a confidently
-    wrong static night label (the night sky called "building") is overruled by a confident reference. Returns
-    float (N, K, H, W), summing to 1 over K.
-    """
-    share = (gate * mix).unsqueeze(1)  # (N, 1, H, W)
-    return night_probabilities + share * (day_probabilities - night_probabilities)
+    feature_stage: int | None = None
+    """The identity compares no features."""
+
+    def __call__(self, day_probabilities: torch.Tensor, night_features: torch.Tensor | None = None,
+                 day_features: torch.Tensor | None = None) -> Transferred:
+        """day_probabilities float (N, K, H, W), returned as they are."""
+        return Transferred(day_probabilities, None)

@@ -9,31 +9,31 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from night_seg_training.synth.geometry import _ZERO3, Camera, Primitives, _Builder
-from night_seg_training.synth.materials import (
-    _BUS_COLOURS,
-    _CAR_COLOURS,
-    _CARGO_COLOURS,
-    _CLOTH_COLOURS,
-    _DISPLAY,
-    _GLASS,
-    _HEADLAMP,
-    _HEADLIGHT,
-    _SKIN_COLOURS,
-    _TAIL_GLOW,
-    _TAIL_LAMP,
-    _TYRE,
+from night_seg_training.synthetic.geometry import ZERO3, Builder, Camera, Primitives
+from night_seg_training.synthetic.materials import (
     BICYCLE,
     BUS,
+    BUS_COLOURS,
     CAR,
+    CAR_COLOURS,
+    CARGO_COLOURS,
+    CLOTH_COLOURS,
+    DISPLAY,
+    GLASS,
+    HEADLAMP,
+    HEADLIGHT,
     MOTORCYCLE,
     PERSON,
     RIDER,
+    SKIN_COLOURS,
+    TAIL_GLOW,
+    TAIL_LAMP,
     TRUCK,
-    _pick,
-    _read_only,
+    TYRE,
+    pick,
+    read_only,
 )
-from night_seg_training.synth.street import Scene
+from night_seg_training.synthetic.street import Scene
 
 
 @dataclass(frozen=True, eq=False)
@@ -51,15 +51,15 @@ class Thing:
     velocity: tuple[float, float]
 
 
-def _vehicle(b: _Builder, rng: np.random.Generator, kind: int, x: float, z: float, heading: float,
+def _vehicle(b: Builder, rng: np.random.Generator, kind: int, x: float, z: float, heading: float,
              lights_on: bool) -> tuple[float, list]:
     """A car, truck or bus centred at (x, z) facing `heading` (+-1 along z); returns its length and beams."""
     if kind == CAR:
         length, width = 3.9 + rng.random(), 1.7 + 0.2 * rng.random()
     else:
         length, width = (6.5 + 2.5 * rng.random(), 2.45) if kind == TRUCK else (11.0 + 1.5 * rng.random(), 2.55)
-    paint = _pick(rng, _BUS_COLOURS if kind == BUS else _CAR_COLOURS)
-    tyre, glass = _TYRE, _GLASS * np.float32(rng.uniform(0.8, 1.3))
+    paint = pick(rng, BUS_COLOURS if kind == BUS else CAR_COLOURS)
+    tyre, glass = TYRE, GLASS * np.float32(rng.uniform(0.8, 1.3))
     front, rear = z + heading * length / 2, z - heading * length / 2
     hw = width / 2
     b.anchor((x, 0.8, z))
@@ -78,7 +78,7 @@ def _vehicle(b: _Builder, rng: np.random.Generator, kind: int, x: float, z: floa
         cab_back = front - heading * 2.3
         b.box((x - hw, 0.4, cab_back), (x + hw, 2.9, front), kind, paint)
         b.box((x - hw, 0.5, rear), (x + hw, 3.7, cab_back - heading * 0.2), kind,
-              _pick(rng, _CARGO_COLOURS))
+              pick(rng, CARGO_COLOURS))
         b.poly(((x - hw + 0.1, 1.7, front + heading * 0.01), (x + hw - 0.1, 1.7, front + heading * 0.01),
                 (x + hw - 0.1, 2.6, front + heading * 0.01), (x - hw + 0.1, 2.6, front + heading * 0.01)), kind,
                glass, (0.0, 0.0, heading))
@@ -95,7 +95,7 @@ def _vehicle(b: _Builder, rng: np.random.Generator, kind: int, x: float, z: floa
         b.poly(((x - hw + 0.1, 1.0, fz), (x + hw - 0.1, 1.0, fz), (x + hw - 0.1, 2.55, fz), (x - hw + 0.1, 2.55, fz)),
                kind, glass, (0.0, 0.0, heading))
         b.poly(((x - 0.8, 2.62, fz), (x + 0.8, 2.62, fz), (x + 0.8, 2.9, fz), (x - 0.8, 2.9, fz)), kind,
-               _DISPLAY, (0.0, 0.0, heading), glow_night=(2.0, 0.9, 0.1) if lights_on else _ZERO3)
+               DISPLAY, (0.0, 0.0, heading), glow_night=(2.0, 0.9, 0.1) if lights_on else ZERO3)
         light_y = 0.7
     for sx in (-1.0, 1.0):
         wx = x + sx * (hw + 0.01)
@@ -104,25 +104,25 @@ def _vehicle(b: _Builder, rng: np.random.Generator, kind: int, x: float, z: floa
         for wz in axles:
             b.poly(((wx, 0.0, wz - wheel_r), (wx, 0.0, wz + wheel_r), (wx, 2 * wheel_r, wz + wheel_r),
                     (wx, 2 * wheel_r, wz - wheel_r)), kind, tyre, (sx, 0.0, 0.0))
-    head = (_HEADLIGHT * (30 + 20 * rng.random())).tolist() if lights_on else _ZERO3
-    tail = (np.array(_TAIL_GLOW, np.float32) * (0.7 + 0.6 * rng.random())).tolist() if lights_on else _ZERO3
+    head = (HEADLIGHT * (30 + 20 * rng.random())).tolist() if lights_on else ZERO3
+    tail = (np.array(TAIL_GLOW, np.float32) * (0.7 + 0.6 * rng.random())).tolist() if lights_on else ZERO3
     for lx in (x - hw + 0.28, x + hw - 0.28):
         zf, zr = front + heading * 0.02, rear - heading * 0.02
         b.poly(((lx - 0.16, light_y - 0.07, zf), (lx + 0.16, light_y - 0.07, zf), (lx + 0.16, light_y + 0.07, zf),
-                (lx - 0.16, light_y + 0.07, zf)), kind, _HEADLAMP, (0.0, 0.0, heading),
+                (lx - 0.16, light_y + 0.07, zf)), kind, HEADLAMP, (0.0, 0.0, heading),
                glow_night=head)
         b.poly(((lx - 0.14, light_y - 0.06, zr), (lx + 0.14, light_y - 0.06, zr), (lx + 0.14, light_y + 0.08, zr),
-                (lx - 0.14, light_y + 0.08, zr)), kind, _TAIL_LAMP, (0.0, 0.0, -heading),
+                (lx - 0.14, light_y + 0.08, zr)), kind, TAIL_LAMP, (0.0, 0.0, -heading),
                glow_night=tail)
     beams = [(x, 0.65, front, 0.0, 0.0, heading, rng.uniform(25, 45))] if lights_on else []
     return length, beams
 
 
-def _person(b: _Builder, rng: np.random.Generator, x: float, z: float, base: float, along_z: bool,
+def _person(b: Builder, rng: np.random.Generator, x: float, z: float, base: float, along_z: bool,
             label: int = PERSON, seat: float | None = None) -> None:
     """A person standing (or, with `seat` = hip height, riding) at (x, z), facing along z or along x."""
     height = rng.normal(1.72, 0.08) if label == PERSON else rng.normal(1.75, 0.05)
-    skin, top, legs = _pick(rng, _SKIN_COLOURS), _pick(rng, _CLOTH_COLOURS), _pick(rng, _CLOTH_COLOURS[:6])
+    skin, top, legs = pick(rng, SKIN_COLOURS), pick(rng, CLOTH_COLOURS), pick(rng, CLOTH_COLOURS[:6])
 
     def part(lateral: float, forward: float, half_lat: float, half_fwd: float, y0: float, y1: float,
              colour: np.ndarray) -> None:
@@ -141,14 +141,14 @@ def _person(b: _Builder, rng: np.random.Generator, x: float, z: float, base: flo
     for side in (-1.0, 1.0):
         part(side * 0.25, -side * stride * 0.7, 0.05, 0.06, hip + 0.04, shoulder - 0.02, top * 0.9)
     b.blob((x, shoulder + 0.12 * height * 0.85, z), 0.1, 0.125, label,
-           skin if label == PERSON else _pick(rng, _CLOTH_COLOURS))
+           skin if label == PERSON else pick(rng, CLOTH_COLOURS))
 
 
-def _two_wheeler(b: _Builder, rng: np.random.Generator, kind: int, x: float, z: float, heading: float,
+def _two_wheeler(b: Builder, rng: np.random.Generator, kind: int, x: float, z: float, heading: float,
                  lights_on: bool) -> None:
     """A bicycle or motorcycle at (x, z) heading +-1 along z, with its rider."""
-    tyre = _TYRE
-    frame = _pick(rng, _CAR_COLOURS)
+    tyre = TYRE
+    frame = pick(rng, CAR_COLOURS)
     half = 0.85 if kind == BICYCLE else 1.05
     b.anchor((x, 0.6, z))
     wheel = 0.34 if kind == BICYCLE else 0.32
@@ -162,11 +162,11 @@ def _two_wheeler(b: _Builder, rng: np.random.Generator, kind: int, x: float, z: 
         b.box((x - 0.4, 1.0, z + heading * 0.6 - 0.03), (x + 0.4, 1.05, z + heading * 0.6 + 0.03), kind, tyre)
     rz = z - heading * half
     b.poly(((x - 0.05, 0.75, rz), (x + 0.05, 0.75, rz), (x + 0.05, 0.85, rz), (x - 0.05, 0.85, rz)), kind,
-           _TAIL_LAMP, (0.0, 0.0, -heading), glow_night=(3.0, 0.12, 0.05) if lights_on else _ZERO3)
+           TAIL_LAMP, (0.0, 0.0, -heading), glow_night=(3.0, 0.12, 0.05) if lights_on else ZERO3)
     _person(b, rng, x, z - heading * 0.1, 0.0, True, RIDER, seat=0.95 if kind == BICYCLE else 0.9)
 
 
-_NO_BEAMS = _read_only(np.zeros((0, 7), np.float32))
+_NO_BEAMS = read_only(np.zeros((0, 7), np.float32))
 
 
 def sample_dynamic(scene: Scene, rng: np.random.Generator, z_range: tuple[float, float], *,
@@ -179,7 +179,7 @@ def sample_dynamic(scene: Scene, rng: np.random.Generator, z_range: tuple[float,
     of it (for a drive: the distance driven plus a margin, so the ego lane stays free along the way).
     """
     z_min, z_max = z_range
-    b = _Builder()
+    b = Builder()
     things: list[tuple[int, int, int, list, tuple[float, float]]] = []
 
     def clear(x: float, z: float, half_width: float, half_length: float) -> bool:

@@ -15,39 +15,39 @@ import cv2
 import numpy as np
 
 from night_seg_ros.errors import NightSegError
-from night_seg_training.synth.drawing import _draw, _object_shadows, _View, _visible
-from night_seg_training.synth.geometry import _ASPHALT, _FACADE, Camera, Primitives
-from night_seg_training.synth.lighting import _building_shadow, _day_light, _irradiance, _Light, _night_light
-from night_seg_training.synth.materials import (
-    _CURTAIN,
-    _GLASS,
-    _WINDOW_COLD,
-    _WINDOW_WARM,
+from night_seg_training.synthetic.drawing import View, draw_primitives, object_shadows, visible
+from night_seg_training.synthetic.geometry import ASPHALT, FACADE, Camera, Primitives
+from night_seg_training.synthetic.lighting import Light, building_shadow, day_light, irradiance_at, night_light
+from night_seg_training.synthetic.materials import (
+    CURTAIN,
+    GLASS,
     SKY,
     TERRAIN,
     VEGETATION,
-    _read_only,
+    WINDOW_COLD,
+    WINDOW_WARM,
+    read_only,
 )
-from night_seg_training.synth.street import (
-    _F_BASE,
-    _F_FLOOR,
-    _F_GROUND,
-    _F_LIT,
-    _F_PHASE,
-    _F_SEED,
-    _F_SHOP,
-    _F_SILL,
-    _F_SPACING,
-    _F_TOP,
-    _F_WIN,
-    _F_WIN_H,
-    _F_X,
-    _F_Z0,
-    _F_Z1,
-    _FACADE_COLUMNS,
+from night_seg_training.synthetic.street import (
+    F_BASE,
+    F_FLOOR,
+    F_GROUND,
+    F_LIT,
+    F_PHASE,
+    F_SEED,
+    F_SHOP,
+    F_SILL,
+    F_SPACING,
+    F_TOP,
+    F_WIN,
+    F_WIN_H,
+    F_X,
+    F_Z0,
+    F_Z1,
+    FACADE_COLUMNS,
     Scene,
 )
-from night_seg_training.synth.traffic import Thing
+from night_seg_training.synthetic.traffic import Thing
 
 TIMES_OF_DAY: tuple[str, ...] = ('day', 'night')
 
@@ -83,7 +83,7 @@ def _textures() -> np.ndarray:
     paving = stones * (1 + noise([(0.7, 0.06), (20.0, 0.06)])) * np.where(joints, 0.7, 1.0)
     grass = 1 + noise([(0.6, 0.22), (4.0, 0.12), (30.0, 0.15)])
     plaster = 1 + noise([(0.7, 0.04), (6.0, 0.04), (40.0, 0.07)])
-    return _read_only(np.clip(np.stack((asphalt, paving, grass, plaster)), 0.3, 1.8).astype(np.float32))
+    return read_only(np.clip(np.stack((asphalt, paving, grass, plaster)), 0.3, 1.8).astype(np.float32))
 
 
 def _hash2(a: np.ndarray, b: np.ndarray, seed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -98,13 +98,13 @@ def _hash2(a: np.ndarray, b: np.ndarray, seed: np.ndarray) -> tuple[np.ndarray, 
             (h >> np.uint32(16)).astype(np.float32) * np.float32(1 / 65536))
 
 
-def _lowres(view: _View, columns: int = 64) -> tuple[int, int]:
+def _lowres(view: View, columns: int = 64) -> tuple[int, int]:
     """Size (h, w) of a coarse grid over the image with about `columns` columns (for smooth light effects)."""
     step = max(1, round(view.width / columns))
     return -(-view.height // step), -(-view.width // step)
 
 
-def _night_maps(view: _View, light: _Light, size: tuple[int, int]) -> np.ndarray:
+def _night_maps(view: View, light: Light, size: tuple[int, int]) -> np.ndarray:
     """Night irradiance float32 (6, h, w) for `size` = (h, w) over the image: RGB of the road plane, then of the
     nearer building-line plane, through each point (computed on a coarse grid and interpolated: lamp light is
     smooth)."""
@@ -126,18 +126,18 @@ def _night_maps(view: _View, light: _Light, size: tuple[int, int]) -> np.ndarray
     up = np.zeros_like(ground, dtype=np.float32)
     up[:, 1] = 1.0
     points = np.concatenate((ground, facade.reshape(-1, 3))).astype(np.float32)
-    small = _irradiance(light, points, np.concatenate((up, facade_normal.reshape(-1, 3)))).reshape(2, h, w, 3)
+    small = irradiance_at(light, points, np.concatenate((up, facade_normal.reshape(-1, 3)))).reshape(2, h, w, 3)
     maps = cv2.resize(np.concatenate(small, axis=2), (size[1], size[0]), interpolation=cv2.INTER_LINEAR)
     return np.ascontiguousarray(maps.transpose(2, 0, 1))
 
 
-def _surfaces(hdr: np.ndarray, kind: np.ndarray, view: _View, light: _Light, facades: np.ndarray,
+def _surfaces(hdr: np.ndarray, kind: np.ndarray, view: View, light: Light, facades: np.ndarray,
               shade: np.ndarray | None) -> None:
     """Per-pixel shading, in place, of the pixels drawn as albedo: ground (world-anchored textures, shadows, lamp
     pools) and building fronts (plaster, cornices, window grids: glass by day, some windows lit by night).
 
     hdr float32 (H, W, 3) linear RGB (albedo already times the exposure); kind uint16 (H, W) surface kinds; facades
-    float32 (M, 15) the Scene.facades rows of kinds _FACADE + 0..M-1; shade uint8 (H, W) object shadows (day) or
+    float32 (M, 15) the Scene.facades rows of kinds FACADE + 0..M-1; shade uint8 (H, W) object shadows (day) or
     None. The light is computed per 2 x 2 block (as a gain and an addition per channel, on planes (3, h, w): the fast
     layout for numpy) for the surface found in the block, then applied to the full-resolution surface pixels.
     """
@@ -154,19 +154,19 @@ def _surfaces(hdr: np.ndarray, kind: np.ndarray, view: _View, light: _Light, fac
     gain = np.ones((3, h, w), np.float32)
     extra = np.zeros((3, h, w), np.float32)
 
-    ground = (block >= _ASPHALT) & (block < _FACADE)
+    ground = (block >= ASPHALT) & (block < FACADE)
     if ground.any():
-        y = np.where(block == _ASPHALT, np.float32(0.0), np.float32(light.scene.kerb_height))
+        y = np.where(block == ASPHALT, np.float32(0.0), np.float32(light.scene.kerb_height))
         t = (y - np.float32(cam.height)) / np.minimum(ry, np.float32(-1e-4))[:, None]
         x, z = cam.x + t * rx, cam.z + t * rz
-        layer = np.clip(block.astype(np.int32) - _ASPHALT, 0, 2)
+        layer = np.clip(block.astype(np.int32) - ASPHALT, 0, 2)
         texel = ((layer << 18) | (((z * 32 + 65536).astype(np.int32) & 511) << 9)
                  | ((x * 32 + 65536).astype(np.int32) & 511))
         texture = np.take(textures, texel)
         if light.night:
             lit = maps[:3] * texture
         else:
-            dark = _building_shadow(light, x, y, z) | (shade[::2, ::2] > 0)
+            dark = building_shadow(light, x, y, z) | (shade[::2, ::2] > 0)
             lit = (light.ambient[:, None, None] + light.sun_rgb[:, None, None] * (light.sun[1] * ~dark)) * texture
         add = np.zeros((3, h, w), np.float32)
         if light.haze:
@@ -174,40 +174,40 @@ def _surfaces(hdr: np.ndarray, kind: np.ndarray, view: _View, light: _Light, fac
             lit, add = lit * (1 - fade), horizon * fade
         gain, extra = np.where(ground, lit, gain), np.where(ground, add, extra)
 
-    front = block >= _FACADE
+    front = block >= FACADE
     if front.any():
-        local = np.where(front, block.astype(np.int32) - _FACADE, 0)
+        local = np.where(front, block.astype(np.int32) - FACADE, 0)
         p = [np.take(column, local) for column in np.ascontiguousarray(facades.T)]
-        t = (p[_F_X] - cam.x) / np.where(np.abs(rx) > 1e-4, rx, np.float32(1e-4))
+        t = (p[F_X] - cam.x) / np.where(np.abs(rx) > 1e-4, rx, np.float32(1e-4))
         y, z = cam.height + t * ry[:, None], cam.z + t * rz
-        spacing, above = p[_F_SPACING], y - p[_F_BASE]
-        bay = (z - p[_F_Z0] - p[_F_PHASE]) / spacing
+        spacing, above = p[F_SPACING], y - p[F_BASE]
+        bay = (z - p[F_Z0] - p[F_PHASE]) / spacing
         column = np.floor(bay)
         across = np.abs(bay - column - 0.5) * spacing
-        upper = above >= p[_F_GROUND]
-        storey = (above - p[_F_GROUND]) / p[_F_FLOOR]
+        upper = above >= p[F_GROUND]
+        storey = (above - p[F_GROUND]) / p[F_FLOOR]
         level = np.floor(storey)
-        in_row = (storey - level > p[_F_SILL]) & (storey - level < p[_F_SILL] + p[_F_WIN_H])
-        inside = (z > p[_F_Z0] + 0.7) & (z < p[_F_Z1] - 0.7) & (y < p[_F_TOP] - 0.7)
-        shop = p[_F_SHOP] > 0.5
-        ground_window = ~upper & (above > 0.6) & (above < p[_F_GROUND] - 0.6) & np.where(
-            shop, across < spacing / 2 - 0.25, (across < p[_F_WIN] / 2) & (above > 1.0))
-        window = inside & ((upper & in_row & (across < p[_F_WIN] / 2)) | ground_window)
-        pick, tone = _hash2(column, np.where(upper, level, np.float32(-1)), p[_F_SEED].astype(np.uint32))
+        in_row = (storey - level > p[F_SILL]) & (storey - level < p[F_SILL] + p[F_WIN_H])
+        inside = (z > p[F_Z0] + 0.7) & (z < p[F_Z1] - 0.7) & (y < p[F_TOP] - 0.7)
+        shop = p[F_SHOP] > 0.5
+        ground_window = ~upper & (above > 0.6) & (above < p[F_GROUND] - 0.6) & np.where(
+            shop, across < spacing / 2 - 0.25, (across < p[F_WIN] / 2) & (above > 1.0))
+        window = inside & ((upper & in_row & (across < p[F_WIN] / 2)) | ground_window)
+        pick, tone = _hash2(column, np.where(upper, level, np.float32(-1)), p[F_SEED].astype(np.uint32))
         texel = ((3 << 18) | (((y * 16 + 65536).astype(np.int32) & 511) << 9)
                  | ((z * 16 + 65536).astype(np.int32) & 511))
         wall = np.take(textures, texel) * np.where(
-            (np.abs(above - p[_F_GROUND]) < 0.15) | (y > p[_F_TOP] - 0.35), np.float32(0.7), np.float32(1.0))
+            (np.abs(above - p[F_GROUND]) < 0.15) | (y > p[F_TOP] - 0.35), np.float32(0.7), np.float32(1.0))
         if light.night:
-            lit = window & (pick < np.where(~upper & shop, np.float32(0.6), p[_F_LIT] * np.float32(light.windows)))
-            warm = np.where(tone > 0.92, _WINDOW_COLD[:, None, None], _WINDOW_WARM[:, None, None]) * exposure
+            lit = window & (pick < np.where(~upper & shop, np.float32(0.6), p[F_LIT] * np.float32(light.windows)))
+            warm = np.where(tone > 0.92, WINDOW_COLD[:, None, None], WINDOW_WARM[:, None, None]) * exposure
             light_in = maps[3:]
             on = light_in * np.where(window, np.float32(0), wall)
             add = light_in * (np.float32(0.015) * exposure * window) + warm * (lit * (0.05 + 0.3 * tone * tone))
         else:
-            glass = (_GLASS[:, None, None] + light.sky_horizon[:, None, None] * (0.08 + 0.3 * tone)) * exposure
-            pane = np.where(pick > 0.85, _CURTAIN[:, None, None] * exposure, glass)
-            sunny = np.maximum(-np.sign(p[_F_X]) * light.sun[0], 0.0) * ~_building_shadow(light, p[_F_X], y, z)
+            glass = (GLASS[:, None, None] + light.sky_horizon[:, None, None] * (0.08 + 0.3 * tone)) * exposure
+            pane = np.where(pick > 0.85, CURTAIN[:, None, None] * exposure, glass)
+            sunny = np.maximum(-np.sign(p[F_X]) * light.sun[0], 0.0) * ~building_shadow(light, p[F_X], y, z)
             irradiance = 0.8 * light.ambient[:, None, None] + light.sun_rgb[:, None, None] * sunny
             fade = 1.0 - np.exp(-np.abs(t) / np.float32(light.haze))
             on = irradiance * np.where(window, np.float32(0), wall) * (1 - fade)
@@ -217,10 +217,10 @@ def _surfaces(hdr: np.ndarray, kind: np.ndarray, view: _View, light: _Light, fac
     height, width = kind.shape
     up = [cv2.resize(cv2.merge(list(plane)), (2 * w, 2 * h), interpolation=cv2.INTER_NEAREST)[:height, :width]
           for plane in (gain, extra)]
-    cv2.copyTo(hdr * up[0] + up[1], (kind >= _ASPHALT).astype(np.uint8), hdr)
+    cv2.copyTo(hdr * up[0] + up[1], (kind >= ASPHALT).astype(np.uint8), hdr)
 
 
-def _sky(view: _View, light: _Light, rng: np.random.Generator) -> np.ndarray:
+def _sky(view: View, light: Light, rng: np.random.Generator) -> np.ndarray:
     """The sky, float32 (H, W, 3) linear RGB times the exposure: gradient from horizon to zenith, clouds by day,
     light-pollution glow over the horizon by night (smooth: computed on a coarse grid and interpolated)."""
     h, w = _lowres(view, 128)
@@ -236,7 +236,7 @@ def _sky(view: _View, light: _Light, rng: np.random.Generator) -> np.ndarray:
     return cv2.resize(sky, (view.width, view.height), interpolation=cv2.INTER_LINEAR)
 
 
-def _reflections(emitters: tuple[np.ndarray, np.ndarray], view: _View, light: _Light,
+def _reflections(emitters: tuple[np.ndarray, np.ndarray], view: View, light: Light,
                  road: np.ndarray) -> np.ndarray:
     """Wet-road reflections float32 (H, W, 3), exposed: a vertical streak below the mirror image (in the road
     plane) of each bright emitter (positions, radiances float32 (E, 3)), on `road` (bool (H, W)) pixels only."""
@@ -258,7 +258,7 @@ def _reflections(emitters: tuple[np.ndarray, np.ndarray], view: _View, light: _L
     return streaks * cv2.merge((mask, mask, mask))
 
 
-def _bloom(hdr: np.ndarray, view: _View, strength: float) -> np.ndarray:
+def _bloom(hdr: np.ndarray, view: View, strength: float) -> np.ndarray:
     """Glare float32 (H, W, 3) around radiance above white: a tight halo, a wide veil and a horizontal streak."""
     h, w = _lowres(view)
     bright = np.maximum(cv2.resize(hdr, (w, h), interpolation=cv2.INTER_AREA) - 0.9, 0.0)
@@ -273,7 +273,7 @@ def _tone_lut() -> np.ndarray:
     """uint8 (4096,) display value of linear radiance x = (i / 2048)^2: soft highlight shoulder, then gamma 2.2."""
     x = (np.arange(4096) / 2048.0) ** 2
     shoulder = np.where(x < 0.75, x, 0.75 + 0.25 * (1 - np.exp(-(x - 0.75) / 0.25)))
-    return _read_only(np.round(255 * shoulder ** (1 / 2.2)).astype(np.uint8))
+    return read_only(np.round(255 * shoulder ** (1 / 2.2)).astype(np.uint8))
 
 
 @functools.lru_cache(maxsize=8)
@@ -281,14 +281,14 @@ def _radius2(height: int, width: int) -> np.ndarray:
     """Squared distance from the image centre float32 (H, W), 1 at the corners (read-only)."""
     y = (np.arange(height, dtype=np.float32) - (height - 1) / 2) / (height / 2)
     x = (np.arange(width, dtype=np.float32) - (width - 1) / 2) / (width / 2)
-    return _read_only((y[:, None] ** 2 + x[None, :] ** 2) / 2)
+    return read_only((y[:, None] ** 2 + x[None, :] ** 2) / 2)
 
 
 @functools.lru_cache(maxsize=1)
 def _noise_bank() -> np.ndarray:
     """2^22 standard normal samples, float32 (read-only): sensor noise is a random window of it (sampling normals
     anew per pixel would cost several milliseconds per image)."""
-    return _read_only(np.random.default_rng(7).standard_normal(1 << 22, np.float32))
+    return read_only(np.random.default_rng(7).standard_normal(1 << 22, np.float32))
 
 
 def _unit_noise(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
@@ -306,7 +306,7 @@ def _unit_noise(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
 _GRAIN = np.full(256, 0.06, np.float32)
 _GRAIN[[VEGETATION, TERRAIN]] = 0.5
 _GRAIN[SKY] = 0.0
-_read_only(_GRAIN)
+read_only(_GRAIN)
 
 
 def render(scene: Scene, dynamic: Sequence[Thing], camera: Camera, height: int, width: int, time_of_day: str,
@@ -324,16 +324,16 @@ def render(scene: Scene, dynamic: Sequence[Thing], camera: Camera, height: int, 
         raise SynthError(f'time_of_day {time_of_day!r}; allowed: {", ".join(TIMES_OF_DAY)}')
     if height < 8 or width < 8:
         raise SynthError(f'image size {height}x{width} (height x width); both must be >= 8 pixels')
-    view = _View.of(camera, height, width)
+    view = View.of(camera, height, width)
     night = time_of_day == 'night'
     look = rng if lighting is None else lighting
-    light = _night_light(scene, dynamic, camera, look, lighting is not None) if night else _day_light(scene, look)
-    parts = [scene.primitives.rows(_visible(scene.primitives, view, night))]
+    light = night_light(scene, dynamic, camera, look, lighting is not None) if night else day_light(scene, look)
+    parts = [scene.primitives.rows(visible(scene.primitives, view, night))]
     parts += [thing.primitives for thing in dynamic]
     prims = Primitives.concat(parts)
     if len(dynamic):
-        prims = prims.rows(_visible(prims, view, night))
-    drawing = _draw(prims, view, light)
+        prims = prims.rows(visible(prims, view, night))
+    drawing = draw_primitives(prims, view, light)
     label = np.take(drawing.label, drawing.ids)
     kind = np.take(drawing.kind, drawing.ids)
     hdr = np.take(drawing.colour * light.exposure, drawing.ids, axis=0)    # (H, W, 3) linear, exposed
@@ -341,15 +341,15 @@ def render(scene: Scene, dynamic: Sequence[Thing], camera: Camera, height: int, 
     shade = None
     if not night:
         shade = np.zeros((height, width), np.uint8)
-        _object_shadows(prims, view, light, shade)
-    _surfaces(hdr, kind, view, light, scene.facades[drawing.facade_rows].reshape(-1, _FACADE_COLUMNS), shade)
+        object_shadows(prims, view, light, shade)
+    _surfaces(hdr, kind, view, light, scene.facades[drawing.facade_rows].reshape(-1, FACADE_COLUMNS), shade)
 
     grain = cv2.resize(look.random((max(2, height // 3), max(2, width // 3)), np.float32), (width, height),
                        interpolation=cv2.INTER_LINEAR)
     gain = (1.0 + np.take(_GRAIN, label) * (grain - 0.5)) * (1.0 - light.vignette * _radius2(height, width))
     hdr *= cv2.merge((gain, gain, gain))
     if night and light.wet:
-        hdr += _reflections(drawing.emitters, view, light, kind == _ASPHALT)
+        hdr += _reflections(drawing.emitters, view, light, kind == ASPHALT)
     if night:
         hdr += _bloom(hdr, view, light.bloom)
     hdr = cv2.GaussianBlur(hdr, (0, 0), light.blur * math.sqrt(width / 512))

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from night_seg_training.synth.geometry import Camera
-from night_seg_training.synth.rendering import TIMES_OF_DAY, SynthError, render
-from night_seg_training.synth.street import STREET_LENGTH, Scene, make_scene
-from night_seg_training.synth.traffic import Thing, sample_dynamic
+from night_seg_training.synthetic.geometry import Camera
+from night_seg_training.synthetic.rendering import TIMES_OF_DAY, SynthError, render
+from night_seg_training.synthetic.street import STREET_LENGTH, Scene, make_scene
+from night_seg_training.synthetic.traffic import Thing, sample_dynamic
 
 SPLITS: tuple[str, ...] = ('train', 'val', 'test')
 ALIGNMENTS: tuple[str, ...] = ('aligned', 'coarse')

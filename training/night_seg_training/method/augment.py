@@ -1,5 +1,5 @@
-"""Strong augmentation, ClassMix and Fourier style transfer: the changes of texture and illumination the student must
-be consistent under, and the day pixels it is shown inside night crops.
+"""Strong augmentation and ClassMix: the changes of texture and illumination the student must be consistent under,
+and the day pixels it is shown inside night crops; relight, the brighter night view the teacher may label.
 
 All functions work on batches of float32 (N, 3, H, W) RGB images in [0, 1] and draw their randomness from an
 explicit `torch.Generator`, so a batch's augmentation is reproducible from its iteration number.
@@ -82,25 +82,6 @@ def relight(images: torch.Tensor, brightness: float) -> torch.Tensor:
     mean = images.mean((1, 2, 3), keepdim=True).clamp(1e-3, 1 - 1e-3)
     gamma = (math.log(brightness) / mean.log()).clamp(max=1.0)
     return images.clamp(0, 1).pow(gamma)
-
-
-def fourier_style(images: torch.Tensor, styles: torch.Tensor, beta: float) -> torch.Tensor:
-    """FDA (Yang and Soatto, CVPR 2020): each image takes the low-frequency amplitude spectrum of its style image.
-
-    images, styles: float32 (N, 3, H, W) RGB in [0, 1] -> float32 (N, 3, H, W) in [0, 1]. Per channel, the amplitudes
-    of the frequencies below b = max(1, floor(beta * min(H, W))) cycles per image in both axes (so the mean, the
-    global colour and the coarsest brightness gradients) are the style's, the phase and every higher frequency (the
-    edges and textures) the image's. beta 0.01 is the paper's choice.
-    """
-    height, width = images.shape[-2:]
-    cycles = max(1, int(beta * min(height, width)))
-    rows = torch.fft.fftfreq(height, 1.0 / height, device=images.device).abs() < cycles  # (H,)
-    columns = torch.fft.fftfreq(width, 1.0 / width, device=images.device).abs() < cycles  # (W,)
-    low = rows.view(-1, 1) & columns.view(1, -1)  # (H, W)
-    spectrum = torch.fft.fft2(images.float())
-    amplitude = torch.where(low, torch.fft.fft2(styles.float()).abs(), spectrum.abs())
-    styled = torch.fft.ifft2(torch.polar(amplitude, spectrum.angle())).real
-    return styled.clamp(0, 1).to(images.dtype)
 
 
 def classmix_masks(labels: torch.Tensor, generator: torch.Generator, ignore_index: int = IGNORE_INDEX,

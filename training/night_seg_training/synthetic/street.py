@@ -11,50 +11,50 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from night_seg_training.synth.geometry import (
-    _ASPHALT,
-    _BUILDINGS,
-    _GRASS,
-    _GROUND,
-    _PAVING,
-    _STANDING,
-    _YARD,
-    _ZERO3,
+from night_seg_training.synthetic.geometry import (
+    ASPHALT,
+    BUILDINGS,
+    GRASS,
+    GROUND,
+    PAVING,
+    STANDING,
+    YARD,
+    ZERO3,
+    Builder,
     Primitives,
-    _Builder,
 )
-from night_seg_training.synth.materials import (
-    _BARK_COLOURS,
-    _BLUE,
-    _FACADE_COLOURS,
-    _FENCE_COLOURS,
-    _GRASS_COLOURS,
-    _HOUSINGS,
-    _KERB,
-    _LAMP_HEAD,
-    _LEAF_COLOURS,
-    _LIGHT_OFF,
-    _PAINT,
-    _PAVING_COLOURS,
-    _POLE_COLOURS,
-    _RED,
-    _SIGN_BACK,
-    _WALL_COLOURS,
-    _WHITE,
-    _YELLOW,
+from night_seg_training.synthetic.materials import (
+    BARK_COLOURS,
+    BLUE,
     BUILDING,
+    FACADE_COLOURS,
     FENCE,
+    FENCE_COLOURS,
+    GRASS_COLOURS,
+    HOUSINGS,
+    KERB,
+    LAMP_HEAD,
+    LEAF_COLOURS,
+    LIGHT_OFF,
+    PAINT,
+    PAVING_COLOURS,
     POLE,
+    POLE_COLOURS,
+    RED,
     ROAD,
     SIDEWALK,
+    SIGN_BACK,
     TERRAIN,
     TRAFFIC_LIGHT,
     TRAFFIC_SIGN,
     VEGETATION,
     WALL,
-    _lin,
-    _pick,
-    _read_only,
+    WALL_COLOURS,
+    WHITE,
+    YELLOW,
+    linear,
+    pick,
+    read_only,
 )
 
 STREET_LENGTH = 300.0
@@ -62,14 +62,14 @@ STREET_LENGTH = 300.0
 VIEW_DISTANCE = 200.0
 """Metres ahead of the camera beyond which objects are not drawn (the road itself runs on to the horizon)."""
 
-_STREET_START = -40.0
+STREET_START = -40.0
 _STREET_END = STREET_LENGTH + VIEW_DISTANCE + 40.0
-_SKYLINE_STEP = 0.5             # metres between samples of Scene.skyline
+SKYLINE_STEP = 0.5             # metres between samples of Scene.skyline
 
 # Columns of Scene.facades: the street face of a building and its window grid (metres, fractions, flags).
-(_F_X, _F_Z0, _F_Z1, _F_TOP, _F_BASE, _F_GROUND, _F_FLOOR, _F_SPACING, _F_WIN, _F_SILL, _F_WIN_H, _F_PHASE, _F_LIT,
- _F_SHOP, _F_SEED) = range(15)
-_FACADE_COLUMNS = 15
+(F_X, F_Z0, F_Z1, F_TOP, F_BASE, F_GROUND, F_FLOOR, F_SPACING, F_WIN, F_SILL, F_WIN_H, F_PHASE, F_LIT,
+ F_SHOP, F_SEED) = range(15)
+FACADE_COLUMNS = 15
 
 
 @dataclass(frozen=True, eq=False)
@@ -101,7 +101,7 @@ class Scene:
 
 def _intervals_outside(starts: np.ndarray, length: float, margin: float) -> list[tuple[float, float]]:
     """The z intervals of the street (metres) outside [start - margin, start + length + margin] of each start."""
-    intervals, z = [], _STREET_START
+    intervals, z = [], STREET_START
     for start in starts:
         intervals.append((z, start - margin))
         z = start + length + margin
@@ -123,24 +123,24 @@ class _Occupancy:
         return True
 
 
-def _road(b: _Builder, rng: np.random.Generator, half: float, lanes: int, lane: float, parking: float,
+def _road(b: Builder, rng: np.random.Generator, half: float, lanes: int, lane: float, parking: float,
           crossings: np.ndarray, length: float) -> None:
     """Road surface (|x| < half), lane marks (centre line, lane lines between `lanes` lanes of width `lane` per
     direction, edge lines before the parking strips), zebra crossings `length` long at `crossings`, stop lines."""
     grey = rng.uniform(66, 100)
-    asphalt = _lin((grey, grey, grey + rng.uniform(0, 6)))
-    b.ground(-half, half, _STREET_START, _STREET_END, 0.0, ROAD, asphalt, _ASPHALT)
-    paint = _PAINT * np.float32(rng.uniform(0.55, 0.95))
+    asphalt = linear((grey, grey, grey + rng.uniform(0, 6)))
+    b.ground(-half, half, STREET_START, _STREET_END, 0.0, ROAD, asphalt, ASPHALT)
+    paint = PAINT * np.float32(rng.uniform(0.55, 0.95))
     zones = _intervals_outside(crossings, length, 2.5)
 
     def line(x: float, width: float, dash: float = 0.0, period: float = 0.0) -> None:
         for z0, z1 in zones:
             if not dash:
-                b.ground(x - width / 2, x + width / 2, z0, z1, 0.0, ROAD, paint, _ASPHALT)
+                b.ground(x - width / 2, x + width / 2, z0, z1, 0.0, ROAD, paint, ASPHALT)
                 continue
             z = z0 + rng.uniform(0, period - dash)
             while z + dash < z1:
-                b.ground(x - width / 2, x + width / 2, z, z + dash, 0.0, ROAD, paint, _ASPHALT)
+                b.ground(x - width / 2, x + width / 2, z, z + dash, 0.0, ROAD, paint, ASPHALT)
                 z += period
 
     dash, period = rng.uniform(2.5, 4.0), rng.uniform(7.0, 12.0)
@@ -159,20 +159,20 @@ def _road(b: _Builder, rng: np.random.Generator, half: float, lanes: int, lane: 
         line(edge, 0.14)
     for z in crossings:
         for x in np.arange(-half + 0.4, half - 0.6, 1.0):
-            b.ground(x, x + 0.5, z, z + length, 0.0, ROAD, paint, _ASPHALT)
-        b.ground(0.0, lanes * lane, z - 2.3, z - 1.9, 0.0, ROAD, paint, _ASPHALT)
-        b.ground(-lanes * lane, 0.0, z + length + 1.9, z + length + 2.3, 0.0, ROAD, paint, _ASPHALT)
+            b.ground(x, x + 0.5, z, z + length, 0.0, ROAD, paint, ASPHALT)
+        b.ground(0.0, lanes * lane, z - 2.3, z - 1.9, 0.0, ROAD, paint, ASPHALT)
+        b.ground(-lanes * lane, 0.0, z + length + 1.9, z + length + 2.3, 0.0, ROAD, paint, ASPHALT)
 
 
-def _tree(b: _Builder, rng: np.random.Generator, x: float, z: float, base: float, layer: int = _STANDING) -> None:
+def _tree(b: Builder, rng: np.random.Generator, x: float, z: float, base: float, layer: int = STANDING) -> None:
     """A tree at (x, z) on ground at height `base`: trunk box and a crown of overlapping ellipses."""
     trunk_h, trunk_w = rng.uniform(1.8, 3.4), rng.uniform(0.22, 0.4)
     crown = rng.uniform(1.4, 2.8)
     centre_y = base + trunk_h + 0.75 * crown
     b.anchor((x, base + 1.0, z))
     b.box((x - trunk_w / 2, base, z - trunk_w / 2), (x + trunk_w / 2, centre_y, z + trunk_w / 2), VEGETATION,
-          _pick(rng, _BARK_COLOURS, 0.15), layer=layer)
-    leaf = _pick(rng, _LEAF_COLOURS, 0.15)
+          pick(rng, BARK_COLOURS, 0.15), layer=layer)
+    leaf = pick(rng, LEAF_COLOURS, 0.15)
     b.blob((x, centre_y, z), crown, 0.9 * crown, VEGETATION, leaf * 0.8, layer=layer)
     for _ in range(3 + int(4 * rng.random())):
         dx, dy, dz = (rng.random(3) - 0.5) * (1.1 * crown)
@@ -181,7 +181,7 @@ def _tree(b: _Builder, rng: np.random.Generator, x: float, z: float, base: float
                layer=layer)
 
 
-def _lamp(b: _Builder, x_post: float, x_head: float, z: float, base: float, height: float,
+def _lamp(b: Builder, x_post: float, x_head: float, z: float, base: float, height: float,
           colour: np.ndarray, lamps: list) -> None:
     """A street lamp: post, arm and head (pole) with a glowing underside; its light source goes into `lamps`."""
     b.anchor((x_post, height / 2, z))
@@ -190,12 +190,12 @@ def _lamp(b: _Builder, x_post: float, x_head: float, z: float, base: float, heig
     b.box((x_head - 0.35, height - 0.3, z - 0.16), (x_head + 0.35, height - 0.08, z + 0.16), POLE, colour)
     y = height - 0.31
     b.poly(((x_head - 0.3, y, z - 0.12), (x_head + 0.3, y, z - 0.12), (x_head + 0.3, y, z + 0.12),
-            (x_head - 0.3, y, z + 0.12)), POLE, _LAMP_HEAD, (0.0, -1.0, 0.0), glow_night=(30.0,) * 3,
+            (x_head - 0.3, y, z + 0.12)), POLE, LAMP_HEAD, (0.0, -1.0, 0.0), glow_night=(30.0,) * 3,
            tint=1)
     lamps.append((x_head, height - 0.45, z))
 
 
-def _traffic_light(b: _Builder, rng: np.random.Generator, x: float, z: float, base: float, facing: float,
+def _traffic_light(b: Builder, rng: np.random.Generator, x: float, z: float, base: float, facing: float,
                    state: int, housing: np.ndarray, pole: np.ndarray, overhead_to: float | None) -> None:
     """A traffic-light pole at (x, z) whose signal faces `facing` (+-1 along z), optionally with a mast arm reaching
     over the road to x = overhead_to with a second signal head; state 0 red, 1 amber, 2 green."""
@@ -214,12 +214,12 @@ def _traffic_light(b: _Builder, rng: np.random.Generator, x: float, z: float, ba
             lit = slot == state
             centre = (hx, hy + 0.3 - 0.3 * slot, z + facing * 0.13)
             glow = np.array(colour, np.float32)
-            b.blob(centre, 0.1, 0.1, TRAFFIC_LIGHT, _LIGHT_OFF if not lit else glow * 0.3,
-                   normal=(0.0, 0.0, facing), glow_day=glow * 1.2 if lit else _ZERO3,
-                   glow_night=glow * 12.0 if lit else _ZERO3)
+            b.blob(centre, 0.1, 0.1, TRAFFIC_LIGHT, LIGHT_OFF if not lit else glow * 0.3,
+                   normal=(0.0, 0.0, facing), glow_day=glow * 1.2 if lit else ZERO3,
+                   glow_night=glow * 12.0 if lit else ZERO3)
 
 
-def _sign(b: _Builder, rng: np.random.Generator, x: float, z: float, base: float, facing: float,
+def _sign(b: Builder, rng: np.random.Generator, x: float, z: float, base: float, facing: float,
           pole: np.ndarray) -> None:
     """A traffic sign on its pole at (x, z): a plate (grey back) with a coloured face towards `facing` (+-1 in z)."""
     kind = int(rng.integers(5))
@@ -228,7 +228,7 @@ def _sign(b: _Builder, rng: np.random.Generator, x: float, z: float, base: float
     cy = top + size
     b.anchor((x, 1.5, z))
     b.box((x - 0.04, base, z - 0.04), (x + 0.04, cy, z + 0.04), POLE, pole)
-    back, red, white, blue, yellow = _SIGN_BACK, _RED, _WHITE, _BLUE, _YELLOW
+    back, red, white, blue, yellow = SIGN_BACK, RED, WHITE, BLUE, YELLOW
     normal = (0.0, 0.0, facing)
     zf, zi = z + facing * 0.02, z + facing * 0.025
     if kind <= 1:  # round: prohibitory (red rim, white) or mandatory (blue)
@@ -240,29 +240,29 @@ def _sign(b: _Builder, rng: np.random.Generator, x: float, z: float, base: float
     if kind == 2:  # warning triangle
         def triangle(s: float, zz: float) -> list:
             return [(x - s * 1.15, cy - s * 0.8, zz), (x + s * 1.15, cy - s * 0.8, zz), (x, cy + s * 1.2, zz)]
-        b.poly(triangle(size, z), TRAFFIC_SIGN, back, _ZERO3)
+        b.poly(triangle(size, z), TRAFFIC_SIGN, back, ZERO3)
         b.poly(triangle(size, zf), TRAFFIC_SIGN, red, normal)
         b.poly(triangle(0.72 * size, zi), TRAFFIC_SIGN, white, normal)
         return
     if kind == 3:  # information rectangle
         def rect(w: float, h: float, zz: float) -> list:
             return [(x - w, cy - h, zz), (x + w, cy - h, zz), (x + w, cy + h, zz), (x - w, cy + h, zz)]
-        b.poly(rect(size, 1.2 * size, z), TRAFFIC_SIGN, back, _ZERO3)
+        b.poly(rect(size, 1.2 * size, z), TRAFFIC_SIGN, back, ZERO3)
         b.poly(rect(size, 1.2 * size, zf), TRAFFIC_SIGN, blue, normal)
         b.poly(rect(0.5 * size, 0.5 * size, zi), TRAFFIC_SIGN, white, normal)
         return
 
     def diamond(s: float, zz: float) -> list:  # priority road
         return [(x, cy - s, zz), (x + s, cy, zz), (x, cy + s, zz), (x - s, cy, zz)]
-    b.poly(diamond(1.2 * size, z), TRAFFIC_SIGN, back, _ZERO3)
+    b.poly(diamond(1.2 * size, z), TRAFFIC_SIGN, back, ZERO3)
     b.poly(diamond(1.2 * size, zf), TRAFFIC_SIGN, white, normal)
     b.poly(diamond(0.85 * size, zi), TRAFFIC_SIGN, yellow, normal)
 
 
-def _barrier(b: _Builder, rng: np.random.Generator, x: float, z0: float, z1: float, base: float, kind: str) -> None:
+def _barrier(b: Builder, rng: np.random.Generator, x: float, z0: float, z1: float, base: float, kind: str) -> None:
     """A hedge, wall or fence along x from z0 to z1 (metres) on ground at height `base`."""
     if kind == 'hedge':
-        colour = _pick(rng, _LEAF_COLOURS, 0.1) * 0.8
+        colour = pick(rng, LEAF_COLOURS, 0.1) * 0.8
         height, z = rng.uniform(0.9, 1.6), z0
         while z < z1:
             step = min(rng.uniform(3.0, 5.0), z1 - z)
@@ -272,7 +272,7 @@ def _barrier(b: _Builder, rng: np.random.Generator, x: float, z0: float, z1: flo
             z += step
         return
     label = WALL if kind == 'wall' else FENCE
-    colour = _pick(rng, _WALL_COLOURS if kind == 'wall' else _FENCE_COLOURS)
+    colour = pick(rng, WALL_COLOURS if kind == 'wall' else FENCE_COLOURS)
     height = rng.uniform(0.7, 2.2) if kind == 'wall' else rng.uniform(1.1, 1.8)
     thick = 0.12 if kind == 'wall' else 0.03
     z = z0
@@ -285,11 +285,11 @@ def _barrier(b: _Builder, rng: np.random.Generator, x: float, z0: float, z1: flo
         z += step
 
 
-def _buildings(b: _Builder, rng: np.random.Generator, s: float, line: float, base: float, facades: list,
+def _buildings(b: Builder, rng: np.random.Generator, s: float, line: float, base: float, facades: list,
                skyline: np.ndarray) -> None:
     """Front-row buildings (with gaps holding walls, fences and trees) and a taller back row along one side."""
-    z = _STREET_START - rng.uniform(0, 10)
-    palette_offset = int(rng.integers(len(_FACADE_COLOURS)))
+    z = STREET_START - rng.uniform(0, 10)
+    palette_offset = int(rng.integers(len(FACADE_COLOURS)))
     while z < _STREET_END:
         if rng.random() < 0.22:
             gap = rng.uniform(3.0, 9.0)
@@ -297,26 +297,26 @@ def _buildings(b: _Builder, rng: np.random.Generator, s: float, line: float, bas
             if filler < 0.7:
                 _barrier(b, rng, s * (line - 0.15), z, z + gap, base, 'wall' if filler < 0.35 else 'fence')
             if rng.random() < 0.6:
-                _tree(b, rng, s * (line + rng.uniform(2.0, 4.0)), z + gap / 2, base, layer=_BUILDINGS)
+                _tree(b, rng, s * (line + rng.uniform(2.0, 4.0)), z + gap / 2, base, layer=BUILDINGS)
             z += gap
             continue
         length = rng.uniform(8.0, 28.0)
         front = line + (0.0 if rng.random() < 0.7 else rng.uniform(0.3, 1.5))
         top = _building(b, rng, s, front, rng.uniform(10, 16), z, z + length, base, facades,
-                        _FACADE_COLOURS[(palette_offset + int(rng.integers(4))) % len(_FACADE_COLOURS)], 2, 7)
-        i0, i1 = (int((edge - _STREET_START) / _SKYLINE_STEP) for edge in (z, z + length))
+                        FACADE_COLOURS[(palette_offset + int(rng.integers(4))) % len(FACADE_COLOURS)], 2, 7)
+        i0, i1 = (int((edge - STREET_START) / SKYLINE_STEP) for edge in (z, z + length))
         skyline[max(i0, 0):max(i1, 0)] = top - base
         z += length
-    z = _STREET_START - rng.uniform(0, 10)
+    z = STREET_START - rng.uniform(0, 10)
     back = line + rng.uniform(18.0, 24.0)
     while z < _STREET_END:
         length = rng.uniform(12.0, 40.0)
         _building(b, rng, s, back + rng.uniform(0, 3), 14.0, z, z + length, base, facades,
-                  _FACADE_COLOURS[int(rng.integers(len(_FACADE_COLOURS)))], 3, 10)
+                  FACADE_COLOURS[int(rng.integers(len(FACADE_COLOURS)))], 3, 10)
         z += length
 
 
-def _building(b: _Builder, rng: np.random.Generator, s: float, front: float, depth: float, z0: float, z1: float,
+def _building(b: Builder, rng: np.random.Generator, s: float, front: float, depth: float, z0: float, z1: float,
               base: float, facades: list, colour: np.ndarray, min_floors: int, max_floors: int) -> float:
     """One building box whose street face is at |x| = front on side s, with a window grid; returns its top y."""
     floors = int(rng.integers(min_floors, max_floors + 1))
@@ -329,21 +329,21 @@ def _building(b: _Builder, rng: np.random.Generator, s: float, front: float, dep
                     float(rng.random() < 0.5), float(int(rng.random() * (1 << 20)))))
     b.anchor((s * (front + depth / 2), top / 2, (z0 + z1) / 2))
     b.box((s * front, base, z0), (s * (front + depth), top, z1), BUILDING,
-          colour * np.float32(rng.uniform(0.85, 1.1)), layer=_BUILDINGS, facade=len(facades) - 1)
+          colour * np.float32(rng.uniform(0.85, 1.1)), layer=BUILDINGS, facade=len(facades) - 1)
     return top
 
 
 def make_scene(seed: int) -> Scene:
     """The static street of `seed` (deterministic): layout, furniture, buildings, street lamps, skyline."""
     rng = np.random.default_rng(seed)
-    b = _Builder()
+    b = Builder()
     lanes = int(rng.choice((1, 1, 2)))
     lane_width = float(rng.uniform(3.0, 3.6))
     parking = float(rng.uniform(2.0, 2.5)) if rng.random() < 0.6 else 0.0
     half = lanes * lane_width + parking
     kerb = float(rng.uniform(0.1, 0.16))
     crossing_length = float(rng.uniform(3.0, 4.0))
-    crossings = [_STREET_START + rng.uniform(25, 60)]
+    crossings = [STREET_START + rng.uniform(25, 60)]
     while crossings[-1] < _STREET_END - 90:
         crossings.append(crossings[-1] + rng.uniform(50, 90))
     crossings = np.array(crossings, np.float32)
@@ -351,18 +351,18 @@ def make_scene(seed: int) -> Scene:
 
     facades: list[tuple[float, ...]] = []  # Scene.facades rows, in _F_* column order
     lamps: list[tuple[float, float, float]] = []
-    skyline = np.zeros((2, int((_STREET_END - _STREET_START) / _SKYLINE_STEP) + 1), np.float32)
+    skyline = np.zeros((2, int((_STREET_END - STREET_START) / SKYLINE_STEP) + 1), np.float32)
     walkways = np.zeros((2, 2), np.float32)
     building_line = np.zeros(2, np.float32)
-    pole_colour = _pick(rng, _POLE_COLOURS, 0.05)
-    housing = _HOUSINGS[int(rng.random() < 0.3)]
+    pole_colour = pick(rng, POLE_COLOURS, 0.05)
+    housing = HOUSINGS[int(rng.random() < 0.3)]
     lamp_mode = rng.choice(['right', 'left', 'both', 'staggered'], p=[0.3, 0.1, 0.3, 0.3])
     lamp_spacing, lamp_height = rng.uniform(24, 36), rng.uniform(6.5, 9.0)
     lamp_arm = rng.uniform(1.0, 2.2)
-    lamp_z = np.arange(_STREET_START + rng.uniform(0, lamp_spacing), _STREET_END, lamp_spacing)
+    lamp_z = np.arange(STREET_START + rng.uniform(0, lamp_spacing), _STREET_END, lamp_spacing)
     crossing_spans = [(z - 3.0, z + crossing_length + 3.0) for z in crossings]
     light_states = rng.choice(3, size=len(crossings), p=[0.5, 0.1, 0.4])
-    kerb_colour = _KERB * np.float32(rng.uniform(0.85, 1.05))
+    kerb_colour = KERB * np.float32(rng.uniform(0.85, 1.05))
     for side_index, s in enumerate((-1.0, 1.0)):
         strip = rng.uniform(1.2, 2.2) if rng.random() < 0.5 else 0.0
         walk = rng.uniform(2.0, 4.5)
@@ -371,17 +371,17 @@ def make_scene(seed: int) -> Scene:
         line = outer + yard
         walkways[side_index] = (inner, outer)
         building_line[side_index] = s * line
-        paving, grass = _pick(rng, _PAVING_COLOURS), _pick(rng, _GRASS_COLOURS, 0.15)
-        b.poly(((s * half, 0.0, _STREET_START), (s * half, kerb, _STREET_START), (s * half, kerb, _STREET_END),
-                (s * half, 0.0, _STREET_END)), SIDEWALK, kerb_colour, (-s, 0.0, 0.0), layer=_GROUND)
+        paving, grass = pick(rng, PAVING_COLOURS), pick(rng, GRASS_COLOURS, 0.15)
+        b.poly(((s * half, 0.0, STREET_START), (s * half, kerb, STREET_START), (s * half, kerb, _STREET_END),
+                (s * half, 0.0, _STREET_END)), SIDEWALK, kerb_colour, (-s, 0.0, 0.0), layer=GROUND)
         if strip:
             for z0, z1 in _intervals_outside(crossings, crossing_length, 1.0):
-                b.ground(s * half, s * inner, z0, z1, kerb, TERRAIN, grass, _GRASS)
+                b.ground(s * half, s * inner, z0, z1, kerb, TERRAIN, grass, GRASS)
             for z in crossings:
-                b.ground(s * half, s * inner, z - 1.0, z + crossing_length + 1.0, kerb, SIDEWALK, paving, _PAVING)
-        b.ground(s * inner, s * outer, _STREET_START, _STREET_END, kerb, SIDEWALK, paving, _PAVING)
-        b.ground(s * outer, s * (line + 45.0), _STREET_START, _STREET_END, kerb, TERRAIN,
-                 _pick(rng, _GRASS_COLOURS, 0.15), _GRASS, layer=_YARD)
+                b.ground(s * half, s * inner, z - 1.0, z + crossing_length + 1.0, kerb, SIDEWALK, paving, PAVING)
+        b.ground(s * inner, s * outer, STREET_START, _STREET_END, kerb, SIDEWALK, paving, PAVING)
+        b.ground(s * outer, s * (line + 45.0), STREET_START, _STREET_END, kerb, TERRAIN,
+                 pick(rng, GRASS_COLOURS, 0.15), GRASS, layer=YARD)
         occupancy = _Occupancy(crossing_spans)
         _buildings(b, rng, s, line, kerb, facades, skyline[side_index])
         if yard:
@@ -399,7 +399,7 @@ def make_scene(seed: int) -> Scene:
             _traffic_light(b, rng, s * (half + 0.4), float(z - 1.2 if s > 0 else z + crossing_length + 1.2), kerb,
                            -s, int(light_states[index]), housing, pole_colour,
                            lanes * lane_width * 0.5 if s > 0 and rng.random() < 0.6 else None)
-        z = _STREET_START + rng.uniform(5, 40)
+        z = STREET_START + rng.uniform(5, 40)
         while z < _STREET_END:
             if occupancy.take(z, 1.0):
                 _sign(b, rng, s * (half + 0.35), z, kerb, 1.0 if s < 0 and rng.random() < 0.6 else -1.0,
@@ -408,18 +408,18 @@ def make_scene(seed: int) -> Scene:
         if strip or rng.random() < 0.45:
             x, spacing = (s * (half + strip / 2), rng.uniform(7, 12)) if strip else (s * (half + 0.9),
                                                                                    rng.uniform(9, 16))
-            for z in np.arange(_STREET_START + rng.uniform(0, spacing), _STREET_END, spacing):
+            for z in np.arange(STREET_START + rng.uniform(0, spacing), _STREET_END, spacing):
                 z = float(z + rng.uniform(-1.0, 1.0))
                 if occupancy.take(z, 1.6) and rng.random() < 0.9:
                     _tree(b, rng, x, z, kerb)
         if yard > 2.0 and rng.random() < 0.6:
-            for z in np.arange(_STREET_START + rng.uniform(0, 10), _STREET_END, rng.uniform(8, 16)):
+            for z in np.arange(STREET_START + rng.uniform(0, 10), _STREET_END, rng.uniform(8, 16)):
                 if rng.random() < 0.6:
                     _tree(b, rng, s * (outer + yard * 0.6), float(z), kerb)
     for array in (crossings, walkways, building_line, skyline):
-        _read_only(array)
+        read_only(array)
     return Scene(seed=seed, lanes=lanes, lane_width=lane_width, parking_width=parking, road_half_width=half,
                  kerb_height=kerb, crossing_length=crossing_length, walkways=walkways, building_line=building_line,
                  crossings=crossings, primitives=b.build(),
-                 facades=_read_only(np.array(facades, np.float32).reshape(-1, _FACADE_COLUMNS)),
-                 lamps=_read_only(np.array(lamps, np.float32).reshape(-1, 3)), skyline=skyline)
+                 facades=read_only(np.array(facades, np.float32).reshape(-1, FACADE_COLUMNS)),
+                 lamps=read_only(np.array(lamps, np.float32).reshape(-1, 3)), skyline=skyline)

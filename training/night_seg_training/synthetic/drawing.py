@@ -11,20 +11,20 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from night_seg_training.synth.geometry import (
-    _BLOB,
-    _BOX,
-    _BUILDINGS,
-    _FACADE,
-    _FLAT,
-    _POLY,
-    _STANDING,
+from night_seg_training.synthetic.geometry import (
+    BLOB,
+    BOX,
+    BUILDINGS,
+    FACADE,
+    FLAT,
+    POLY,
+    STANDING,
     Camera,
     Primitives,
 )
-from night_seg_training.synth.lighting import _irradiance, _Light
-from night_seg_training.synth.materials import SKY
-from night_seg_training.synth.street import VIEW_DISTANCE
+from night_seg_training.synthetic.lighting import Light, irradiance_at
+from night_seg_training.synthetic.materials import SKY
+from night_seg_training.synthetic.street import VIEW_DISTANCE
 
 _NEAR = 0.3                     # metres: polygons are clipped to camera depth >= _NEAR
 
@@ -35,7 +35,7 @@ _FACE_NORMALS = np.array([[-1, 0, 0], [1, 0, 0], [0, -1, 0], [0, 1, 0], [0, 0, -
 
 
 @dataclass(frozen=True, eq=False)
-class _View:
+class View:
     """A camera at one image size: focal length and principal point (pixels), yaw, per-column / per-row rays.
 
     rx, rz float32 (W,): world x and z of the ray through each column per metre of camera depth; ry float32 (H,):
@@ -55,12 +55,12 @@ class _View:
     ry: np.ndarray
 
     @staticmethod
-    def of(camera: Camera, height: int, width: int) -> _View:
+    def of(camera: Camera, height: int, width: int) -> View:
         focal = (width / 2) / math.tan(math.radians(camera.hfov_deg) / 2)
         u0, v0 = (width - 1) / 2, 0.45 * height
         cos, sin = math.cos(camera.yaw), math.sin(camera.yaw)
         a = (np.arange(width, dtype=np.float32) - u0) / focal
-        return _View(camera, height, width, focal, u0, v0, cos, sin, (cos * a + sin).astype(np.float32),
+        return View(camera, height, width, focal, u0, v0, cos, sin, (cos * a + sin).astype(np.float32),
                      (cos - sin * a).astype(np.float32), ((v0 - np.arange(height, dtype=np.float32)) / focal))
 
     @property
@@ -81,7 +81,7 @@ class _View:
                          self.v0 - self.focal * points[..., 1] / depth), axis=-1)
 
 
-def _visible(prims: Primitives, view: _View, night: bool) -> np.ndarray:
+def visible(prims: Primitives, view: View, night: bool) -> np.ndarray:
     """Indices of primitives whose bounding sphere meets the view frustum (depth < VIEW_DISTANCE) and spans at least
     a pixel (0.15 pixel for what glows at night)."""
     c = view.to_camera(prims.center)
@@ -112,7 +112,7 @@ def _clip_near(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 class _Drawing:
     """The painter's pass of one image: ids int32 (H, W), the drawable filled last at each pixel (0 = sky), and per
     drawable (row 0 = sky) colour float32 (D + 1, 3) linear RGB (shaded for flat surfaces, albedo for per-pixel
-    ones), label uint8 (D + 1,) and surface kind uint16 (D + 1,) (_FACADE + i: the building front facade_rows[i]);
+    ones), label uint8 (D + 1,) and surface kind uint16 (D + 1,) (FACADE + i: the building front facade_rows[i]);
     emitters: world position float32 (E, 3) and radiance float32 (E, 3) of what glows brightly at night."""
 
     ids: np.ndarray
@@ -123,19 +123,19 @@ class _Drawing:
     emitters: tuple[np.ndarray, np.ndarray]
 
 
-def _draw(prims: Primitives, view: _View, light: _Light) -> _Drawing:
+def draw_primitives(prims: Primitives, view: View, light: Light) -> _Drawing:
     """Painter's algorithm: fill every visible box face, polygon and ellipse of `prims` into one id buffer in layer
     order, far to near within the sorted layers, so the last drawable at a pixel is the one seen there; colour,
     label and surface kind come from per-drawable tables, so image and labels agree exactly."""
     camera = view.position
     dist = np.linalg.norm(prims.anchor - camera, axis=1)
-    sorted_layer = (prims.layer == _BUILDINGS) | (prims.layer == _STANDING)
+    sorted_layer = (prims.layer == BUILDINGS) | (prims.layer == STANDING)
     order = np.lexsort((np.arange(len(prims)), np.where(sorted_layer, -dist, 0.0), prims.layer))
     rank = np.empty(len(prims), np.int64)
     rank[order] = np.arange(len(prims))
 
     # Visible box faces: the camera is outside the face's slab on the normal's side.
-    boxes = np.flatnonzero(prims.shape == _BOX)
+    boxes = np.flatnonzero(prims.shape == BOX)
     lo, hi = prims.points[boxes, 0], prims.points[boxes, 1]
     facing = np.stack((camera[0] < lo[:, 0], camera[0] > hi[:, 0], camera[1] < lo[:, 1], camera[1] > hi[:, 1],
                        camera[2] < lo[:, 2], camera[2] > hi[:, 2]), axis=1)
@@ -150,8 +150,8 @@ def _draw(prims: Primitives, view: _View, light: _Light) -> _Drawing:
     # One-sided polygons and blobs facing the camera.
     normal = prims.normal
     seen = ~np.any(normal != 0, axis=1) | (np.sum(normal * (camera - prims.center), axis=1) > 0)
-    polys = np.flatnonzero((prims.shape == _POLY) & seen)
-    blobs = np.flatnonzero((prims.shape == _BLOB) & seen)
+    polys = np.flatnonzero((prims.shape == POLY) & seen)
+    blobs = np.flatnonzero((prims.shape == BLOB) & seen)
 
     # Shade every drawable at once: faces, polygons, blobs.
     prim_of = np.concatenate((face_prim, polys, blobs)).astype(np.int64)
@@ -163,16 +163,16 @@ def _draw(prims: Primitives, view: _View, light: _Light) -> _Drawing:
     albedo = prims.albedo[prim_of]
     is_front = np.concatenate((street_face, np.zeros(len(polys) + len(blobs), bool)))
     rows, local = np.unique(facade[street_face], return_inverse=True)
-    flat = (surface == _FLAT) & ~is_front
+    flat = (surface == FLAT) & ~is_front
     colour = albedo.copy()
     if np.any(flat):
-        shaded = albedo[flat] * _irradiance(light, centers[flat], normals[flat]) + glow[flat]
+        shaded = albedo[flat] * irradiance_at(light, centers[flat], normals[flat]) + glow[flat]
         if light.haze:
             fade = 1.0 - np.exp(-np.linalg.norm(centers[flat] - camera, axis=1) / light.haze)
             shaded = shaded * (1 - fade[:, None]) + light.sky_horizon * fade[:, None]
         colour[flat] = shaded
-    kind = np.where(flat, _FLAT, surface).astype(np.uint16)
-    kind[is_front] = _FACADE + local
+    kind = np.where(flat, FLAT, surface).astype(np.uint16)
+    kind[is_front] = FACADE + local
 
     # Project polygons (faces and polys; those crossing the near plane clipped) and blobs.
     poly_points = view.to_camera(np.concatenate((face_points, prims.points[polys])))
@@ -206,17 +206,17 @@ def _draw(prims: Primitives, view: _View, light: _Light) -> _Drawing:
     bright = glow.max(axis=1) > 1.5 if light.night else np.zeros(len(glow), bool)
     return _Drawing(ids, np.concatenate((np.zeros((1, 3), np.float32), colour)),
                     np.concatenate(([SKY], prims.label[prim_of])).astype(np.uint8),
-                    np.concatenate(([_FLAT], kind)).astype(np.uint16), rows, (centers[bright], glow[bright]))
+                    np.concatenate(([FLAT], kind)).astype(np.uint16), rows, (centers[bright], glow[bright]))
 
 
-def _object_shadows(prims: Primitives, view: _View, light: _Light, shade: np.ndarray) -> None:
+def object_shadows(prims: Primitives, view: View, light: Light, shade: np.ndarray) -> None:
     """Fill the ground shadows of the standing boxes and blobs within 80 m into `shade` (uint8 (H, W), 1 = shadow)."""
-    standing = np.flatnonzero((prims.layer == _STANDING) & (prims.shape != _POLY)
+    standing = np.flatnonzero((prims.layer == STANDING) & (prims.shape != POLY)
                               & (np.linalg.norm(prims.center - view.position, axis=1) < 80.0))
     if not len(standing):
         return
     points = prims.points[standing]
-    blob = prims.shape[standing] == _BLOB
+    blob = prims.shape[standing] == BLOB
     reach = points[:, 1, [0, 1, 0]]
     lo = np.where(blob[:, None], points[:, 0] - reach, points[:, 0])
     hi = np.where(blob[:, None], points[:, 0] + reach, points[:, 1])

@@ -1,8 +1,8 @@
 """A synthetic drive as a real rosbag2: a camera driving forward along one generated street, by night or by day.
 
-Every frame renders the same street (`synth.make_scene`) from a camera that advances `speed` metres per
-second along the right-hand lane, with the traffic moving along (`synth.advance`) and the lighting held steady
-(`synth.render(..., lighting=...)`), so consecutive frames are one coherent drive, not independent scenes. The street
+Every frame renders the same street (`make_scene`) from a camera that advances `speed` metres per
+second along the right-hand lane, with the traffic moving along (`advance`) and the lighting held steady
+(`render(..., lighting=...)`), so consecutive frames are one coherent drive, not independent scenes. The street
 depends on `seed` alone; `pass_index` chooses one pass along it: its traffic, lighting, sensor noise, GPS noise and a
 small lateral and heading jitter of the camera path (pass 0 is the original night drive, unchanged). A day pass and
 a night pass of one seed are two drives of the same route, as a user records them for `night-seg-train pairs`.
@@ -37,8 +37,12 @@ import numpy as np
 from tqdm import tqdm
 
 from night_seg_ros.drives import bag_io
-from night_seg_training import route, synth
-from night_seg_training.synth import SynthError
+from night_seg_training.synthetic import route
+from night_seg_training.synthetic.files import GENERATOR_VERSION
+from night_seg_training.synthetic.geometry import Camera
+from night_seg_training.synthetic.rendering import TIMES_OF_DAY, SynthError, render
+from night_seg_training.synthetic.street import STREET_LENGTH, VIEW_DISTANCE, Scene, make_scene
+from night_seg_training.synthetic.traffic import advance, sample_dynamic
 
 IMAGE_TOPIC = '/camera/image_raw'
 COMPRESSED_TOPIC = '/camera/image_raw/compressed'
@@ -97,13 +101,13 @@ class DriveSpec:
         for name, rate in (('rate', self.rate_hz), ('GPS rate', self.gps_rate_hz)):
             if not 0 < rate <= 100:
                 raise SynthError(f'{name} {rate} Hz; allowed: > 0 and <= 100')
-        if self.seconds <= 0 or self.start + self.speed * self.seconds > synth.STREET_LENGTH:
+        if self.seconds <= 0 or self.start + self.speed * self.seconds > STREET_LENGTH:
             raise SynthError(f'{self.seconds} s at {self.speed} m/s from {self.start} m leaves the street '
-                             f'(0-{synth.STREET_LENGTH:.0f} m); drive shorter or slower')
+                             f'(0-{STREET_LENGTH:.0f} m); drive shorter or slower')
         if self.height < 8 or self.width < 8:
             raise SynthError(f'image size {self.width}x{self.height}; both sides must be >= 8 pixels')
-        if self.time_of_day not in synth.TIMES_OF_DAY:
-            raise SynthError(f'time of day {self.time_of_day!r}; allowed: {", ".join(synth.TIMES_OF_DAY)}')
+        if self.time_of_day not in TIMES_OF_DAY:
+            raise SynthError(f'time of day {self.time_of_day!r}; allowed: {", ".join(TIMES_OF_DAY)}')
         if self.gps_sigma < 0 or self.gps_tau <= 0:
             raise SynthError(f'GPS noise sigma {self.gps_sigma} m, tau {self.gps_tau} s; need sigma >= 0 and tau > 0')
 
@@ -130,8 +134,8 @@ def _streams(spec: DriveSpec) -> tuple[np.random.SeedSequence, ...]:
     return (street, *own, jitter, gps)
 
 
-def _scene(spec: DriveSpec) -> synth.Scene:
-    return synth.make_scene(int(_streams(spec)[0].generate_state(1)[0]))
+def _scene(spec: DriveSpec) -> Scene:
+    return make_scene(int(_streams(spec)[0].generate_state(1)[0]))
 
 
 def pass_path(spec: DriveSpec, lane_x: float) -> route.PassPath:
@@ -151,10 +155,10 @@ def drive_frames(spec: DriveSpec) -> Iterator[DriveFrame]:
     _, traffic_seed, light_seed, noise_seed, _, _ = _streams(spec)
     scene = _scene(spec)
     path = pass_path(spec, 0.5 * scene.lane_width)
-    first = synth.Camera(x=path.lane_x, height=1.4, z=spec.start, hfov_deg=spec.hfov_deg)
+    first = Camera(x=path.lane_x, height=1.4, z=spec.start, hfov_deg=spec.hfov_deg)
     distance = spec.speed * spec.seconds
-    traffic = synth.sample_dynamic(scene, np.random.default_rng(traffic_seed),
-                                   (spec.start - 6.0, spec.start + distance + synth.VIEW_DISTANCE / 2),
+    traffic = sample_dynamic(scene, np.random.default_rng(traffic_seed),
+                                   (spec.start - 6.0, spec.start + distance + VIEW_DISTANCE / 2),
                                    keep_clear=first, clear_ahead=distance + 15.0)
     # Pedestrians crossing the road would walk through the ego car's path; keep those walking along the sidewalks.
     traffic = [thing for thing in traffic if thing.velocity[0] == 0.0]
@@ -162,8 +166,8 @@ def drive_frames(spec: DriveSpec) -> Iterator[DriveFrame]:
     for index in range(spec.frames):
         seconds = index / spec.rate_hz
         x, z, yaw = (float(value[0]) for value in path.pose(np.array([seconds])))
-        camera = synth.Camera(x=x, height=1.4, z=z, yaw=yaw, hfov_deg=spec.hfov_deg)
-        image, label = synth.render(scene, synth.advance(traffic, seconds), camera, spec.height, spec.width,
+        camera = Camera(x=x, height=1.4, z=z, yaw=yaw, hfov_deg=spec.hfov_deg)
+        image, label = render(scene, advance(traffic, seconds), camera, spec.height, spec.width,
                                     spec.time_of_day, np.random.default_rng(noise_seeds[index]),
                                     lighting=np.random.default_rng(light_seed))
         yield DriveFrame(index, START_STAMP_NS + round(seconds * 1e9), image, label, route.world_to_enu(x, z),
@@ -260,10 +264,10 @@ def write_drive_bag(out: str | Path, spec: DriveSpec = DriveSpec(), storage: str
     settings = ''.join(f'- {key}: {value}\n' for key, value in asdict(spec).items())
     (partial / 'SYNTHETIC.md').write_text(
         f'# Synthetic {spec.time_of_day} drive\n\n'
-        'Every frame in this bag is procedurally generated (training.synth, training.drive): a simple 3-D street '
+        'Every frame in this bag is procedurally generated (night_seg_training.synthetic): a simple 3-D street '
         f'rendered by {spec.time_of_day} from a camera driving forward, not a recording of a real place; its GPS '
-        'fixes are the true path plus simulated receiver noise (training.route).\n\n'
-        f'- generator version: {synth.GENERATOR_VERSION}\n{settings}'
+        'fixes are the true path plus simulated receiver noise (night_seg_training.synthetic.route).\n\n'
+        f'- generator version: {GENERATOR_VERSION}\n{settings}'
         f'- topics: {IMAGE_TOPIC} (bgr8), {COMPRESSED_TOPIC} (jpeg), {CAMERA_INFO_TOPIC}, {GROUND_TRUTH_TOPIC} '
         f'(mono8 Cityscapes train ids 0-18), {GROUND_TRUTH_POSE_TOPIC} (true pose, {POSE_FRAME_ID}: metres east and '
         f'north of {route.ROUTE_ORIGIN.latitude}, {route.ROUTE_ORIGIN.longitude}), {GPS_TOPIC} (NavSatFix, '
