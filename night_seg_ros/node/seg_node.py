@@ -16,6 +16,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+import cv2
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, ParameterType, SetParametersResult
@@ -95,6 +96,10 @@ class SegmentationNode(Node):
     def __init__(self, **kwargs: Any) -> None:
         """Declare and validate parameters, load the model and backend, then start the workers and subscriptions."""
         super().__init__('seg_node', **kwargs)
+        # OpenCV renders on one thread: the two stages already run rendering beside inference, and a pool of OpenCV
+        # threads per frame would compete with the backend's threads and rclpy's for the same cores (the per-frame
+        # figures in docs/BENCHMARKS.md are on one thread).
+        cv2.setNumThreads(1)
         self.params = self._declare_parameters()
         self.pipeline, bundle = load_pipeline(
             self._model_setting(), self.params['confidence_threshold'], self.params['overlay_alpha'],
