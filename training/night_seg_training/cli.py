@@ -49,7 +49,7 @@ def _register_eval(commands: argparse._SubParsersAction) -> None:
     evaluate.add_argument('bundle', type=Path, help='bundle directory')
     evaluate.add_argument('--dataset', required=True, choices=DATASET_NAMES, help='dataset reader')
     evaluate.add_argument('--root', help='dataset root folder (synthetic_*: omit to generate on the fly)')
-    evaluate.add_argument('--split', default='val', help='split (val)')
+    evaluate.add_argument('--split', help='split (val; nighttime_driving: test)')
     evaluate.add_argument('--count', type=positive_int, default=100, help='synthetic images to generate (100)')
     evaluate.add_argument('--seed', type=int, default=0, help='synthetic seed (0)')
     evaluate.add_argument('--out', type=Path, help='folder for metrics.json, confusion.png, gallery.png')
@@ -199,15 +199,15 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 def _eval(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from night_seg_ros.bundle import read_bundle
     from night_seg_ros.model import load_model
-    from night_seg_training.datasets import build_dataset
+    from night_seg_training.datasets import build_dataset, evaluation_entry
     from night_seg_training.evaluate import evaluate, format_table
 
     bundle = read_bundle(args.bundle)
-    spec = {'name': args.dataset, 'split': args.split}
     if args.root:
-        spec['root'] = args.root
+        spec = evaluation_entry(args.dataset, args.root, args.split)
     elif args.dataset.startswith('synthetic'):
-        spec.update(count=args.count, seed=args.seed, height=bundle.input.height, width=bundle.input.width)
+        spec = {'name': args.dataset, 'split': args.split or 'val', 'count': args.count, 'seed': args.seed,
+                'height': bundle.input.height, 'width': bundle.input.width}
     else:
         print(f'eval: --root is required for {args.dataset}', file=sys.stderr)
         return 2

@@ -363,14 +363,16 @@ class ACDCNight(_FileDataset):
 
 
 class NighttimeDriving(_FileDataset):
-    """Nighttime Driving test set (coarsely labelled night images), ``root`` = the folder holding ``leftImg8bit/``.
+    """Nighttime Driving test set (coarsely labelled night images), ``root`` = the folder holding ``leftImg8bit/``;
+    its one split is test.
 
     Images ``leftImg8bit/test/night/<name>_leftImg8bit.png``, labels
     ``gtCoarse_daytime_trainvaltest/test/night/<name>_gtCoarse_labelTrainIds.png``.
     """
 
-    def __init__(self, root: str | Path) -> None:
-        dataset = 'Nighttime Driving (test)'
+    def __init__(self, root: str | Path, split: str = 'test') -> None:
+        dataset = f'Nighttime Driving ({split})'
+        _check_split(dataset, split, ('test',))
         root = Path(root)
         images = _Files(root / 'leftImg8bit' / 'test' / 'night', '_leftImg8bit.png',
                         'leftImg8bit/test/night/<name>_leftImg8bit.png', nested=False)
@@ -393,6 +395,25 @@ _READERS: dict[str, type[_FileDataset]] = {
 
 DATASET_NAMES: tuple[str, ...] = tuple(_READERS)
 """The names a recipe entry's 'name' may take."""
+
+# The split `evaluation_entry` reads where none is given: val, or a dataset's only labelled split.
+_EVALUATION_SPLITS = {'nighttime_driving': 'test'}
+
+
+def evaluation_entry(name: str, root: str | Path, split: str | None = None) -> dict[str, Any]:
+    """The `build_dataset` entry that reads dataset `name` under `root` for evaluation or prediction.
+
+    `split` None is the dataset's evaluation split (val; Nighttime Driving: test). Day references are left out where
+    the reader has them (evaluation reads none, so neither reference files nor a pair list are needed).
+    DatasetError names the allowed names for an unknown `name`.
+    """
+    if name not in _READERS:
+        raise DatasetError(f'unknown dataset name {name!r}; allowed: {", ".join(DATASET_NAMES)}')
+    entry: dict[str, Any] = {'name': name, 'root': str(root), 'split': split or _EVALUATION_SPLITS.get(name, 'val')}
+    if 'with_reference' in inspect.signature(_READERS[name]).parameters:
+        entry['with_reference'] = False
+    return entry
+
 
 _REQUIRED = inspect.Parameter.empty
 # Keys of a synthetic_* entry without 'root' (generated in memory), with their defaults.
