@@ -103,3 +103,16 @@ def make_nighttime_driving(root: Path) -> list[dict]:
         expected.append({'image': image, 'label': label, 'name': stem})
     return expected
 
+
+def make_dark_zurich_test(root: Path, height: int = HEIGHT, width: int = WIDTH) -> list[dict]:
+    """Write Dark Zurich test night images and their day references (the benchmark withholds the labels: no gt/);
+    return the expected night samples without references."""
+    expected = []
+    for sequence, frame in (('GOPR0356', 1), ('GOPR0364', 120)):
+        stem = f'{sequence}_frame_{frame:06d}'
+        image = write_image(root / 'rgb_anon' / 'test' / 'night' / sequence / f'{stem}_rgb_anon.png',
+                            random_rgb(height, width))
+        write_image(root / 'rgb_anon' / 'test_ref' / 'day' / f'{sequence}_ref' / f'{stem}_ref_rgb_anon.png',
+                    random_rgb(REF_HEIGHT, REF_WIDTH))
+        expected.append({'image': image, 'name': stem})
+    return expected

@@ -11,10 +11,12 @@ from dataset_fixtures import (
     WIDTH,
     make_acdc_night,
     make_cityscapes,
+    make_dark_zurich_test,
     make_dark_zurich_train,
     make_dark_zurich_val_style,
     make_nighttime_driving,
     random_label,
+    random_rgb,
     write_image,
 )
 
@@ -27,6 +29,7 @@ from night_seg_training.datasets import (
     DarkZurich,
     DarkZurichReferences,
     DatasetError,
+    ImageFolder,
     NighttimeDriving,
     build_dataset,
     evaluation_entry,
@@ -363,3 +366,29 @@ def test_nighttime_driving_has_only_the_test_split(tmp_path):
     make_nighttime_driving(tmp_path)
     with pytest.raises(DatasetError, match=r"Nighttime Driving \(val\): unknown split 'val'; allowed: test"):
         NighttimeDriving(tmp_path, 'val')
+
+
+def test_dark_zurich_test_split_reads_night_images_without_labels_or_pair_list(tmp_path):
+    expected = make_dark_zurich_test(tmp_path)
+    _assert_samples(DarkZurich(tmp_path, 'test', with_reference=False), expected)
+    with_references = DarkZurich(tmp_path, 'test')  # paired by name with rgb_anon/test_ref
+    assert with_references[0].keys() == {'image', 'reference', 'name'}
+
+
+def test_dark_zurich_val_requires_its_labels(tmp_path):
+    make_dark_zurich_val_style(tmp_path)
+    shutil.rmtree(tmp_path / 'gt')
+    with pytest.raises(DatasetError, match='expected folder .*gt/val/night'):
+        DarkZurich(tmp_path, 'val', with_reference=False)
+
+
+def test_image_folder_reads_images_of_any_extension_named_by_relative_path(tmp_path):
+    first = write_image(tmp_path / 'b' / '0001.png', random_rgb())
+    second = write_image(tmp_path / 'a.png', random_rgb())
+    (tmp_path / 'notes.txt').write_text('x')
+    _assert_samples(ImageFolder(tmp_path), [{'image': second, 'name': 'a'}, {'image': first, 'name': 'b/0001'}])
+    (tmp_path / 'empty').mkdir()
+    with pytest.raises(DatasetError, match='holds no .png, .jpg, .jpeg files'):
+        ImageFolder(tmp_path / 'empty')
+    with pytest.raises(DatasetError, match='0001.png: not a folder'):
+        ImageFolder(tmp_path / 'b' / '0001.png')

@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from night_seg_ros.files import atomic_write_bytes
 from night_seg_ros.metrics import ConfusionMatrix
-from night_seg_ros.model import SegmentationModel
+from night_seg_ros.model import SegmentationModel, resize_nhwc
 from night_seg_ros.render import colorize, palette_lut, write_png
 
 DOWNSCALE_INTERPOLATION = cv2.INTER_LINEAR
@@ -148,6 +148,33 @@ def predict(model: SegmentationModel, images: Sequence[np.ndarray], sizes: Seque
         labels, _ = model(torch.from_numpy(batch).to(device))  # (N, h, w) uint8
     return [cv2.resize(small, (width, height), interpolation=UPSCALE_INTERPOLATION)
             for small, (height, width) in zip(labels.cpu().numpy(), sizes, strict=True)]
+
+
+def segment(model: SegmentationModel, images: Sequence[np.ndarray], sizes: Sequence[tuple[int, int]],
+            input_size: tuple[int, int] | None = None, flip: bool = False,
+            device: str | torch.device = 'cpu') -> list[tuple[np.ndarray, np.ndarray]]:
+    """Label a batch as the published evaluations do: uint8 (H, W, 3) RGB images -> for each, labels uint8 (h, w)
+    class ids and confidence float32 (h, w) in 0..1 (the largest class probability) at its entry of `sizes`.
+
+    Each image is resized (bilinear) to `input_size` (height, width; default the model's input), the batch runs
+    through the network to its logits, and each image's logits are upsampled bilinearly to its (h, w) before the
+    softmax and the argmax. With `flip` the class probabilities are the mean of the image's and its mirror image's
+    (mirrored back). The model should be in eval mode.
+    """
+    height, width = input_size or (model.input_spec.height, model.input_spec.width)
+    batch = torch.from_numpy(np.stack([cv2.resize(image, (width, height), interpolation=DOWNSCALE_INTERPOLATION)
+                                       for image in images])).to(device)  # (N, height, width, 3) uint8
+    with torch.inference_mode():
+        views = [model.coarse_logits(model.normalize(batch))]  # each (N, height / 4, width / 4, C)
+        if flip:
+            views.append(model.coarse_logits(model.normalize(batch.flip(2))).flip(2))
+        results = []
+        for index, size in enumerate(sizes):
+            probabilities = sum(torch.softmax(resize_nhwc(view[index:index + 1].float(), size), dim=-1)
+                                for view in views) / len(views)  # (1, h, w, C)
+            confidence, labels = probabilities[0].max(dim=-1)  # (h, w) each
+            results.append((labels.to(torch.uint8).cpu().numpy(), confidence.cpu().numpy()))
+    return results
 
 
 def _percent(value: float) -> float | None:
