@@ -2,7 +2,7 @@
 
   night-seg-train train RECIPE [--set KEY=VALUE ...] [--run-dir DIR]   a run folder ending with a bundle
   night-seg-train train --resume RUN_DIR [--set KEY=VALUE ...]         continue an interrupted run
-  night-seg-train eval BUNDLE --dataset NAME [--root DIR] [--split S]  mIoU, confusion matrix, gallery
+  night-seg-train eval BUNDLE --dataset NAME [--root DIR] [--split S] [--flip]  mIoU, confusion matrix, gallery
   night-seg-train predict BUNDLE --dataset dark_zurich --split test --root DIR --out DIR   a submission zip
   night-seg-train predict BUNDLE --images DIR --out DIR                labels, colours, confidence of any images
   night-seg-train synth OUT [--split S] [--count N] [--alignment A]    synthetic day/night streets on disk
@@ -44,6 +44,17 @@ def _register_train(commands: argparse._SubParsersAction) -> None:
     train.set_defaults(handler=_train)
 
 
+def _input_size(text: str) -> tuple[int, int]:
+    """argparse type: 'HxW' (e.g. 540x960) -> (height, width), both positive."""
+    try:
+        height, width = (int(part) for part in text.lower().split('x'))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'{text!r} is not HEIGHTxWIDTH, e.g. 540x960') from None
+    if height < 1 or width < 1:
+        raise argparse.ArgumentTypeError(f'{text!r}: height and width must be positive')
+    return height, width
+
+
 def _register_eval(commands: argparse._SubParsersAction) -> None:
     from night_seg_training.datasets import DATASET_NAMES
 
@@ -54,21 +65,14 @@ def _register_eval(commands: argparse._SubParsersAction) -> None:
     evaluate.add_argument('--split', help='split (val; nighttime_driving: test)')
     evaluate.add_argument('--count', type=positive_int, default=100, help='synthetic images to generate (100)')
     evaluate.add_argument('--seed', type=int, default=0, help='synthetic seed (0)')
+    evaluate.add_argument('--input-size', type=_input_size, metavar='HxW',
+                          help="the network's input (default: the dataset's evaluation size, 540x960 for Dark "
+                               "Zurich, ACDC and Nighttime Driving, 512x1024 for Cityscapes; else the bundle's)")
+    evaluate.add_argument('--flip', action='store_true', help='average with the mirror image (off)')
     evaluate.add_argument('--out', type=Path, help='folder for metrics.json, confusion.png, gallery.png')
     evaluate.add_argument('--gallery', type=int, default=4, help='gallery rows (4)')
     evaluate.add_argument('--device', default='cpu', help='cpu or cuda (cpu)')
     evaluate.set_defaults(handler=_eval)
-
-
-def _input_size(text: str) -> tuple[int, int]:
-    """argparse type: 'HxW' (e.g. 540x960) -> (height, width), both positive."""
-    try:
-        height, width = (int(part) for part in text.lower().split('x'))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'{text!r} is not HEIGHTxWIDTH, e.g. 540x960') from None
-    if height < 1 or width < 1:
-        raise argparse.ArgumentTypeError(f'{text!r}: height and width must be positive')
-    return height, width
 
 
 def _register_predict(commands: argparse._SubParsersAction) -> None:
@@ -239,7 +243,7 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 def _eval(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from night_seg_ros.bundle import read_bundle
     from night_seg_ros.model import load_model
-    from night_seg_training.datasets import build_dataset, evaluation_entry
+    from night_seg_training.datasets import EVALUATION_SIZES, build_dataset, evaluation_entry
     from night_seg_training.evaluate import evaluate, format_table
 
     bundle = read_bundle(args.bundle)
@@ -253,7 +257,8 @@ def _eval(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         return 2
     model = load_model(bundle, args.device)
     result = evaluate(model, build_dataset(spec), bundle.classes, bundle.palette, args.out, gallery=args.gallery,
-                      device=args.device)
+                      device=args.device, input_size=args.input_size or EVALUATION_SIZES.get(args.dataset),
+                      flip=args.flip)
     print(format_table({args.dataset: result}, bundle.classes))
     print(json.dumps({'miou': result['miou'], 'pixel_accuracy': result['pixel_accuracy'],
                       'images': result['images']}))

@@ -64,6 +64,12 @@ class DataConfig:
     val: dict[str, dict[str, Any]] = field(default_factory=lambda: {
         'night': _synthetic('synthetic_night', 'val', 100), 'day': _synthetic('synthetic_day', 'val', 100)})
     """Named evaluation sets (labelled); the first one is the headline metric."""
+    eval_sizes: dict[str, list[int]] = field(default_factory=dict)
+    """[height, width] the network sees each named evaluation set's images at (e.g. {dark_zurich_val: [540, 960]},
+    the dataset's aspect as the published evaluations use); a set not named here is seen at the bundle's input size.
+    Logits are upsampled bilinearly to the label's size before the argmax either way (evaluate.segment)."""
+    eval_flip: bool = False
+    """Evaluate with flip test-time augmentation: the class probabilities averaged with the mirror image's."""
     resize_height: int = 256
     """Images are first resized to this height (keeping aspect ratio), then randomly scaled and cropped."""
     scale_min: float = 0.75
@@ -230,6 +236,12 @@ def _validate(config: TrainConfig) -> None:
         problems.append(f'data.rare_class_min_share is {config.data.rare_class_min_share}; allowed: 0 < share < 1')
     if not config.data.val:
         problems.append('data.val needs at least one evaluation set')
+    for name, size in config.data.eval_sizes.items():
+        if name not in config.data.val:
+            problems.append(f'data.eval_sizes names {name!r}, not an evaluation set (data.val: '
+                            f'{", ".join(config.data.val)})')
+        if not (isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) and v >= 32 for v in size)):
+            problems.append(f'data.eval_sizes.{name} is {size!r}; it must be [height, width], each an integer >= 32')
     if problems:
         raise ConfigError('invalid config: ' + '; '.join(problems))
 

@@ -98,7 +98,8 @@ def _setup_logging(run_dir: Path, is_main: bool) -> None:
 
 def _evaluate_all(segmenter: Segmenter, val: dict[str, Any], config: TrainConfig, dist_info: Distributed,
                   out_dir: Path | None, progress: bool) -> dict[str, dict[str, Any]]:
-    """Evaluate the student on every validation set, exactly as the deployed model would run."""
+    """Evaluate the student on every validation set: each at its `data.eval_sizes` entry (or the bundle's input),
+    logits upsampled to the label size before the argmax, flipped too with `data.eval_flip`."""
     from night_seg_training.evaluate import evaluate
 
     model = SegmentationModel(segmenter.network, segmenter.input_spec).to(dist_info.device)
@@ -107,10 +108,17 @@ def _evaluate_all(segmenter: Segmenter, val: dict[str, Any], config: TrainConfig
         return {name: evaluate(model, dataset, CITYSCAPES_CLASSES, CITYSCAPES_PALETTE,
                                out_dir / name if out_dir is not None and dist_info.is_main else None,
                                gallery=config.schedule.eval_images, device=dist_info.device,
-                               progress=progress and dist_info.is_main, distributed=dist_info.enabled)
+                               progress=progress and dist_info.is_main, distributed=dist_info.enabled,
+                               input_size=_eval_size(config, name), flip=config.data.eval_flip)
                 for name, dataset in val.items()}
     finally:
         segmenter.train()
+
+
+def _eval_size(config: TrainConfig, name: str) -> tuple[int, int] | None:
+    """(height, width) evaluation set `name` is seen at; None: the bundle's input size."""
+    size = config.data.eval_sizes.get(name)
+    return None if size is None else (size[0], size[1])
 
 
 def _provenance(config: TrainConfig, metrics: dict[str, dict[str, Any]], iterations: int,
@@ -124,7 +132,8 @@ def _provenance(config: TrainConfig, metrics: dict[str, dict[str, Any]], iterati
                  'note': ('procedurally generated synthetic streets (night_seg_training.synthetic); this model knows '
                           'synthetic streets only, not real camera images') if synthetic else 'real datasets'},
         'iterations': iterations,
-        'metrics': {name: {'split': config.data.val[name], 'miou': result['miou'], 'iou': result['iou']}
+        'metrics': {name: {'split': config.data.val[name], 'input_size': _eval_size(config, name),
+                           'flip': config.data.eval_flip, 'miou': result['miou'], 'iou': result['iou']}
                     for name, result in metrics.items()},
         'init': config.model.init,
         'init_provenance': init_provenance,
