@@ -302,7 +302,7 @@ def finish_training(training: Training, seconds: list[float], progress: bool = T
         LOG.info('median %.3f s per iteration over %d iterations', float(np.median(seconds)), len(seconds))
     if config.optim.head_statistics_images:
         _recompute_head_statistics(run.segmenter, run.datasets.source, run.datasets.target,
-                                   config.optim.head_statistics_images, dist_info)
+                                   config.optim.head_statistics_images, config.seed, dist_info)
     metrics = _evaluate_all(run.segmenter, run.datasets.val, config, dist_info, training.run_dir / 'eval', progress)
     bundle_path = training.run_dir / 'bundle'
     if dist_info.is_main:
@@ -317,16 +317,18 @@ def finish_training(training: Training, seconds: list[float], progress: bool = T
     return bundle_path
 
 
-def _recompute_head_statistics(segmenter: Segmenter, source: Any, target: Any | None, count: int,
+def _recompute_head_statistics(segmenter: Segmenter, source: Any, target: Any | None, count: int, seed: int,
                                dist_info: Distributed) -> None:
-    """head_statistics.recompute_head_statistics over the day images, and the night ones if the method reads them.
-    Every process computes the same statistics from the same images and weights."""
+    """head_statistics.recompute_head_statistics over a sample (drawn with the run's `seed`) of the day images, and
+    of the night ones if the method reads them. Every process computes the same statistics from the same images and
+    weights."""
     from night_seg_training.head_statistics import recompute_head_statistics
 
     model = SegmentationModel(segmenter.network, segmenter.input_spec).to(dist_info.device)
     used = recompute_head_statistics(model, [source] if target is None else [source, target], count,
-                                     device=dist_info.device)
-    LOG.info('decode head BatchNorm statistics recomputed over %d whole training images', used)
+                                     device=dist_info.device, seed=seed)
+    LOG.info('decode head BatchNorm statistics recomputed over %d whole training images (a random sample, seed %d)',
+             used, seed)
 
 
 def _check_replicas(segmenter: Segmenter, dist_info: Distributed) -> None:
