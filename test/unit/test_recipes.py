@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from night_seg_training.config import ConfigError, load_config
+from night_seg_training.config import ConfigError, load_config, per_process_batch
 
 REAL_RECIPES = ('cityscapes_darkzurich_b0', 'cityscapes_darkzurich_b5')
 
@@ -23,3 +23,20 @@ def test_real_recipes_evaluate_dark_zurich_at_its_aspect(recipe: str) -> None:
 def test_eval_sizes_are_checked(override: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message.replace('[', r'\[').replace(']', r'\]')):
         load_config('synthetic_demo', [override])
+
+
+@pytest.mark.parametrize(('scaling', 'world_size', 'expected'), [
+    ('keep', 1, 8), ('keep', 2, 4), ('keep', 8, 1), ('per_process', 1, 8), ('per_process', 4, 8)])
+def test_the_effective_batch_under_torchrun(scaling: str, world_size: int, expected: int) -> None:
+    config = load_config('synthetic_demo', ['optim.batch_size=8', f'optim.batch_scaling={scaling}'])
+    assert per_process_batch(config.optim, world_size) == expected
+
+
+def test_a_batch_that_cannot_be_divided_among_the_processes_is_refused() -> None:
+    optim = load_config('cityscapes_darkzurich_b0').optim
+    assert (optim.batch_size, optim.batch_scaling) == (2, 'keep')  # DAFormer's batch of 2 whatever the GPUs
+    with pytest.raises(ConfigError, match='optim.batch_size 2 cannot be divided among 4 processes.*effective batch '
+                                          'of 8'):
+        per_process_batch(optim, 4)
+    with pytest.raises(ConfigError, match="optim.batch_scaling is 'double'; allowed: keep, per_process"):
+        load_config('synthetic_demo', ['optim.batch_scaling=double'])

@@ -10,7 +10,8 @@
   night-seg-train pairs --day BAG... --night BAG... --out DIR          day/night pairs of your own drives
   night-seg-train bench [--methods M ...] [--device D]                 the cost of one training iteration per method
 
-Multi-GPU or multi-node: `torchrun --nproc_per_node=N $(which night-seg-train) train RECIPE` (the same code path).
+Multi-GPU or multi-node: `torchrun --nproc_per_node=N $(which night-seg-train) train RECIPE` (the same code path; the
+recipe's optim.batch_size is divided among the N processes unless optim.batch_scaling=per_process).
 RECIPE is a YAML file or the name of a shipped recipe in night_seg_training/configs (e.g. synthetic_demo).
 """
 from __future__ import annotations

@@ -206,7 +206,7 @@ def start_training(config: TrainConfig, run_dir: Path, dist_info: Distributed, r
     state = load_checkpoint(checkpoint_path) if resume else None
     if dist_info.is_main:
         save_config(config, run_dir / 'config.yaml')
-    run = build_run(config, dist_info.device, dist_info.rank)
+    run = build_run(config, dist_info.device, dist_info.rank, world_size=dist_info.world_size)
     start = 0
     if state is not None:
         run.segmenter.load_state_dict(state['student'])
@@ -224,9 +224,11 @@ def start_training(config: TrainConfig, run_dir: Path, dist_info: Distributed, r
         from torch.utils.tensorboard import SummaryWriter
 
         writer = SummaryWriter(str(run_dir / 'tb'))
-    LOG.info('training %s: method %s, %d iterations, batch %d x %d process(es), crop %dx%d, device %s',
-             config.name, config.method.name, config.optim.iterations, config.optim.batch_size, dist_info.world_size,
-             config.data.crop_width, config.data.crop_height, dist_info.device)
+    LOG.info('training %s: method %s, %d iterations, batch %d per process x %d process(es) = %d effective '
+             '(optim.batch_scaling %s), crop %dx%d, device %s', config.name, config.method.name,
+             config.optim.iterations, run.batches.batch_size, dist_info.world_size,
+             run.batches.batch_size * dist_info.world_size, config.optim.batch_scaling, config.data.crop_width,
+             config.data.crop_height, dist_info.device)
     return Training(config, run_dir, dist_info, run, student, start, checkpoint_path, writer)
 
 
