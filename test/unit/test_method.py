@@ -13,7 +13,14 @@ from night_seg_ros.classes import CITYSCAPES_CLASSES, IGNORE_INDEX
 from night_seg_ros.model import build_network, segformer_arch
 from night_seg_training.config import RECIPES_DIR, load_config
 from night_seg_training.diagnostics import WATCHED_CLASSES, label_quality
-from night_seg_training.method.augment import classmix_masks, gaussian_blur, mix, relight, strong_augment
+from night_seg_training.method.augment import (
+    classmix_masks,
+    daformer_augment,
+    gaussian_blur,
+    mix,
+    relight,
+    strong_augment,
+)
 from night_seg_training.method.class_masks import static_class_mask
 from night_seg_training.method.cross_attention import attend, cosine_similarity, global_shift, warp
 from night_seg_training.method.options import PRESET_OPTIONS, PRESETS, MethodConfig, resolved
@@ -457,3 +464,33 @@ def test_anchor_classes_keep_the_start_models_night_labels_where_it_predicts_the
     assert torch.isfinite(result.loss) and 'anchor/fraction' in result.scalars
     with pytest.raises(ValueError, match='keeps the start model'):
         full.pseudo_labels(EmaTeacher(student), target, contextlib.nullcontext())
+
+
+def test_daformer_augment_jitters_colour_mildly_and_blurs() -> None:
+    images = 0.2 + 0.6 * torch.rand(64, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    first = daformer_augment(images, torch.Generator().manual_seed(1))
+    assert torch.equal(first, daformer_augment(images, torch.Generator().manual_seed(1)))
+    assert first.min() >= 0 and first.max() <= 1
+    changed = (first - images).abs().mean(dim=(1, 2, 3)) > 1e-6
+    assert 0.75 < changed.float().mean() < 1.0  # jitter skipped with p 0.2, blurred half the time
+    brightness = first.mean(dim=(1, 2, 3)) / images.mean(dim=(1, 2, 3))
+    assert brightness.min() > 0.7 and brightness.max() < 1.3  # no night-like darkening
+    night = strong_augment(images, torch.Generator().manual_seed(1))
+    assert (first - images).abs().mean() < (night - images).abs().mean()
+    assert torch.equal(daformer_augment(images, torch.Generator().manual_seed(1), skip=1.0, blur=0.0), images)
+
+
+def test_the_strong_augmentation_style_reaches_the_student() -> None:
+    student = _tiny_segmenter()
+    batch = _batch(False)
+
+    def student_input(style: str) -> torch.Tensor:
+        config = MethodConfig(name='mean_teacher', classmix=False, strong_augmentation_style=style)
+        return method_of(config).step(
+            student, EmaTeacher(student), batch, torch.Generator().manual_seed(0), contextlib.nullcontext()).night
+
+    night = batch['target']['image']
+    assert torch.equal(student_input('daformer'), daformer_augment(night, torch.Generator().manual_seed(0))[0])
+    assert not torch.equal(student_input('night'), student_input('daformer'))
+    with pytest.raises(ValueError, match="strong_augmentation_style is 'harsh'; allowed: night, daformer"):
+        load_config('synthetic_demo', ['method.strong_augmentation_style=harsh'])

@@ -40,3 +40,21 @@ def test_a_batch_that_cannot_be_divided_among_the_processes_is_refused() -> None
         per_process_batch(optim, 4)
     with pytest.raises(ConfigError, match="optim.batch_scaling is 'double'; allowed: keep, per_process"):
         load_config('synthetic_demo', ['optim.batch_scaling=double'])
+
+
+@pytest.mark.parametrize('recipe', REAL_RECIPES)
+def test_real_recipes_train_the_baselines_as_daformer_and_full_from_the_same_settings(recipe: str) -> None:
+    daformer = {'pseudo_weighting': 'image_fraction', 'pseudo_threshold': 0.968, 'unsup_weight': 1.0,
+                'classmix': True, 'classmix_classes': 'half', 'strong_augmentation': True,
+                'strong_augmentation_style': 'daformer', 'teacher_relight': 0.0, 'ema_alpha': 0.999}
+    for method in ('mean_teacher', 'full'):
+        config = load_config(recipe, [f'method.name={method}'])
+        assert {key: getattr(config.method, key) for key in daformer} == daformer, method
+        assert config.data.rare_class_temperature == 0.01
+        assert (config.optim.lr, config.optim.batch_size, config.optim.iterations) == (6e-5, 2, 40000)
+
+
+def test_the_synthetic_recipe_keeps_its_own_choices() -> None:
+    method = load_config('synthetic_demo').method
+    assert (method.pseudo_weighting, method.unsup_weight, method.strong_augmentation_style) == (
+        'confidence', 0.5, 'night')

@@ -73,6 +73,10 @@ the classes present (DACS); `dynamic`, every dynamic class present (car, person,
 TRANSFERS = ('attention', 'identity')
 """How `full` carries the day prediction to night pixels: matched by cross attention (CrossAttentionTransfer), or
 copied from the same pixel (IdentityTransfer, the ablation)."""
+STRONG_AUGMENTATION_STYLES = ('night', 'daformer')
+"""Which strong augmentation the student's night input gets (augment.STRONG_AUGMENTATIONS): `night`, harsh
+photometric changes reaching night-like darkness (brightness, contrast, saturation, hue, gamma, blur, sensor noise);
+`daformer`, DAFormer's colour jitter 0.2 (skipped with p 0.2) and Gaussian blur (p 0.5)."""
 PRESET_OPTIONS = ('classmix', 'classmix_classes', 'strong_augmentation', 'teacher_relight')
 """The options a recipe may leave unset (null): each method's preset gives them."""
 
@@ -98,6 +102,9 @@ class MethodConfig:
     strong_augmentation: bool | None = None
     """Photometric strong augmentation (augment.strong_augment) of the student's night input. Unset (null): the
     method's own (PRESETS)."""
+    strong_augmentation_style: str = 'night'
+    """Which strong augmentation (STRONG_AUGMENTATION_STYLES): `night` (chosen on synthetic streets) or `daformer`
+    (DAFormer's, in the real recipes)."""
     teacher_relight: float | None = None
     """The night view the teacher (and the frozen start model) labels is first lifted towards this mean brightness
     by one gamma per image (augment.relight; the synthetic night averages about 0.12, the day 0.34): a day-trained
@@ -167,6 +174,9 @@ def problems(config: MethodConfig) -> list[str]:
         found.append(f'method.pseudo_weighting is {config.pseudo_weighting!r}; allowed: {", ".join(PSEUDO_WEIGHTINGS)}')
     if config.classmix_classes is not None and config.classmix_classes not in CLASSMIX_CLASSES:
         found.append(f'method.classmix_classes is {config.classmix_classes!r}; allowed: {", ".join(CLASSMIX_CLASSES)}')
+    if config.strong_augmentation_style not in STRONG_AUGMENTATION_STYLES:
+        found.append(f'method.strong_augmentation_style is {config.strong_augmentation_style!r}; allowed: '
+                     f'{", ".join(STRONG_AUGMENTATION_STYLES)}')
     if config.transfer not in TRANSFERS:
         found.append(f'method.transfer is {config.transfer!r}; allowed: {", ".join(TRANSFERS)}')
     if config.teacher_relight is not None and not 0.0 <= config.teacher_relight < 1.0:

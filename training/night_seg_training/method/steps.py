@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from night_seg_ros.classes import IGNORE_INDEX
-from night_seg_training.method.augment import classmix_masks, mix, strong_augment
+from night_seg_training.method.augment import STRONG_AUGMENTATIONS, classmix_masks, mix
 from night_seg_training.method.class_masks import static_class_mask
 from night_seg_training.method.options import PRESET_OPTIONS, PRESETS, MethodConfig, Preset
 from night_seg_training.method.pseudo_label import NightPseudoLabeler, PseudoLabels, transfer_for
@@ -159,7 +159,7 @@ class MeanTeacher:
                 pseudo = mix(mask, source['label'], pseudo)
                 weight = mix(mask, torch.ones_like(weight), weight)
             if self.config.strong_augmentation:
-                night = strong_augment(night, generator)
+                night = STRONG_AUGMENTATIONS[self.config.strong_augmentation_style](night, generator)
         with autocast:
             logits = student(torch.cat([source['image'], night]))
         n = source['image'].shape[0]
