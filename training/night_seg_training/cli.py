@@ -114,6 +114,10 @@ def _register_synth(commands: argparse._SubParsersAction) -> None:
     synth.add_argument('--alignment', default='aligned', choices=('aligned', 'coarse'),
                        help='how far the night camera stands from the day one: aligned, or coarse as in GPS-matched '
                             'pairs (aligned)')
+    synth.add_argument('--real-layouts', action='store_true',
+                       help="instead: COUNT images per split of Cityscapes, Dark Zurich (train pairs, val, test), ACDC "
+                            "night and Nighttime Driving in their published layouts, each in OUT/<dataset>, for a "
+                            'dress rehearsal of a real run (--split and --alignment do not apply)')
     synth.set_defaults(handler=_synth)
 
 
@@ -305,7 +309,13 @@ def _predict(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
 def _synth(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from night_seg_training.synthetic import write_dataset
+    from night_seg_training.synthetic.real_layouts import write_real_layouts
 
+    if args.real_layouts:
+        roots = write_real_layouts(args.out, args.count, args.height, args.width, args.seed)
+        print(f'wrote synthetic {", ".join(roots)} in their published layouts ({args.count} images per split, '
+              f'{args.width}x{args.height}) to {args.out}')
+        return 0
     root = write_dataset(args.out, args.split, args.count, args.height, args.width, args.seed, args.alignment)
     print(f'wrote {args.count} synthetic day/night pairs ({args.split}, {args.width}x{args.height}, '
           f'{args.alignment}) to {root}')
