@@ -109,6 +109,17 @@ STRONG_AUGMENTATIONS: dict[str, Callable[[torch.Tensor, torch.Generator], torch.
 """The strong augmentation of each `method.strong_augmentation_style` (options.STRONG_AUGMENTATION_STYLES)."""
 
 
+def mask_patches(images: torch.Tensor, generator: torch.Generator, patch: int, ratio: float) -> torch.Tensor:
+    """MIC's masked view: images float32 (N, 3, H, W) with each `patch` x `patch` block of a grid anchored at the top
+    left set to 0 with probability `ratio` (blocks at the right and bottom edges may be cut short). Returns float32
+    (N, 3, H, W)."""
+    n, _, height, width = images.shape
+    rows, cols = -(-height // patch), -(-width // patch)
+    keep = (torch.rand(n, 1, rows, cols, generator=generator) >= ratio).to(images)  # (N, 1, rows, cols)
+    keep = keep.repeat_interleave(patch, dim=2).repeat_interleave(patch, dim=3)[:, :, :height, :width]
+    return images * keep
+
+
 def relight(images: torch.Tensor, brightness: float) -> torch.Tensor:
     """Lift dark images towards a mean of `brightness` with one gamma per image: x ** (log b / log m), m the image's
     mean. images: float32 (N, 3, H, W) RGB in [0, 1] -> the same shape in [0, 1]; an image whose mean is already

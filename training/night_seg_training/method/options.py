@@ -142,6 +142,15 @@ class MethodConfig:
     """Largest horizontal global shift searched, in pixels (yaw and lateral offset of a GPS-matched pair)."""
     attention_search_vertical_px: float = 16.0
     """Largest vertical global shift searched, in pixels."""
+    mic_weight: float = 0.0
+    """Weight of MIC's masked image consistency (Hoyer et al., CVPR 2023): the student also learns the teacher's
+    pseudo-labels of the whole night crop (before ClassMix) from a view of it with `mic_mask_ratio` of its
+    `mic_patch_px` blocks blacked out (strongly augmented first when `strong_augmentation` is on), each pixel weighted
+    as the consistency loss weighs it. Needs a teacher (`mean_teacher`, `full`). 0: off; MIC: 1."""
+    mic_patch_px: int = 64
+    """MIC's mask block size in pixels of the crop (MIC: 64 on 512x512 crops)."""
+    mic_mask_ratio: float = 0.7
+    """The share of blocks MIC masks (MIC: 0.7)."""
     similarity_weighting: bool = False
     """Weight the consistency loss per pixel by the cross attention's night-day similarity (normalised to mean 1 per
     image): the paper's first use of the similarity map. Off: on synthetic pairs it did not help
@@ -192,6 +201,14 @@ def problems(config: MethodConfig) -> list[str]:
         teachers = [name for name, preset in PRESETS.items() if preset.teacher]
         found.append(f'method.anchor_classes needs a teacher; method {config.name!r} has none (allowed: '
                      f'{", ".join(teachers)})')
+    if config.mic_weight < 0:
+        found.append(f'method.mic_weight is {config.mic_weight}; it must be >= 0 (0: off)')
+    if config.mic_weight > 0 and not PRESETS[config.name].teacher:
+        found.append(f'method.mic_weight needs a teacher\'s pseudo-labels; method {config.name!r} has none')
+    if config.mic_patch_px < 1:
+        found.append(f'method.mic_patch_px is {config.mic_patch_px}; it must be >= 1')
+    if not 0.0 <= config.mic_mask_ratio < 1.0:
+        found.append(f'method.mic_mask_ratio is {config.mic_mask_ratio}; allowed: 0 <= ratio < 1')
     if not 0.0 <= config.reference_weight <= 1.0:
         found.append(f'method.reference_weight is {config.reference_weight}; allowed: 0 <= w <= 1')
     for key in ('attention_temperature', 'attention_sigma_px'):
