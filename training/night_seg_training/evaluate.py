@@ -128,12 +128,12 @@ def gallery_png(rows: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray | None]]
     write_png(path, cv2.cvtColor(np.concatenate(strips), cv2.COLOR_RGB2BGR))
 
 
-def model_input(model: SegmentationModel, images: Sequence[np.ndarray]) -> np.ndarray:
-    """uint8 (H, W, 3) RGB images of any sizes -> one uint8 batch (N, h, w, 3) at the model's input size, resized as
-    the deployed node resizes them."""
-    spec = model.input_spec
-    return np.stack([cv2.resize(image, (spec.width, spec.height), interpolation=DOWNSCALE_INTERPOLATION)
-                     for image in images])
+def model_input(model: SegmentationModel, images: Sequence[np.ndarray],
+                input_size: tuple[int, int] | None = None) -> np.ndarray:
+    """uint8 (H, W, 3) RGB images of any sizes -> one uint8 batch (N, h, w, 3) at `input_size` (h, w; default the
+    model's input size), resized as the deployed node resizes them."""
+    height, width = input_size or (model.input_spec.height, model.input_spec.width)
+    return np.stack([cv2.resize(image, (width, height), interpolation=DOWNSCALE_INTERPOLATION) for image in images])
 
 
 def segment(model: SegmentationModel, images: Sequence[np.ndarray], sizes: Sequence[tuple[int, int]],
@@ -147,9 +147,7 @@ def segment(model: SegmentationModel, images: Sequence[np.ndarray], sizes: Seque
     softmax and the argmax. With `flip` the class probabilities are the mean of the image's and its mirror image's
     (mirrored back). The model should be in eval mode.
     """
-    height, width = input_size or (model.input_spec.height, model.input_spec.width)
-    batch = torch.from_numpy(np.stack([cv2.resize(image, (width, height), interpolation=DOWNSCALE_INTERPOLATION)
-                                       for image in images])).to(device)  # (N, height, width, 3) uint8
+    batch = torch.from_numpy(model_input(model, images, input_size)).to(device)  # (N, h', w', 3) uint8
     with torch.inference_mode():
         views = [model.coarse_logits(model.normalize(batch))]  # each (N, height / 4, width / 4, C)
         if flip:
