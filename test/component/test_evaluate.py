@@ -16,7 +16,7 @@ from night_seg_ros.bundle import Bundle
 from night_seg_ros.classes import CITYSCAPES_CLASSES, CITYSCAPES_PALETTE, IGNORE_INDEX
 from night_seg_ros.model import SegmentationModel, create_untrained_bundle, load_model
 from night_seg_ros.pipeline import OutputRequest, SegmentationPipeline
-from night_seg_training.evaluate import ConfusionMatrix, confusion_png, evaluate, format_table, gallery_png
+from night_seg_training.evaluate import ConfusionMatrix, confusion_png, evaluate, format_table, gallery_png, segment
 
 NUM_CLASSES = len(CITYSCAPES_CLASSES)
 MODEL_HEIGHT, MODEL_WIDTH = 64, 128
@@ -223,11 +223,9 @@ def images() -> list[np.ndarray]:
 
 
 @pytest.fixture(scope='module')
-def node_labels(bundle: Bundle, images: list[np.ndarray]) -> list[np.ndarray]:
-    """What the deployed node publishes on /labels for each image (the pipeline on the torch backend)."""
-    pipeline = SegmentationPipeline(TorchBackend(bundle, 'cpu'), (MODEL_HEIGHT, MODEL_WIDTH), CITYSCAPES_PALETTE)
-    request = OutputRequest(labels=True, color=False, overlay=False, confidence=False)
-    return [pipeline.process(image, request).labels for image in images]
+def predictions(model: SegmentationModel, images: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """`segment`'s labels and confidence of each image at its own size, seen at the model's input."""
+    return segment(model.eval(), images, [image.shape[:2] for image in images])
 
 
 def _dataset(images: list[np.ndarray], labels: list[np.ndarray]) -> list[dict]:
@@ -235,9 +233,50 @@ def _dataset(images: list[np.ndarray], labels: list[np.ndarray]) -> list[dict]:
             for index, (image, label) in enumerate(zip(images, labels, strict=True))]
 
 
-def test_evaluate_on_the_node_output_is_perfect(model: SegmentationModel, images: list[np.ndarray],
-                                                node_labels: list[np.ndarray], tmp_path: Path) -> None:
-    labels = [label.copy() for label in node_labels]
+def test_segment_at_the_model_input_size_gives_the_node_labels(bundle: Bundle, model: SegmentationModel,
+                                                               images: list[np.ndarray]) -> None:
+    """Where the label size is the network's input size, upsampling logits and labels are the same thing: the
+    node's labels (the pipeline on the torch backend) come out, so figures measured at that size do not change."""
+    small = [cv2.resize(image, (MODEL_WIDTH, MODEL_HEIGHT), interpolation=cv2.INTER_LINEAR) for image in images]
+    pipeline = SegmentationPipeline(TorchBackend(bundle, 'cpu'), (MODEL_HEIGHT, MODEL_WIDTH), CITYSCAPES_PALETTE)
+    request = OutputRequest(labels=True, color=False, overlay=False, confidence=True)
+    results = segment(model.eval(), images, [(MODEL_HEIGHT, MODEL_WIDTH)] * len(images))
+    for image, (labels, confidence) in zip(small, results, strict=True):
+        node = pipeline.process(image, request)
+        np.testing.assert_array_equal(labels, node.labels)
+        assert labels.dtype == np.uint8 and confidence.dtype == np.float32
+
+
+def test_segment_upsamples_logits_not_labels(model: SegmentationModel, images: list[np.ndarray],
+                                             predictions: list[tuple[np.ndarray, np.ndarray]]) -> None:
+    """At the camera's size the labels come from bilinearly upsampled logits: mostly the nearest-neighbour upsampled
+    labels of the network's size, but not everywhere (class borders move)."""
+    coarse = segment(model.eval(), images, [(MODEL_HEIGHT, MODEL_WIDTH)] * len(images))
+    nearest = [cv2.resize(labels, (IMAGE_WIDTH, IMAGE_HEIGHT), interpolation=cv2.INTER_NEAREST_EXACT)
+               for labels, _ in coarse]
+    agree = np.mean([np.mean(labels == near) for (labels, _), near in zip(predictions, nearest, strict=True)])
+    assert 0.7 < agree < 1.0
+    for labels, confidence in predictions:
+        assert labels.shape == confidence.shape == (IMAGE_HEIGHT, IMAGE_WIDTH)
+        assert confidence.min() >= 1 / NUM_CLASSES - 1e-6 and confidence.max() <= 1.0
+
+
+def test_segment_with_flip_is_mirror_symmetric(model: SegmentationModel, images: list[np.ndarray]) -> None:
+    model.eval()
+    mirrored = [image[:, ::-1].copy() for image in images[:2]]
+    sizes = [image.shape[:2] for image in images[:2]]
+    for (labels, confidence), (mirror_labels, mirror_confidence) in zip(
+            segment(model, images[:2], sizes, flip=True), segment(model, mirrored, sizes, flip=True), strict=True):
+        np.testing.assert_array_equal(labels, mirror_labels[:, ::-1])
+        np.testing.assert_allclose(confidence, mirror_confidence[:, ::-1], atol=1e-5)
+    plain = segment(model, images[:1], sizes[:1])[0][1]
+    assert not np.allclose(plain, segment(model, images[:1], sizes[:1], flip=True)[0][1])
+
+
+def test_evaluate_on_its_own_predictions_is_perfect(model: SegmentationModel, images: list[np.ndarray],
+                                                    predictions: list[tuple[np.ndarray, np.ndarray]],
+                                                    tmp_path: Path) -> None:
+    labels = [label.copy() for label, _ in predictions]
     labels[0][:10] = IGNORE_INDEX  # unlabelled pixels are not counted
     present = set(np.unique(np.concatenate([label.ravel() for label in labels]))) - {IGNORE_INDEX}
     assert len(present) >= 3, 'the untrained model should predict several classes on noise'
@@ -265,9 +304,19 @@ def test_evaluate_on_the_node_output_is_perfect(model: SegmentationModel, images
     assert gallery.shape[0] > 2 * _decode(one_row).shape[0]  # three rows
 
 
+def test_evaluate_sees_the_images_at_the_input_size_it_is_given(model: SegmentationModel,
+                                                                images: list[np.ndarray]) -> None:
+    sizes = [image.shape[:2] for image in images]
+    labels = [label for label, _ in segment(model.eval(), images, sizes, input_size=(32, 96), flip=True)]
+    dataset = _dataset(images, labels)
+    assert evaluate(model, dataset, CITYSCAPES_CLASSES, CITYSCAPES_PALETTE, progress=False, input_size=(32, 96),
+                    flip=True)['miou'] == pytest.approx(100.0)
+    assert evaluate(model, dataset, CITYSCAPES_CLASSES, CITYSCAPES_PALETTE, progress=False)['miou'] < 90.0
+
+
 def test_evaluate_on_shifted_labels_scores_zero(model: SegmentationModel, images: list[np.ndarray],
-                                                node_labels: list[np.ndarray]) -> None:
-    shifted = [((label.astype(np.int64) + 1) % NUM_CLASSES).astype(np.uint8) for label in node_labels]
+                                                predictions: list[tuple[np.ndarray, np.ndarray]]) -> None:
+    shifted = [((label.astype(np.int64) + 1) % NUM_CLASSES).astype(np.uint8) for label, _ in predictions]
     results = evaluate(model, _dataset(images, shifted), CITYSCAPES_CLASSES, CITYSCAPES_PALETTE, progress=False)
     assert results['miou'] == 0.0 and results['pixel_accuracy'] == 0.0
     assert all(value in (0.0, None) for value in results['iou'].values())

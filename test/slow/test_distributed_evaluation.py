@@ -24,12 +24,17 @@ def _random_labels(rng: np.random.Generator, shape: tuple[int, ...], num_classes
 
 
 class _BrightnessModel(nn.Module):
-    """A stand-in SegmentationModel: label = red channel // 16 (fast to build in a spawned process)."""
+    """A stand-in SegmentationModel: logits peaked at class red channel // 16 (fast to build in a spawned process)."""
 
     input_spec = InputSpec(height=16, width=24)
 
-    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return image[..., 0] // 16, torch.ones(image.shape[:3])
+    def normalize(self, image: torch.Tensor) -> torch.Tensor:
+        """uint8 (N, H, W, 3) -> float32 (N, 3, H, W)."""
+        return image.permute(0, 3, 1, 2).float()
+
+    def coarse_logits(self, normalized: torch.Tensor) -> torch.Tensor:
+        """float32 (N, 3, H, W) -> float32 (N, H, W, 16) logits, 10 at class red // 16, 0 elsewhere."""
+        return 10.0 * nn.functional.one_hot((normalized[:, 0] // 16).long(), 16).float()
 
 
 def _toy_dataset() -> list[dict]:

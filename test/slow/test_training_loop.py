@@ -137,7 +137,7 @@ def test_two_ddp_processes_on_gloo_train_one_model(tmp_path: Path) -> None:
                             env=dict(os.environ, OMP_NUM_THREADS='1'), capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     log = (run / 'train.log').read_text()
-    assert 'batch 2 x 2 process(es)' in log
+    assert 'batch 1 per process x 2 process(es) = 2 effective (optim.batch_scaling keep)' in log
     assert 'DDP: 2 replicas hold identical weights' in log
     assert read_bundle(run / 'bundle').provenance['iterations'] == 2
 

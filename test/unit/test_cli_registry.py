@@ -14,7 +14,7 @@ from night_seg_training.cli import build_parser as training_parser
 
 @pytest.mark.parametrize('build_parser, commands', [
     (runtime_parser, {'export', 'init', 'bag', 'replay', 'record', 'bench', 'build-engine', 'verify-engine'}),
-    (training_parser, {'train', 'eval', 'synth', 'drive', 'pairs', 'bench'}),
+    (training_parser, {'train', 'eval', 'predict', 'synth', 'drive', 'pairs', 'bench'}),
 ])
 def test_every_subcommand_sets_a_handler(build_parser, commands: set[str]) -> None:
     parser = build_parser()

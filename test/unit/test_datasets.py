@@ -6,6 +6,19 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from dataset_fixtures import (
+    HEIGHT,
+    WIDTH,
+    make_acdc_night,
+    make_cityscapes,
+    make_dark_zurich_test,
+    make_dark_zurich_train,
+    make_dark_zurich_val_style,
+    make_nighttime_driving,
+    random_label,
+    random_rgb,
+    write_image,
+)
 
 from night_seg_training import layout
 from night_seg_training.datasets import (
@@ -16,13 +29,11 @@ from night_seg_training.datasets import (
     DarkZurich,
     DarkZurichReferences,
     DatasetError,
+    ImageFolder,
     NighttimeDriving,
     build_dataset,
+    evaluation_entry,
 )
-
-HEIGHT, WIDTH = 16, 32
-REF_HEIGHT, REF_WIDTH = 20, 40  # day references are another size, as Dark Zurich's may be after cropping
-_RNG = np.random.default_rng(20240612)
 
 # cityscapesscripts/helpers/labels.py: (name, id, trainId) of every label; 255 = not evaluated.
 OFFICIAL_CITYSCAPES_LABELS = (
@@ -37,25 +48,6 @@ OFFICIAL_CITYSCAPES_LABELS = (
 )
 
 
-def _rgb(height: int = HEIGHT, width: int = WIDTH) -> np.ndarray:
-    """Return random uint8 (height, width, 3) RGB noise."""
-    return _RNG.integers(0, 256, (height, width, 3), dtype=np.uint8)
-
-
-def _label(height: int = HEIGHT, width: int = WIDTH) -> np.ndarray:
-    """Return a random uint8 (height, width) train-id label with some ignore (255) pixels."""
-    label = _RNG.integers(0, 19, (height, width), dtype=np.uint8)
-    label[0, :4] = 255
-    return label
-
-
-def _write(path: Path, array: np.ndarray) -> np.ndarray:
-    """Write ``array`` (RGB (H, W, 3) or single-channel (H, W)) as a PNG at ``path``; return it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    assert cv2.imwrite(str(path), cv2.cvtColor(array, cv2.COLOR_RGB2BGR) if array.ndim == 3 else array)
-    return array
-
-
 def _assert_samples(dataset, expected: list[dict]) -> None:
     """Assert ``dataset`` reads back exactly the ``expected`` samples, in order, as uint8 arrays."""
     assert len(dataset) == len(expected)
@@ -68,77 +60,6 @@ def _assert_samples(dataset, expected: list[dict]) -> None:
             np.testing.assert_array_equal(sample[key], want[key], err_msg=f'{want["name"]} {key}')
 
 
-def _make_cityscapes(root: Path, split: str = 'train', label_suffix: str = '_gtFine_labelTrainIds.png') -> list[dict]:
-    """Write two Cityscapes images (two cities) with labels; return the expected samples."""
-    expected = []
-    for stem in ('aachen_000000_000019', 'bochum_000000_000313'):
-        city = stem.split('_')[0]
-        image = _write(root / 'leftImg8bit' / split / city / f'{stem}_leftImg8bit.png', _rgb())
-        label = _write(root / 'gtFine' / split / city / f'{stem}{label_suffix}', _label())
-        expected.append({'image': image, 'label': label, 'name': stem})
-    return expected
-
-
-def _make_dark_zurich_val_style(root: Path, split: str = 'val', day_labels: bool = False) -> tuple[list, list]:
-    """Write Dark Zurich val-style night images, labels and day references (and day labels, as the synthetic
-    generator does); return the expected night samples and day-reference samples."""
-    night, day = [], []
-    for sequence, frame in (('GOPR0356', 321), ('GOPR0364', 1)):
-        stem = f'{sequence}_frame_{frame:06d}'
-        image = _write(root / 'rgb_anon' / split / 'night' / sequence / f'{stem}_rgb_anon.png', _rgb())
-        label = _write(root / 'gt' / split / 'night' / sequence / f'{stem}_gt_labelTrainIds.png', _label())
-        reference = _write(root / 'rgb_anon' / f'{split}_ref' / 'day' / f'{sequence}_ref' / f'{stem}_ref_rgb_anon.png',
-                           _rgb(REF_HEIGHT, REF_WIDTH))
-        night.append({'image': image, 'label': label, 'reference': reference, 'name': stem})
-        if day_labels:
-            day_label = _write(root / 'gt' / f'{split}_ref' / 'day' / f'{sequence}_ref' /
-                               f'{stem}_ref_gt_labelTrainIds.png', _label(REF_HEIGHT, REF_WIDTH))
-            day.append({'image': reference, 'label': day_label, 'name': f'{stem}_ref'})
-    return night, day
-
-
-NIGHT_TO_DAY = {'GOPR0351/GOPR0351_frame_000159': 'GOPR0229/GOPR0229_frame_000401',
-                'GOPR0351/GOPR0351_frame_000160': 'GOPR0229/GOPR0229_frame_000400'}
-
-
-def _make_dark_zurich_train(root: Path) -> list[dict]:
-    """Write Dark Zurich train night and day images and the pair list (pairs crossed, so order cannot fake them)."""
-    expected, lines = [], []
-    for night, day in NIGHT_TO_DAY.items():
-        image = _write(root / 'rgb_anon' / 'train' / 'night' / f'{night}_rgb_anon.png', _rgb())
-        reference = _write(root / 'rgb_anon' / 'train' / 'day' / f'{day}_rgb_anon.png', _rgb(REF_HEIGHT, REF_WIDTH))
-        expected.append({'image': image, 'reference': reference, 'name': night.split('/')[1]})
-        lines.append(f'train/night/{night},train/day/{day}\n')
-    pairs = root / 'corresp' / 'train' / 'night' / 'zurich_dn_pair_train.csv'
-    pairs.parent.mkdir(parents=True)
-    pairs.write_text(''.join(lines))
-    return expected
-
-
-def _make_acdc_night(root: Path, split: str = 'train') -> list[dict]:
-    """Write two ACDC night images with labels and references; return the expected samples with 'reference'."""
-    expected = []
-    for sequence, frame in (('GOPR0351', 159), ('GOPR0376', 12)):
-        stem = f'{sequence}_frame_{frame:06d}'
-        image = _write(root / 'rgb_anon' / 'night' / split / sequence / f'{stem}_rgb_anon.png', _rgb())
-        label = _write(root / 'gt' / 'night' / split / sequence / f'{stem}_gt_labelTrainIds.png', _label())
-        reference = _write(root / 'rgb_anon' / 'night' / f'{split}_ref' / sequence / f'{stem}_rgb_ref_anon.png',
-                           _rgb(REF_HEIGHT, REF_WIDTH))
-        expected.append({'image': image, 'label': label, 'reference': reference, 'name': stem})
-    return expected
-
-
-def _make_nighttime_driving(root: Path) -> list[dict]:
-    """Write two Nighttime Driving test images with coarse labels; return the expected samples."""
-    expected = []
-    for stem in ('0000_frame_000050', '0001_frame_000120'):
-        image = _write(root / 'leftImg8bit' / 'test' / 'night' / f'{stem}_leftImg8bit.png', _rgb())
-        label = _write(root / 'gtCoarse_daytime_trainvaltest' / 'test' / 'night' / f'{stem}_gtCoarse_labelTrainIds.png',
-                       _label())
-        expected.append({'image': image, 'label': label, 'name': stem})
-    return expected
-
-
 def _without(samples: list[dict], key: str) -> list[dict]:
     """Return ``samples`` without ``key``."""
     return [{name: value for name, value in sample.items() if name != key} for sample in samples]
@@ -148,7 +69,7 @@ def _without(samples: list[dict], key: str) -> list[dict]:
 
 @pytest.mark.parametrize('split', ['train', 'val', 'test'])
 def test_cityscapes_reads_images_rgb_and_train_ids(tmp_path, split):
-    expected = _make_cityscapes(tmp_path, split)
+    expected = make_cityscapes(tmp_path, split)
     _assert_samples(Cityscapes(tmp_path, split), expected)
 
 
@@ -164,51 +85,51 @@ def test_id_to_train_id_table_is_the_official_one():
 
 
 def test_cityscapes_converts_label_ids_when_train_ids_are_absent(tmp_path):
-    expected = _make_cityscapes(tmp_path, label_suffix='_gtFine_labelIds.png')
+    expected = make_cityscapes(tmp_path, label_suffix='_gtFine_labelIds.png')
     every_id = np.tile(np.arange(256, dtype=np.uint8).reshape(8, 32), (2, 1))  # each label id 0..255 twice, 16 x 32
-    expected[0]['label'] = _write(tmp_path / 'gtFine' / 'train' / 'aachen' / 'aachen_000000_000019_gtFine_labelIds.png',
-                                  every_id)
+    expected[0]['label'] = write_image(
+        tmp_path / 'gtFine' / 'train' / 'aachen' / 'aachen_000000_000019_gtFine_labelIds.png', every_id)
     _assert_samples(Cityscapes(tmp_path), [{**sample, 'label': _official_train_ids(sample['label'])}
                                            for sample in expected])
 
 
 def test_cityscapes_prefers_train_ids_over_label_ids(tmp_path):
-    expected = _make_cityscapes(tmp_path)
-    _write(tmp_path / 'gtFine' / 'train' / 'aachen' / 'aachen_000000_000019_gtFine_labelIds.png', _label())
+    expected = make_cityscapes(tmp_path)
+    write_image(tmp_path / 'gtFine' / 'train' / 'aachen' / 'aachen_000000_000019_gtFine_labelIds.png', random_label())
     _assert_samples(Cityscapes(tmp_path), expected)
 
 
 def test_dark_zurich_train_pairs_night_with_day_from_the_pair_list(tmp_path):
-    expected = _make_dark_zurich_train(tmp_path)
+    expected = make_dark_zurich_train(tmp_path)
     _assert_samples(DarkZurich(tmp_path, 'train'), expected)
 
 
 def test_dark_zurich_train_pairs_file_argument_overrides_the_default(tmp_path):
-    expected = _make_dark_zurich_train(tmp_path)
+    expected = make_dark_zurich_train(tmp_path)
     moved = tmp_path / 'elsewhere.csv'
     shutil.move(tmp_path / 'corresp' / 'train' / 'night' / 'zurich_dn_pair_train.csv', moved)
     _assert_samples(DarkZurich(tmp_path, 'train', pairs_file=moved), expected)
 
 
 def test_dark_zurich_without_reference_needs_no_pair_list(tmp_path):
-    expected = _make_dark_zurich_train(tmp_path)
+    expected = make_dark_zurich_train(tmp_path)
     shutil.rmtree(tmp_path / 'corresp')
     _assert_samples(DarkZurich(tmp_path, 'train', with_reference=False), _without(expected, 'reference'))
 
 
 def test_dark_zurich_val_pairs_night_with_ref_folder_and_reads_labels(tmp_path):
-    night, _ = _make_dark_zurich_val_style(tmp_path)
+    night, _ = make_dark_zurich_val_style(tmp_path)
     _assert_samples(DarkZurich(tmp_path, 'val'), night)
 
 
 def test_dark_zurich_val_without_reference_needs_no_ref_folder(tmp_path):
-    night, _ = _make_dark_zurich_val_style(tmp_path)
+    night, _ = make_dark_zurich_val_style(tmp_path)
     shutil.rmtree(tmp_path / 'rgb_anon' / 'val_ref')
     _assert_samples(DarkZurich(tmp_path, 'val', with_reference=False), _without(night, 'reference'))
 
 
 def test_synthetic_layout_reads_any_split_val_style_and_its_labelled_day_references(tmp_path):
-    night, day = _make_dark_zurich_val_style(tmp_path, 'train', day_labels=True)
+    night, day = make_dark_zurich_val_style(tmp_path, 'train', day_labels=True)
     (tmp_path / 'SYNTHETIC.md').write_text('synthetic\n')
     _assert_samples(DarkZurich(tmp_path, 'train'), night)
     _assert_samples(DarkZurichReferences(tmp_path, 'train'), day)
@@ -217,7 +138,7 @@ def test_synthetic_layout_reads_any_split_val_style_and_its_labelled_day_referen
 
 
 def test_real_dark_zurich_day_references_have_no_labels(tmp_path):
-    _make_dark_zurich_val_style(tmp_path)
+    make_dark_zurich_val_style(tmp_path)
     expected = tmp_path / 'gt' / 'val_ref' / 'day'
     with pytest.raises(DatasetError, match=re.escape(f'expected folder {expected} ')) as raised:
         DarkZurichReferences(tmp_path, 'val')
@@ -225,21 +146,21 @@ def test_real_dark_zurich_day_references_have_no_labels(tmp_path):
 
 
 def test_acdc_night_with_and_without_references(tmp_path):
-    expected = _make_acdc_night(tmp_path, 'val')
+    expected = make_acdc_night(tmp_path, 'val')
     _assert_samples(ACDCNight(tmp_path, 'val'), _without(expected, 'reference'))
     _assert_samples(ACDCNight(tmp_path, 'val', with_reference=True), expected)
 
 
 def test_nighttime_driving(tmp_path):
-    expected = _make_nighttime_driving(tmp_path)
+    expected = make_nighttime_driving(tmp_path)
     _assert_samples(NighttimeDriving(tmp_path), expected)
 
 
 @pytest.mark.parametrize('name, make, extra', [
-    ('cityscapes', _make_cityscapes, {'split': 'train'}),
-    ('dark_zurich', _make_dark_zurich_train, {'split': 'train', 'with_reference': True}),
-    ('acdc_night', _make_acdc_night, {'split': 'train', 'with_reference': True}),
-    ('nighttime_driving', _make_nighttime_driving, {}),
+    ('cityscapes', make_cityscapes, {'split': 'train'}),
+    ('dark_zurich', make_dark_zurich_train, {'split': 'train', 'with_reference': True}),
+    ('acdc_night', make_acdc_night, {'split': 'train', 'with_reference': True}),
+    ('nighttime_driving', make_nighttime_driving, {}),
 ])
 def test_build_dataset_builds_each_reader(tmp_path, name, make, extra):
     expected = make(tmp_path)
@@ -268,7 +189,7 @@ def test_missing_root_names_the_expected_folder(tmp_path):
 
 
 def test_misnamed_folder_names_the_expected_one_and_what_is_there(tmp_path):
-    _make_cityscapes(tmp_path)
+    make_cityscapes(tmp_path)
     (tmp_path / 'leftImg8bit').rename(tmp_path / 'leftImg8Bit')
     expected = tmp_path / 'leftImg8bit' / 'train'
     with pytest.raises(DatasetError, match=re.escape(f'Cityscapes (train): expected folder {expected} ')) as raised:
@@ -277,7 +198,7 @@ def test_misnamed_folder_names_the_expected_one_and_what_is_there(tmp_path):
 
 
 def test_missing_label_folder_names_it(tmp_path):
-    _make_nighttime_driving(tmp_path)
+    make_nighttime_driving(tmp_path)
     shutil.rmtree(tmp_path / 'gtCoarse_daytime_trainvaltest')
     folder = tmp_path / 'gtCoarse_daytime_trainvaltest' / 'test' / 'night'
     with pytest.raises(DatasetError, match=re.escape(f'Nighttime Driving (test): expected folder {folder} ')):
@@ -293,7 +214,7 @@ def test_folder_without_images_is_an_error(tmp_path):
 
 
 def test_missing_label_file_names_the_missing_path(tmp_path):
-    _make_cityscapes(tmp_path, 'val')
+    make_cityscapes(tmp_path, 'val')
     missing = tmp_path / 'gtFine' / 'val' / 'bochum' / 'bochum_000000_000313_gtFine_labelTrainIds.png'
     missing.unlink()
     fallback = missing.parent / 'bochum_000000_000313_gtFine_labelIds.png'
@@ -303,7 +224,7 @@ def test_missing_label_file_names_the_missing_path(tmp_path):
 
 
 def test_missing_reference_file_names_the_missing_path(tmp_path):
-    _make_dark_zurich_val_style(tmp_path)
+    make_dark_zurich_val_style(tmp_path)
     missing = tmp_path / 'rgb_anon' / 'val_ref' / 'day' / 'GOPR0364_ref' / 'GOPR0364_frame_000001_ref_rgb_anon.png'
     missing.unlink()
     with pytest.raises(DatasetError, match=re.escape(f'has no matching file {missing} ')):
@@ -311,7 +232,7 @@ def test_missing_reference_file_names_the_missing_path(tmp_path):
 
 
 def test_missing_pair_list_names_the_path_and_the_format(tmp_path):
-    _make_dark_zurich_train(tmp_path)
+    make_dark_zurich_train(tmp_path)
     default = tmp_path / 'corresp' / 'train' / 'night' / 'zurich_dn_pair_train.csv'
     default.unlink()
     with pytest.raises(DatasetError, match=re.escape(f'Dark Zurich (train): expected pair list {default}; not found')
@@ -321,7 +242,7 @@ def test_missing_pair_list_names_the_path_and_the_format(tmp_path):
 
 
 def test_night_image_absent_from_the_pair_list_is_named(tmp_path):
-    _make_dark_zurich_train(tmp_path)
+    make_dark_zurich_train(tmp_path)
     pairs = tmp_path / 'corresp' / 'train' / 'night' / 'zurich_dn_pair_train.csv'
     pairs.write_text(pairs.read_text().splitlines()[0] + '\n')
     with pytest.raises(DatasetError, match=re.escape('"train/night/GOPR0351/GOPR0351_frame_000160,<day>"')):
@@ -329,7 +250,7 @@ def test_night_image_absent_from_the_pair_list_is_named(tmp_path):
 
 
 def test_malformed_pair_list_line_is_named(tmp_path):
-    _make_dark_zurich_train(tmp_path)
+    make_dark_zurich_train(tmp_path)
     pairs = tmp_path / 'corresp' / 'train' / 'night' / 'zurich_dn_pair_train.csv'
     pairs.write_text('train/night/GOPR0351/GOPR0351_frame_000159 train/day/GOPR0229/GOPR0229_frame_000401\n')
     with pytest.raises(DatasetError, match=re.escape(f'line 1 of pair list {pairs}')):
@@ -337,7 +258,7 @@ def test_malformed_pair_list_line_is_named(tmp_path):
 
 
 def test_missing_paired_day_image_is_named(tmp_path):
-    _make_dark_zurich_train(tmp_path)
+    make_dark_zurich_train(tmp_path)
     missing = tmp_path / 'rgb_anon' / 'train' / 'day' / 'GOPR0229' / 'GOPR0229_frame_000400_rgb_anon.png'
     missing.unlink()
     with pytest.raises(DatasetError, match=re.escape(f'day reference {missing} of night image')):
@@ -347,7 +268,7 @@ def test_missing_paired_day_image_is_named(tmp_path):
 @pytest.mark.parametrize('bad_label', [np.zeros((HEIGHT, WIDTH, 3), np.uint8), np.zeros((HEIGHT, WIDTH), np.uint16)],
                          ids=['three-channel', 'uint16'])
 def test_label_png_that_is_not_single_channel_uint8_is_refused(tmp_path, bad_label):
-    _make_acdc_night(tmp_path)
+    make_acdc_night(tmp_path)
     path = tmp_path / 'gt' / 'night' / 'train' / 'GOPR0351' / 'GOPR0351_frame_000159_gt_labelTrainIds.png'
     assert cv2.imwrite(str(path), bad_label)
     dataset = ACDCNight(tmp_path)
@@ -356,9 +277,9 @@ def test_label_png_that_is_not_single_channel_uint8_is_refused(tmp_path, bad_lab
 
 
 def test_label_of_another_size_than_its_image_is_refused(tmp_path):
-    _make_cityscapes(tmp_path)
+    make_cityscapes(tmp_path)
     path = tmp_path / 'gtFine' / 'train' / 'aachen' / 'aachen_000000_000019_gtFine_labelTrainIds.png'
-    _write(path, _label(HEIGHT, WIDTH + 1))
+    write_image(path, random_label(HEIGHT, WIDTH + 1))
     with pytest.raises(DatasetError, match=re.escape(f'label {path} is (16, 33)')):
         Cityscapes(tmp_path)[0]
 
@@ -378,7 +299,7 @@ def test_unknown_dataset_name_names_the_allowed_ones():
     ({'name': 'cityscapes', 'root': '/data/cs', 'splt': 'val'},
      "dataset 'cityscapes': unknown keys splt; allowed keys: name, root, split (required: name, root)"),
     ({'name': 'nighttime_driving'},
-     "dataset 'nighttime_driving': missing keys root; allowed keys: name, root (required: name, root)"),
+     "dataset 'nighttime_driving': missing keys root; allowed keys: name, root, split (required: name, root)"),
     ({'name': 'synthetic_day', 'count': 2, 'height': 8},
      "dataset 'synthetic_day': missing keys width; allowed keys: name, split, count, height, width, seed"),
     ({'root': '/data/cs'}, 'unknown dataset name None; allowed: cityscapes'),
@@ -423,3 +344,51 @@ def test_the_layout_spells_dark_zurichs_published_paths(tmp_path: Path) -> None:
     assert layout.image_of_key(tmp_path, key) == layout.DAY_IMAGES.path(tmp_path, 'train', 'GOPR0356', stem)
     assert layout.pair_list(tmp_path, 'train') == tmp_path / 'corresp/train/night/zurich_dn_pair_train.csv'
     assert layout.REFERENCES.pattern == 'rgb_anon/<split>_ref/day/<SEQ>_ref/<SEQ>_frame_<n>_ref_rgb_anon.png'
+
+
+@pytest.mark.parametrize(('name', 'split', 'expected'), [
+    ('cityscapes', None, {'split': 'val'}),
+    ('nighttime_driving', None, {'split': 'test'}),
+    ('dark_zurich', None, {'split': 'val', 'with_reference': False}),
+    ('acdc_night', 'train', {'split': 'train', 'with_reference': False}),
+    ('own_drives', None, {'split': 'val', 'with_reference': False}),
+])
+def test_evaluation_entry_reads_the_evaluation_split_without_references(name, split, expected):
+    assert evaluation_entry(name, '/data/x', split) == {'name': name, 'root': '/data/x', **expected}
+
+
+def test_evaluation_entry_of_an_unknown_dataset_names_the_allowed_ones():
+    with pytest.raises(DatasetError, match="unknown dataset name 'darkzurich'; allowed: cityscapes"):
+        evaluation_entry('darkzurich', '/data/x')
+
+
+def test_nighttime_driving_has_only_the_test_split(tmp_path):
+    make_nighttime_driving(tmp_path)
+    with pytest.raises(DatasetError, match=r"Nighttime Driving \(val\): unknown split 'val'; allowed: test"):
+        NighttimeDriving(tmp_path, 'val')
+
+
+def test_dark_zurich_test_split_reads_night_images_without_labels_or_pair_list(tmp_path):
+    expected = make_dark_zurich_test(tmp_path)
+    _assert_samples(DarkZurich(tmp_path, 'test', with_reference=False), expected)
+    with_references = DarkZurich(tmp_path, 'test')  # paired by name with rgb_anon/test_ref
+    assert with_references[0].keys() == {'image', 'reference', 'name'}
+
+
+def test_dark_zurich_val_requires_its_labels(tmp_path):
+    make_dark_zurich_val_style(tmp_path)
+    shutil.rmtree(tmp_path / 'gt')
+    with pytest.raises(DatasetError, match='expected folder .*gt/val/night'):
+        DarkZurich(tmp_path, 'val', with_reference=False)
+
+
+def test_image_folder_reads_images_of_any_extension_named_by_relative_path(tmp_path):
+    first = write_image(tmp_path / 'b' / '0001.png', random_rgb())
+    second = write_image(tmp_path / 'a.png', random_rgb())
+    (tmp_path / 'notes.txt').write_text('x')
+    _assert_samples(ImageFolder(tmp_path), [{'image': second, 'name': 'a'}, {'image': first, 'name': 'b/0001'}])
+    (tmp_path / 'empty').mkdir()
+    with pytest.raises(DatasetError, match='holds no .png, .jpg, .jpeg files'):
+        ImageFolder(tmp_path / 'empty')
+    with pytest.raises(DatasetError, match='0001.png: not a folder'):
+        ImageFolder(tmp_path / 'b' / '0001.png')

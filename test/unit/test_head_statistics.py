@@ -12,7 +12,7 @@ import torch
 from night_seg_ros.bundle import InputSpec
 from night_seg_ros.model import SegmentationModel, build_network, segformer_arch
 from night_seg_training.evaluate import model_input
-from night_seg_training.head_statistics import recompute_head_statistics
+from night_seg_training.head_statistics import recompute_head_statistics, statistics_sample
 
 
 def _images(count: int, seed: int) -> list[dict[str, np.ndarray]]:
@@ -48,10 +48,12 @@ def test_statistics_are_the_average_over_whole_images_of_both_domains(model: Seg
     norm.running_var.fill_(9.0)
     model.train()
     weights = {key: value.clone() for key, value in model.network.state_dict().items() if 'batch_norm' not in key}
-    used = recompute_head_statistics(model, [day, night], count=6, batch=4)
+    used = recompute_head_statistics(model, [day, night], count=6, batch=4, seed=3)
     assert used == 10  # the smaller dataset holds 5 images
-    batches = [np.concatenate([model_input(model, [item['image'] for item in dataset[start:start + 4]])
-                               for dataset in (day, night[:5])]) for start in (0, 4)]  # 4 + 4, then 1 + 1 images
+    samples = statistics_sample([5, 7], 6, seed=3)
+    batches = [np.concatenate([model_input(model, [dataset[index]['image'] for index in sample[start:start + 4]])
+                               for dataset, sample in zip((day, night), samples, strict=True)])
+               for start in (0, 4)]  # 4 + 4, then 1 + 1 images
     model.eval()
     outputs = _fuse_outputs(model, batches)
     mean = torch.stack([output.mean(dim=(0, 2, 3)) for output in outputs]).mean(0)
@@ -70,3 +72,14 @@ def test_modes_are_restored_and_an_empty_dataset_is_refused(model: SegmentationM
     assert model.training and model.network.segformer.training and not model.network.decode_head.dropout.training
     with pytest.raises(ValueError, match='no images to recompute the head statistics over'):
         recompute_head_statistics(model, [_images(2, 3), []], count=64)
+
+
+def test_the_sample_is_seeded_distinct_and_spread_over_the_whole_set() -> None:
+    """Sorted listings group cities and sequences: 64 of 2975 Cityscapes images must not be the first 64 (aachen)."""
+    day, night = statistics_sample([2975, 2416], 64, seed=0)
+    assert len(set(day.tolist())) == len(set(night.tolist())) == 64
+    assert day.max() > 2000 and day.min() < 1000 and night.max() > 1600  # across the listing, not its head
+    again = statistics_sample([2975, 2416], 64, seed=0)
+    assert all(np.array_equal(a, b) for a, b in zip((day, night), again, strict=True))
+    assert not np.array_equal(day, statistics_sample([2975, 2416], 64, seed=1)[0])
+    assert [len(sample) for sample in statistics_sample([5, 7], 64, seed=0)] == [5, 5]

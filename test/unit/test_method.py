@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import re
 
 import pytest
 import torch
@@ -13,7 +14,15 @@ from night_seg_ros.classes import CITYSCAPES_CLASSES, IGNORE_INDEX
 from night_seg_ros.model import build_network, segformer_arch
 from night_seg_training.config import RECIPES_DIR, load_config
 from night_seg_training.diagnostics import WATCHED_CLASSES, label_quality
-from night_seg_training.method.augment import classmix_masks, gaussian_blur, mix, relight, strong_augment
+from night_seg_training.method.augment import (
+    classmix_masks,
+    daformer_augment,
+    gaussian_blur,
+    mask_patches,
+    mix,
+    relight,
+    strong_augment,
+)
 from night_seg_training.method.class_masks import static_class_mask
 from night_seg_training.method.cross_attention import attend, cosine_similarity, global_shift, warp
 from night_seg_training.method.options import PRESET_OPTIONS, PRESETS, MethodConfig, resolved
@@ -457,3 +466,78 @@ def test_anchor_classes_keep_the_start_models_night_labels_where_it_predicts_the
     assert torch.isfinite(result.loss) and 'anchor/fraction' in result.scalars
     with pytest.raises(ValueError, match='keeps the start model'):
         full.pseudo_labels(EmaTeacher(student), target, contextlib.nullcontext())
+
+
+def test_daformer_augment_jitters_colour_mildly_and_blurs() -> None:
+    images = 0.2 + 0.6 * torch.rand(64, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    first = daformer_augment(images, torch.Generator().manual_seed(1))
+    assert torch.equal(first, daformer_augment(images, torch.Generator().manual_seed(1)))
+    assert first.min() >= 0 and first.max() <= 1
+    changed = (first - images).abs().mean(dim=(1, 2, 3)) > 1e-6
+    assert 0.75 < changed.float().mean() < 1.0  # jitter skipped with p 0.2, blurred half the time
+    brightness = first.mean(dim=(1, 2, 3)) / images.mean(dim=(1, 2, 3))
+    assert brightness.min() > 0.7 and brightness.max() < 1.3  # no night-like darkening
+    night = strong_augment(images, torch.Generator().manual_seed(1))
+    assert (first - images).abs().mean() < (night - images).abs().mean()
+    assert torch.equal(daformer_augment(images, torch.Generator().manual_seed(1), skip=1.0, blur=0.0), images)
+
+
+def test_the_strong_augmentation_style_reaches_the_student() -> None:
+    student = _tiny_segmenter()
+    batch = _batch(False)
+
+    def student_input(style: str) -> torch.Tensor:
+        config = MethodConfig(name='mean_teacher', classmix=False, strong_augmentation_style=style)
+        return method_of(config).step(
+            student, EmaTeacher(student), batch, torch.Generator().manual_seed(0), contextlib.nullcontext()).night
+
+    night = batch['target']['image']
+    assert torch.equal(student_input('daformer'), daformer_augment(night, torch.Generator().manual_seed(0))[0])
+    assert not torch.equal(student_input('night'), student_input('daformer'))
+    with pytest.raises(ValueError, match="strong_augmentation_style is 'harsh'; allowed: night, daformer"):
+        load_config('synthetic_demo', ['method.strong_augmentation_style=harsh'])
+
+
+def test_mask_patches_blacks_out_whole_blocks_at_the_ratio() -> None:
+    images = 0.1 + torch.rand(16, 3, 40, 72, generator=torch.Generator().manual_seed(0))  # never 0 itself
+    masked = mask_patches(images, torch.Generator().manual_seed(1), patch=8, ratio=0.7)
+    assert torch.equal(masked, mask_patches(images, torch.Generator().manual_seed(1), patch=8, ratio=0.7))
+    dark = (masked == 0).all(dim=1)  # (N, H, W)
+    assert torch.equal(masked[~dark.unsqueeze(1).expand_as(masked)], images[~dark.unsqueeze(1).expand_as(images)])
+    blocks = dark.view(16, 5, 8, 9, 8)  # 5 x 9 blocks of 8 x 8
+    assert torch.equal(blocks.all(dim=(2, 4)), blocks.any(dim=(2, 4)))  # a block is masked whole or not at all
+    assert 0.6 < dark.float().mean() < 0.8
+    edge = mask_patches(images[:, :, :36, :70], torch.Generator().manual_seed(1), patch=8, ratio=0.7)
+    assert edge.shape == (16, 3, 36, 70)
+
+
+@pytest.mark.parametrize('name', ['mean_teacher', 'full'])
+def test_mic_adds_the_masked_view_loss_at_its_weight(name: str) -> None:
+    results = {}
+    for weight in (0.0, 1.0, 2.0):
+        student = _tiny_segmenter()
+        method = method_of(MethodConfig(name=name, mic_weight=weight, mic_patch_px=16))
+        results[weight] = method.step(student, EmaTeacher(student), _batch(False), torch.Generator().manual_seed(0),
+                                      contextlib.nullcontext())
+    assert 'loss/night_masked' not in results[0.0].scalars
+    for weight in (1.0, 2.0):
+        scalars = results[weight].scalars
+        assert scalars['loss/night_masked'] > 0
+        assert results[weight].loss.item() == pytest.approx(
+            scalars['loss/source'] + method.config.unsup_weight * scalars['loss/night_consistency']
+            + weight * scalars['loss/night_masked'], rel=1e-5)
+    results[1.0].loss.backward()
+
+
+@pytest.mark.parametrize(('override', 'message'), [
+    ('method.mic_weight=-1', 'method.mic_weight is -1.0; it must be >= 0'),
+    ('method.mic_mask_ratio=1.0', 'method.mic_mask_ratio is 1.0; allowed: 0 <= ratio < 1'),
+    ('method.mic_patch_px=0', 'method.mic_patch_px is 0; it must be >= 1'),
+])
+def test_mic_options_are_checked(override: str, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        load_config('synthetic_demo', [override])
+    with pytest.raises(ValueError, match="mic_weight needs a teacher's pseudo-labels; method 'source_only' has none"):
+        load_config('synthetic_demo', ['method.name=source_only', 'method.mic_weight=1'])
+    defaults = MethodConfig()
+    assert (defaults.mic_weight, defaults.mic_patch_px, defaults.mic_mask_ratio) == (0.0, 64, 0.7)

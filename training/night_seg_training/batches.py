@@ -19,6 +19,8 @@ from night_seg_training.rare_class import CROP_TRIES, RareClassSampler
 IMAGE_KEYS = ('image', 'reference')
 LABEL_KEYS = ('label',)
 SOURCE_KEYS = ('image', 'label')
+VALID_KEY = 'valid'
+"""The key of each crop's mask of image pixels (not padding)."""
 
 
 def weak_augment(sample: dict[str, Any], rng: np.random.Generator, resize_height: int,
@@ -27,7 +29,9 @@ def weak_augment(sample: dict[str, Any], rng: np.random.Generator, resize_height
 
     sample: 'image' uint8 (H, W, 3), optional 'reference' uint8 (H', W', 3) (first resized to H x W, since a day
     reference is only coarsely aligned with its night image), optional 'label' uint8 (H, W).
-    Returns the same keys at `crop` = (height, width) pixels; padding is 0 for images and IGNORE_INDEX for labels.
+    Returns the same keys at `crop` = (height, width) pixels; padding (where the scaled image is smaller than the
+    crop) is 0 for images and IGNORE_INDEX for labels; and VALID_KEY: uint8 (height, width), 1 on image pixels, 0 on
+    padding (the night image and its reference share it: the reference is cut as the night image is).
     """
     height, width = sample['image'].shape[:2]
     scale = resize_height / height * rng.uniform(*scale_range)
@@ -37,27 +41,29 @@ def weak_augment(sample: dict[str, Any], rng: np.random.Generator, resize_height
     top = int(rng.integers(0, size[1] + pad_h - crop_h + 1))
     left = int(rng.integers(0, size[0] + pad_w - crop_w + 1))
     mirror = flip and rng.random() < 0.5
+    resized = {key: cv2.resize(sample[key], size, interpolation=cv2.INTER_NEAREST if key in LABEL_KEYS
+                               else cv2.INTER_LINEAR) for key in IMAGE_KEYS + LABEL_KEYS if key in sample}
+    resized[VALID_KEY] = np.ones((size[1], size[0]), np.uint8)
     out = {}
-    for key in IMAGE_KEYS + LABEL_KEYS:
-        if key not in sample:
-            continue
-        is_label = key in LABEL_KEYS
-        array = cv2.resize(sample[key], size, interpolation=cv2.INTER_NEAREST if is_label else cv2.INTER_LINEAR)
+    for key, array in resized.items():
         if pad_h or pad_w:
-            array = cv2.copyMakeBorder(array, 0, pad_h, 0, pad_w, cv2.BORDER_CONSTANT,
-                                       value=IGNORE_INDEX if is_label else (0, 0, 0))
+            fill = IGNORE_INDEX if key in LABEL_KEYS else 0 if key == VALID_KEY else (0, 0, 0)
+            array = cv2.copyMakeBorder(array, 0, pad_h, 0, pad_w, cv2.BORDER_CONSTANT, value=fill)
         array = array[top:top + crop_h, left:left + crop_w]
         out[key] = np.ascontiguousarray(array[:, ::-1] if mirror else array)
     return out
 
 
 def to_tensors(samples: list[dict[str, np.ndarray]]) -> dict[str, torch.Tensor]:
-    """Stack augmented samples: images -> float32 (N, 3, H, W) in [0, 1] RGB; labels -> int64 (N, H, W)."""
+    """Stack augmented samples: images -> float32 (N, 3, H, W) in [0, 1] RGB; labels -> int64 (N, H, W);
+    VALID_KEY -> bool (N, H, W)."""
     batch = {}
     for key in samples[0]:
         stacked = torch.from_numpy(np.stack([sample[key] for sample in samples]))
         if key in IMAGE_KEYS:
             batch[key] = stacked.permute(0, 3, 1, 2).float().div_(255.0)  # (N, H, W, 3) -> (N, 3, H, W)
+        elif key == VALID_KEY:
+            batch[key] = stacked.bool()
         else:
             batch[key] = stacked.long()
     return batch

@@ -2,13 +2,16 @@
 
   night-seg-train train RECIPE [--set KEY=VALUE ...] [--run-dir DIR]   a run folder ending with a bundle
   night-seg-train train --resume RUN_DIR [--set KEY=VALUE ...]         continue an interrupted run
-  night-seg-train eval BUNDLE --dataset NAME [--root DIR] [--split S]  mIoU, confusion matrix, gallery
+  night-seg-train eval BUNDLE --dataset NAME [--root DIR] [--split S] [--flip]  mIoU, confusion matrix, gallery
+  night-seg-train predict BUNDLE --dataset dark_zurich --split test --root DIR --out DIR   a submission zip
+  night-seg-train predict BUNDLE --images DIR --out DIR                labels, colours, confidence of any images
   night-seg-train synth OUT [--split S] [--count N] [--alignment A]    synthetic day/night streets on disk
   night-seg-train drive OUT [--seconds S] [--rate HZ] [--route-pair]   the synthetic night drive as a rosbag2
   night-seg-train pairs --day BAG... --night BAG... --out DIR          day/night pairs of your own drives
   night-seg-train bench [--methods M ...] [--device D]                 the cost of one training iteration per method
 
-Multi-GPU or multi-node: `torchrun --nproc_per_node=N $(which night-seg-train) train RECIPE` (the same code path).
+Multi-GPU or multi-node: `torchrun --nproc_per_node=N $(which night-seg-train) train RECIPE` (the same code path; the
+recipe's optim.batch_size is divided among the N processes unless optim.batch_scaling=per_process).
 RECIPE is a YAML file or the name of a shipped recipe in night_seg_training/configs (e.g. synthetic_demo).
 """
 from __future__ import annotations
@@ -21,7 +24,7 @@ from pathlib import Path
 
 import yaml
 
-from night_seg_ros.argtypes import positive_int
+from night_seg_ros.argtypes import fraction, positive_int
 from night_seg_ros.cli.registry import command_parser, run
 
 
@@ -42,6 +45,17 @@ def _register_train(commands: argparse._SubParsersAction) -> None:
     train.set_defaults(handler=_train)
 
 
+def _input_size(text: str) -> tuple[int, int]:
+    """argparse type: 'HxW' (e.g. 540x960) -> (height, width), both positive."""
+    try:
+        height, width = (int(part) for part in text.lower().split('x'))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'{text!r} is not HEIGHTxWIDTH, e.g. 540x960') from None
+    if height < 1 or width < 1:
+        raise argparse.ArgumentTypeError(f'{text!r}: height and width must be positive')
+    return height, width
+
+
 def _register_eval(commands: argparse._SubParsersAction) -> None:
     from night_seg_training.datasets import DATASET_NAMES
 
@@ -49,13 +63,44 @@ def _register_eval(commands: argparse._SubParsersAction) -> None:
     evaluate.add_argument('bundle', type=Path, help='bundle directory')
     evaluate.add_argument('--dataset', required=True, choices=DATASET_NAMES, help='dataset reader')
     evaluate.add_argument('--root', help='dataset root folder (synthetic_*: omit to generate on the fly)')
-    evaluate.add_argument('--split', default='val', help='split (val)')
+    evaluate.add_argument('--split', help='split (val; nighttime_driving: test)')
     evaluate.add_argument('--count', type=positive_int, default=100, help='synthetic images to generate (100)')
     evaluate.add_argument('--seed', type=int, default=0, help='synthetic seed (0)')
+    evaluate.add_argument('--input-size', type=_input_size, metavar='HxW',
+                          help="the network's input (default: the dataset's evaluation size, 540x960 for Dark "
+                               "Zurich, ACDC and Nighttime Driving, 512x1024 for Cityscapes; else the bundle's)")
+    evaluate.add_argument('--flip', action='store_true', help='average with the mirror image (off)')
     evaluate.add_argument('--out', type=Path, help='folder for metrics.json, confusion.png, gallery.png')
     evaluate.add_argument('--gallery', type=int, default=4, help='gallery rows (4)')
     evaluate.add_argument('--device', default='cpu', help='cpu or cuda (cpu)')
     evaluate.set_defaults(handler=_eval)
+
+
+def _register_predict(commands: argparse._SubParsersAction) -> None:
+    from night_seg_training.datasets import DATASET_NAMES
+
+    predict = commands.add_parser(
+        'predict', help="write a benchmark submission (Dark Zurich test) or the labels of a folder of images",
+        description='With --dataset: the Dark Zurich benchmark submission of a split (labelTrainIds/, confidence/, '
+                    'labelTrainIds_invalid/ and submission.zip in OUT), checked after writing. With --images: '
+                    'labels/, color/ and confidence/ PNGs of every image under a folder. With --check ZIP only: '
+                    "check an existing submission zip's format.")
+    predict.add_argument('bundle', type=Path, nargs='?', help='bundle directory (not with --check alone)')
+    predict.add_argument('--dataset', choices=DATASET_NAMES, help='dataset reader (dark_zurich for the submission)')
+    predict.add_argument('--root', help='dataset root folder (with --dataset)')
+    predict.add_argument('--split', default='test', help='split (test)')
+    predict.add_argument('--images', type=Path, help='a folder of .png/.jpg images, sub-folders included')
+    predict.add_argument('--out', type=Path, help='output folder')
+    predict.add_argument('--input-size', type=_input_size, metavar='HxW',
+                         help="the network's input (default: the dataset's evaluation size, 540x960 for Dark "
+                              "Zurich; the bundle's input for --images)")
+    predict.add_argument('--flip', action='store_true', help='average with the mirror image (off)')
+    predict.add_argument('--invalid-below', type=fraction, default=0.5,
+                         help='labelTrainIds_invalid is 255 where the confidence is below this (0.5)')
+    predict.add_argument('--check', type=Path, metavar='ZIP', help="check a submission zip's format")
+    predict.add_argument('--device', default='cpu', help='cpu or cuda (cpu)')
+    predict.add_argument('--no-progress', action='store_true', help='no progress bars')
+    predict.set_defaults(handler=_predict)
 
 
 def _register_synth(commands: argparse._SubParsersAction) -> None:
@@ -69,6 +114,10 @@ def _register_synth(commands: argparse._SubParsersAction) -> None:
     synth.add_argument('--alignment', default='aligned', choices=('aligned', 'coarse'),
                        help='how far the night camera stands from the day one: aligned, or coarse as in GPS-matched '
                             'pairs (aligned)')
+    synth.add_argument('--real-layouts', action='store_true',
+                       help="instead: COUNT images per split of Cityscapes, Dark Zurich (train pairs, val, test), ACDC "
+                            "night and Nighttime Driving in their published layouts, each in OUT/<dataset>, for a "
+                            'dress rehearsal of a real run (--split and --alignment do not apply)')
     synth.set_defaults(handler=_synth)
 
 
@@ -199,21 +248,22 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 def _eval(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from night_seg_ros.bundle import read_bundle
     from night_seg_ros.model import load_model
-    from night_seg_training.datasets import build_dataset
+    from night_seg_training.datasets import EVALUATION_SIZES, build_dataset, evaluation_entry
     from night_seg_training.evaluate import evaluate, format_table
 
     bundle = read_bundle(args.bundle)
-    spec = {'name': args.dataset, 'split': args.split}
     if args.root:
-        spec['root'] = args.root
+        spec = evaluation_entry(args.dataset, args.root, args.split)
     elif args.dataset.startswith('synthetic'):
-        spec.update(count=args.count, seed=args.seed, height=bundle.input.height, width=bundle.input.width)
+        spec = {'name': args.dataset, 'split': args.split or 'val', 'count': args.count, 'seed': args.seed,
+                'height': bundle.input.height, 'width': bundle.input.width}
     else:
         print(f'eval: --root is required for {args.dataset}', file=sys.stderr)
         return 2
     model = load_model(bundle, args.device)
     result = evaluate(model, build_dataset(spec), bundle.classes, bundle.palette, args.out, gallery=args.gallery,
-                      device=args.device)
+                      device=args.device, input_size=args.input_size or EVALUATION_SIZES.get(args.dataset),
+                      flip=args.flip)
     print(format_table({args.dataset: result}, bundle.classes))
     print(json.dumps({'miou': result['miou'], 'pixel_accuracy': result['pixel_accuracy'],
                       'images': result['images']}))
@@ -222,9 +272,50 @@ def _eval(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     return 0
 
 
+def _predict(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from night_seg_ros.bundle import read_bundle
+    from night_seg_ros.model import load_model
+    from night_seg_training.datasets import EVALUATION_SIZES, ImageFolder, build_dataset, evaluation_entry
+    from night_seg_training.submission import (
+        PredictOptions,
+        check_submission,
+        write_folder_predictions,
+        write_submission,
+    )
+
+    if args.bundle is None:
+        if args.check is None:
+            parser.error('predict needs a BUNDLE (or --check ZIP alone)')
+        print(f'{args.check}: a valid submission of {check_submission(args.check)} images')
+        return 0
+    if (args.dataset is None) == (args.images is None):
+        parser.error('predict needs --dataset NAME --root DIR or --images DIR (one of them)')
+    if args.out is None or (args.dataset is not None and args.root is None):
+        parser.error('predict needs --out DIR' + ('' if args.images else ' and --root DIR with --dataset'))
+    bundle = read_bundle(args.bundle)
+    model = load_model(bundle, args.device)
+    options = PredictOptions(args.input_size or EVALUATION_SIZES.get(args.dataset), args.flip, args.invalid_below,
+                             device=args.device, progress=not args.no_progress)
+    if args.images is not None:
+        count = write_folder_predictions(model, ImageFolder(args.images), args.out, options, bundle.palette)
+        print(f'wrote labels/, color/ and confidence/ of {count} images to {args.out}')
+        return 0
+    dataset = build_dataset(evaluation_entry(args.dataset, args.root, args.split))
+    archive = write_submission(model, dataset, args.out, options, len(bundle.classes))
+    print(f'wrote {archive}: {len(dataset)} images in labelTrainIds/, confidence/ and labelTrainIds_invalid/ '
+          f'(format checked)')
+    return 0
+
+
 def _synth(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from night_seg_training.synthetic import write_dataset
+    from night_seg_training.synthetic.real_layouts import write_real_layouts
 
+    if args.real_layouts:
+        roots = write_real_layouts(args.out, args.count, args.height, args.width, args.seed)
+        print(f'wrote synthetic {", ".join(roots)} in their published layouts ({args.count} images per split, '
+              f'{args.width}x{args.height}) to {args.out}')
+        return 0
     root = write_dataset(args.out, args.split, args.count, args.height, args.width, args.seed, args.alignment)
     print(f'wrote {args.count} synthetic day/night pairs ({args.split}, {args.width}x{args.height}, '
           f'{args.alignment}) to {root}')
@@ -265,7 +356,8 @@ def _bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     return 0
 
 
-COMMANDS = (_register_train, _register_eval, _register_synth, _register_drive, _register_pairs, _register_bench)
+COMMANDS = (_register_train, _register_eval, _register_predict, _register_synth, _register_drive, _register_pairs,
+            _register_bench)
 """Each adds its subcommand, in the order `night-seg-train --help` lists them."""
 
 

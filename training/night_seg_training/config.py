@@ -64,6 +64,12 @@ class DataConfig:
     val: dict[str, dict[str, Any]] = field(default_factory=lambda: {
         'night': _synthetic('synthetic_night', 'val', 100), 'day': _synthetic('synthetic_day', 'val', 100)})
     """Named evaluation sets (labelled); the first one is the headline metric."""
+    eval_sizes: dict[str, list[int]] = field(default_factory=dict)
+    """[height, width] the network sees each named evaluation set's images at (e.g. {dark_zurich_val: [540, 960]},
+    the dataset's aspect as the published evaluations use); a set not named here is seen at the bundle's input size.
+    Logits are upsampled bilinearly to the label's size before the argmax either way (evaluate.segment)."""
+    eval_flip: bool = False
+    """Evaluate with flip test-time augmentation: the class probabilities averaged with the mirror image's."""
     resize_height: int = 256
     """Images are first resized to this height (keeping aspect ratio), then randomly scaled and cropped."""
     scale_min: float = 0.75
@@ -95,7 +101,12 @@ class OptimConfig:
     warmup_iterations: int = 150
     poly_power: float = 1.0
     batch_size: int = 2
-    """Day crops and night crops per step and per process (DDP multiplies by the number of processes)."""
+    """Day crops and night crops per step: of all processes together with `batch_scaling` keep, of each with
+    per_process."""
+    batch_scaling: str = 'keep'
+    """Under torchrun with N processes: keep (the recipe's effective batch stays: each process takes batch_size / N,
+    which must divide, so the learning rate and iterations stay right) or per_process (each takes batch_size: the
+    effective batch N times larger with the same learning rate and iterations; change those yourself)."""
     iterations: int = 4000
     amp: bool = True
     """Mixed precision (bfloat16 autocast) on CUDA; ignored on CPU."""
@@ -219,6 +230,8 @@ def _validate(config: TrainConfig) -> None:
         section, name = key.split('.')
         if getattr(getattr(config, section), name) < 1:
             problems.append(f'{key} must be >= 1')
+    if config.optim.batch_scaling not in BATCH_SCALINGS:
+        problems.append(f'optim.batch_scaling is {config.optim.batch_scaling!r}; allowed: {", ".join(BATCH_SCALINGS)}')
     if config.optim.head_statistics_images < 0:
         problems.append('optim.head_statistics_images must be >= 0')
     if config.data.workers < 0:
@@ -230,8 +243,31 @@ def _validate(config: TrainConfig) -> None:
         problems.append(f'data.rare_class_min_share is {config.data.rare_class_min_share}; allowed: 0 < share < 1')
     if not config.data.val:
         problems.append('data.val needs at least one evaluation set')
+    for name, size in config.data.eval_sizes.items():
+        if name not in config.data.val:
+            problems.append(f'data.eval_sizes names {name!r}, not an evaluation set (data.val: '
+                            f'{", ".join(config.data.val)})')
+        if not (isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) and v >= 32 for v in size)):
+            problems.append(f'data.eval_sizes.{name} is {size!r}; it must be [height, width], each an integer >= 32')
     if problems:
         raise ConfigError('invalid config: ' + '; '.join(problems))
+
+
+BATCH_SCALINGS = ('keep', 'per_process')
+"""The values of optim.batch_scaling."""
+
+
+def per_process_batch(optim: OptimConfig, world_size: int) -> int:
+    """The crops of each domain each of `world_size` processes takes per step (`OptimConfig.batch_scaling`);
+    ConfigError when keep cannot divide optim.batch_size among the processes."""
+    if optim.batch_scaling == 'per_process':
+        return optim.batch_size
+    if optim.batch_size % world_size:
+        raise ConfigError(f'optim.batch_size {optim.batch_size} cannot be divided among {world_size} processes '
+                          f'(optim.batch_scaling keep keeps the effective batch); use a multiple of {world_size}, '
+                          'fewer processes, or optim.batch_scaling=per_process (an effective batch of '
+                          f'{optim.batch_size * world_size} with the same learning rate and iterations)')
+    return optim.batch_size // world_size
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:

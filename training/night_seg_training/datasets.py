@@ -186,6 +186,10 @@ class _FileDataset:
         """Whether every sample has a 'label' (own_drives may label only some of its frames)."""
         return all('label' in item.paths for item in self._items)
 
+    def image_file(self, index: int) -> Path:
+        """The image file of sample ``index``."""
+        return self._items[index].paths['image']
+
     def label(self, index: int) -> np.ndarray | None:
         """Read only sample ``index``'s label, uint8 (H, W) train ids; None when it has none."""
         path = self._items[index].paths.get('label')
@@ -262,11 +266,14 @@ def _add_paired_references(dataset: str, items: list[_Item], root: Path, pairs_p
 class DarkZurich(_FileDataset):
     """Dark Zurich night images with their day references: night pairs from ``root`` = the folder holding ``rgb_anon/``.
 
-    A split with a ``rgb_anon/<split>_ref`` folder (val, and every split the synthetic generator writes) is read
-    val-style: references ``rgb_anon/<split>_ref/day/<SEQ>_ref/<SEQ>_frame_<n>_ref_rgb_anon.png`` and labels
-    ``gt/<split>/night/<SEQ>/<SEQ>_frame_<n>_gt_labelTrainIds.png``. Any other split (train) has no labels, and its
-    references come from the pair list ``pairs_file`` (default ``corresp/<split>/night/zurich_dn_pair_<split>.csv``
-    under root). ``with_reference=False`` leaves references out and needs neither reference files nor a pair list.
+    Labels ``gt/<split>/night/<SEQ>/<SEQ>_frame_<n>_gt_labelTrainIds.png`` are required in val and read in any split
+    whose ``gt/<split>/night`` folder exists (every split the synthetic generator writes); train and test (whose
+    labels the benchmark withholds) have none. A split with a ``rgb_anon/<split>_ref`` folder (val, test, and the
+    synthetic generator's) pairs by name: references
+    ``rgb_anon/<split>_ref/day/<SEQ>_ref/<SEQ>_frame_<n>_ref_rgb_anon.png``.
+    Any other split (train) takes its references from the pair list ``pairs_file`` (default
+    ``corresp/<split>/night/zurich_dn_pair_<split>.csv`` under root). ``with_reference=False`` leaves references out
+    and needs neither reference files nor a pair list (the test split read for a submission).
     """
 
     def __init__(self, root: str | Path, split: str = 'train', with_reference: bool = True,
@@ -275,13 +282,14 @@ class DarkZurich(_FileDataset):
         root = Path(root)
         images = _layout_files(layout.NIGHT_IMAGES, root, split)
         siblings = {}
-        val_style = split == 'val' or layout.has_named_references(root, split)
-        if val_style:
-            siblings['label'] = _layout_files(layout.NIGHT_LABELS, root, split)
-        if val_style and with_reference:
+        labels = _layout_files(layout.NIGHT_LABELS, root, split)
+        if split == 'val' or labels.folder.is_dir():
+            siblings['label'] = labels
+        paired_by_name = split == 'val' or layout.has_named_references(root, split)
+        if paired_by_name and with_reference:
             siblings['reference'] = _layout_files(layout.REFERENCES, root, split)
         items = _collect(dataset, images, siblings)
-        if with_reference and not val_style:
+        if with_reference and not paired_by_name:
             default = layout.pair_list(root, split)
             _add_paired_references(dataset, items, root, default if pairs_file is None else Path(pairs_file))
         super().__init__(dataset, items)
@@ -363,20 +371,43 @@ class ACDCNight(_FileDataset):
 
 
 class NighttimeDriving(_FileDataset):
-    """Nighttime Driving test set (coarsely labelled night images), ``root`` = the folder holding ``leftImg8bit/``.
+    """Nighttime Driving test set (coarsely labelled night images), ``root`` = the folder holding ``leftImg8bit/``;
+    its one split is test.
 
     Images ``leftImg8bit/test/night/<name>_leftImg8bit.png``, labels
     ``gtCoarse_daytime_trainvaltest/test/night/<name>_gtCoarse_labelTrainIds.png``.
     """
 
-    def __init__(self, root: str | Path) -> None:
-        dataset = 'Nighttime Driving (test)'
+    def __init__(self, root: str | Path, split: str = 'test') -> None:
+        dataset = f'Nighttime Driving ({split})'
+        _check_split(dataset, split, ('test',))
         root = Path(root)
         images = _Files(root / 'leftImg8bit' / 'test' / 'night', '_leftImg8bit.png',
                         'leftImg8bit/test/night/<name>_leftImg8bit.png', nested=False)
         labels = _Files(root / 'gtCoarse_daytime_trainvaltest' / 'test' / 'night', '_gtCoarse_labelTrainIds.png',
                         'gtCoarse_daytime_trainvaltest/test/night/<name>_gtCoarse_labelTrainIds.png', nested=False)
         super().__init__(dataset, _collect(dataset, images, {'label': labels}))
+
+
+IMAGE_FOLDER_SUFFIXES = ('.png', '.jpg', '.jpeg')
+"""The image files `ImageFolder` reads (any case)."""
+
+
+class ImageFolder(_FileDataset):
+    """Unlabelled images, e.g. a user's own frames: every .png, .jpg or .jpeg file under ``root`` (sub-folders
+    included), named by its path relative to ``root`` without the extension (``drive1/000012``)."""
+
+    def __init__(self, root: str | Path) -> None:
+        root = Path(root)
+        dataset = f'image folder {root}'
+        if not root.is_dir():
+            raise DatasetError(f'{dataset}: not a folder{_nearest_contents(root)}')
+        images = sorted(path for path in root.rglob('*')
+                        if path.suffix.lower() in IMAGE_FOLDER_SUFFIXES and path.is_file())
+        if not images:
+            raise DatasetError(f'{dataset}: holds no {", ".join(IMAGE_FOLDER_SUFFIXES)} files')
+        super().__init__(dataset, [_Item(path.relative_to(root).with_suffix('').as_posix(), {'image': path})
+                                   for path in images])
 
 
 # Reader of each dataset name; synthetic_* read the generator's output from disk when the recipe gives a 'root'.
@@ -393,6 +424,30 @@ _READERS: dict[str, type[_FileDataset]] = {
 
 DATASET_NAMES: tuple[str, ...] = tuple(_READERS)
 """The names a recipe entry's 'name' may take."""
+
+EVALUATION_SIZES: dict[str, tuple[int, int]] = {
+    'cityscapes': (512, 1024), 'dark_zurich': (540, 960), 'acdc_night': (540, 960), 'nighttime_driving': (540, 960)}
+"""(height, width) the network sees each real dataset's images at in the published evaluations (DAFormer, MIC): half
+their size, 1024 x 2048 and 1080 x 1920, at their own aspect. Other datasets are seen at the bundle's input size."""
+
+# The split `evaluation_entry` reads where none is given: val, or a dataset's only labelled split.
+_EVALUATION_SPLITS = {'nighttime_driving': 'test'}
+
+
+def evaluation_entry(name: str, root: str | Path, split: str | None = None) -> dict[str, Any]:
+    """The `build_dataset` entry that reads dataset `name` under `root` for evaluation or prediction.
+
+    `split` None is the dataset's evaluation split (val; Nighttime Driving: test). Day references are left out where
+    the reader has them (evaluation reads none, so neither reference files nor a pair list are needed).
+    DatasetError names the allowed names for an unknown `name`.
+    """
+    if name not in _READERS:
+        raise DatasetError(f'unknown dataset name {name!r}; allowed: {", ".join(DATASET_NAMES)}')
+    entry: dict[str, Any] = {'name': name, 'root': str(root), 'split': split or _EVALUATION_SPLITS.get(name, 'val')}
+    if 'with_reference' in inspect.signature(_READERS[name]).parameters:
+        entry['with_reference'] = False
+    return entry
+
 
 _REQUIRED = inspect.Parameter.empty
 # Keys of a synthetic_* entry without 'root' (generated in memory), with their defaults.

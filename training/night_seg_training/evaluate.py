@@ -2,8 +2,10 @@
 
 Every metric is computed from one integer confusion matrix accumulated over the whole dataset (not averaged per
 image), the Cityscapes convention: IoU_c = TP_c / (TP_c + FP_c + FN_c) and mIoU is the mean over classes that occur in
-the ground truth or the prediction. `evaluate` predicts as the deployed node does (resize to the model input,
-infer, nearest-neighbour upsampling of the labels to the camera size), so its numbers are the node's numbers.
+the ground truth or the prediction. `evaluate` predicts as the published evaluations do (`segment`): the image
+resized to an input size (the dataset's aspect, e.g. 540x960 for 1080x1920 frames), the logits upsampled bilinearly
+to the label's size before the argmax, optionally averaged with the mirror image's. The deployed node resizes to the
+bundle's input and upsamples the labels nearest-neighbour, so its labels differ slightly at class borders.
 """
 from __future__ import annotations
 
@@ -21,13 +23,11 @@ from tqdm import tqdm
 
 from night_seg_ros.files import atomic_write_bytes
 from night_seg_ros.metrics import ConfusionMatrix
-from night_seg_ros.model import SegmentationModel
+from night_seg_ros.model import SegmentationModel, resize_nhwc
 from night_seg_ros.render import colorize, palette_lut, write_png
 
 DOWNSCALE_INTERPOLATION = cv2.INTER_LINEAR
 """Camera image -> model input, as `night_seg_ros.pipeline.SegmentationPipeline.infer` resizes it."""
-UPSCALE_INTERPOLATION = cv2.INTER_NEAREST_EXACT
-"""Model labels -> camera size, as `SegmentationPipeline.render('labels')` resizes them."""
 
 UNKNOWN_NAME = 'unknown'
 """Name of the confusion matrix's last column: pixels predicted as the ignore id (below the confidence threshold)."""
@@ -128,26 +128,37 @@ def gallery_png(rows: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray | None]]
     write_png(path, cv2.cvtColor(np.concatenate(strips), cv2.COLOR_RGB2BGR))
 
 
-def model_input(model: SegmentationModel, images: Sequence[np.ndarray]) -> np.ndarray:
-    """uint8 (H, W, 3) RGB images of any sizes -> one uint8 batch (N, h, w, 3) at the model's input size, resized as
-    the deployed node resizes them."""
-    spec = model.input_spec
-    return np.stack([cv2.resize(image, (spec.width, spec.height), interpolation=DOWNSCALE_INTERPOLATION)
-                     for image in images])
+def model_input(model: SegmentationModel, images: Sequence[np.ndarray],
+                input_size: tuple[int, int] | None = None) -> np.ndarray:
+    """uint8 (H, W, 3) RGB images of any sizes -> one uint8 batch (N, h, w, 3) at `input_size` (h, w; default the
+    model's input size), resized as the deployed node resizes them."""
+    height, width = input_size or (model.input_spec.height, model.input_spec.width)
+    return np.stack([cv2.resize(image, (width, height), interpolation=DOWNSCALE_INTERPOLATION) for image in images])
 
 
-def predict(model: SegmentationModel, images: Sequence[np.ndarray], sizes: Sequence[tuple[int, int]],
-            device: str | torch.device = 'cpu') -> list[np.ndarray]:
-    """Label a batch as the deployed node does: uint8 (H, W, 3) RGB images -> uint8 labels of each (height, width).
+def segment(model: SegmentationModel, images: Sequence[np.ndarray], sizes: Sequence[tuple[int, int]],
+            input_size: tuple[int, int] | None = None, flip: bool = False,
+            device: str | torch.device = 'cpu') -> list[tuple[np.ndarray, np.ndarray]]:
+    """Label a batch as the published evaluations do: uint8 (H, W, 3) RGB images -> for each, labels uint8 (h, w)
+    class ids and confidence float32 (h, w) in 0..1 (the largest class probability) at its entry of `sizes`.
 
-    Each image is resized to the model's input, all run as one batch, and each label map is upsampled
-    (nearest-neighbour) to its entry of `sizes`, normally the ground truth's (height, width).
+    Each image is resized (bilinear) to `input_size` (height, width; default the model's input), the batch runs
+    through the network to its logits, and each image's logits are upsampled bilinearly to its (h, w) before the
+    softmax and the argmax. With `flip` the class probabilities are the mean of the image's and its mirror image's
+    (mirrored back). The model should be in eval mode.
     """
-    batch = model_input(model, images)  # (N, h, w, 3)
+    batch = torch.from_numpy(model_input(model, images, input_size)).to(device)  # (N, h', w', 3) uint8
     with torch.inference_mode():
-        labels, _ = model(torch.from_numpy(batch).to(device))  # (N, h, w) uint8
-    return [cv2.resize(small, (width, height), interpolation=UPSCALE_INTERPOLATION)
-            for small, (height, width) in zip(labels.cpu().numpy(), sizes, strict=True)]
+        views = [model.coarse_logits(model.normalize(batch))]  # each (N, height / 4, width / 4, C)
+        if flip:
+            views.append(model.coarse_logits(model.normalize(batch.flip(2))).flip(2))
+        results = []
+        for index, size in enumerate(sizes):
+            probabilities = sum(torch.softmax(resize_nhwc(view[index:index + 1].float(), size), dim=-1)
+                                for view in views) / len(views)  # (1, h, w, C)
+            confidence, labels = probabilities[0].max(dim=-1)  # (h, w) each
+            results.append((labels.to(torch.uint8).cpu().numpy(), confidence.cpu().numpy()))
+    return results
 
 
 def _percent(value: float) -> float | None:
@@ -157,14 +168,16 @@ def _percent(value: float) -> float | None:
 
 def evaluate(model: SegmentationModel, dataset: Sequence[dict[str, Any]], class_names: Sequence[str],
              palette: Sequence[Sequence[int]], out_dir: Path | None = None, gallery: int = 4, batch_size: int = 4,
-             device: str | torch.device = 'cpu', progress: bool = True, distributed: bool = False) -> dict[str, Any]:
+             device: str | torch.device = 'cpu', progress: bool = True, distributed: bool = False,
+             input_size: tuple[int, int] | None = None, flip: bool = False) -> dict[str, Any]:
     """Evaluate `model` on labelled views {'image': uint8 (H, W, 3) RGB, 'label': uint8 (H, W), 'name'} at full size.
 
     An item without 'label' (a user's unlabelled night frame) is predicted for the gallery only (grey ground truth)
     and not counted; with no labelled item at all the metrics are None and the gallery is what there is to see.
 
-    Images are predicted in batches of `batch_size` by `predict` (the node's resizing), and the labels are compared
-    with the ground truth at its own resolution; ground-truth pixels of IGNORE_INDEX are not counted. The model is put
+    Images are predicted in batches of `batch_size` by `segment` (seen at `input_size`, default the model's input;
+    `flip`: test-time mirror augmentation) at the ground truth's own resolution, and compared with it there;
+    ground-truth pixels of IGNORE_INDEX are not counted. The model is put
     in eval mode for the run and its previous mode restored.
 
     With `distributed` and torch.distributed initialised, rank r evaluates items r, r + world_size, ... and the
@@ -192,9 +205,10 @@ def evaluate(model: SegmentationModel, dataset: Sequence[dict[str, Any]], class_
         with tqdm(total=len(indices), desc='evaluate', unit='img', disable=not progress or rank != 0) as bar:
             for start in range(0, len(indices), batch_size):
                 items = [dataset[index] for index in indices[start:start + batch_size]]
-                predictions = predict(model, [item['image'] for item in items],
-                                      [item.get('label', item['image'][..., 0]).shape for item in items], device)
-                for item, prediction in zip(items, predictions, strict=True):
+                predictions = segment(model, [item['image'] for item in items],
+                                      [item.get('label', item['image'][..., 0]).shape for item in items],
+                                      input_size, flip, device)
+                for item, (prediction, _) in zip(items, predictions, strict=True):
                     if 'label' in item:
                         confusion.update(prediction, item['label'])
                         labelled += 1

@@ -98,7 +98,8 @@ def _setup_logging(run_dir: Path, is_main: bool) -> None:
 
 def _evaluate_all(segmenter: Segmenter, val: dict[str, Any], config: TrainConfig, dist_info: Distributed,
                   out_dir: Path | None, progress: bool) -> dict[str, dict[str, Any]]:
-    """Evaluate the student on every validation set, exactly as the deployed model would run."""
+    """Evaluate the student on every validation set: each at its `data.eval_sizes` entry (or the bundle's input),
+    logits upsampled to the label size before the argmax, flipped too with `data.eval_flip`."""
     from night_seg_training.evaluate import evaluate
 
     model = SegmentationModel(segmenter.network, segmenter.input_spec).to(dist_info.device)
@@ -107,10 +108,17 @@ def _evaluate_all(segmenter: Segmenter, val: dict[str, Any], config: TrainConfig
         return {name: evaluate(model, dataset, CITYSCAPES_CLASSES, CITYSCAPES_PALETTE,
                                out_dir / name if out_dir is not None and dist_info.is_main else None,
                                gallery=config.schedule.eval_images, device=dist_info.device,
-                               progress=progress and dist_info.is_main, distributed=dist_info.enabled)
+                               progress=progress and dist_info.is_main, distributed=dist_info.enabled,
+                               input_size=_eval_size(config, name), flip=config.data.eval_flip)
                 for name, dataset in val.items()}
     finally:
         segmenter.train()
+
+
+def _eval_size(config: TrainConfig, name: str) -> tuple[int, int] | None:
+    """(height, width) evaluation set `name` is seen at; None: the bundle's input size."""
+    size = config.data.eval_sizes.get(name)
+    return None if size is None else (size[0], size[1])
 
 
 def _provenance(config: TrainConfig, metrics: dict[str, dict[str, Any]], iterations: int,
@@ -124,7 +132,8 @@ def _provenance(config: TrainConfig, metrics: dict[str, dict[str, Any]], iterati
                  'note': ('procedurally generated synthetic streets (night_seg_training.synthetic); this model knows '
                           'synthetic streets only, not real camera images') if synthetic else 'real datasets'},
         'iterations': iterations,
-        'metrics': {name: {'split': config.data.val[name], 'miou': result['miou'], 'iou': result['iou']}
+        'metrics': {name: {'split': config.data.val[name], 'input_size': _eval_size(config, name),
+                           'flip': config.data.eval_flip, 'miou': result['miou'], 'iou': result['iou']}
                     for name, result in metrics.items()},
         'init': config.model.init,
         'init_provenance': init_provenance,
@@ -197,7 +206,7 @@ def start_training(config: TrainConfig, run_dir: Path, dist_info: Distributed, r
     state = load_checkpoint(checkpoint_path) if resume else None
     if dist_info.is_main:
         save_config(config, run_dir / 'config.yaml')
-    run = build_run(config, dist_info.device, dist_info.rank)
+    run = build_run(config, dist_info.device, dist_info.rank, world_size=dist_info.world_size)
     start = 0
     if state is not None:
         run.segmenter.load_state_dict(state['student'])
@@ -215,9 +224,11 @@ def start_training(config: TrainConfig, run_dir: Path, dist_info: Distributed, r
         from torch.utils.tensorboard import SummaryWriter
 
         writer = SummaryWriter(str(run_dir / 'tb'))
-    LOG.info('training %s: method %s, %d iterations, batch %d x %d process(es), crop %dx%d, device %s',
-             config.name, config.method.name, config.optim.iterations, config.optim.batch_size, dist_info.world_size,
-             config.data.crop_width, config.data.crop_height, dist_info.device)
+    LOG.info('training %s: method %s, %d iterations, batch %d per process x %d process(es) = %d effective '
+             '(optim.batch_scaling %s), crop %dx%d, device %s', config.name, config.method.name,
+             config.optim.iterations, run.batches.batch_size, dist_info.world_size,
+             run.batches.batch_size * dist_info.world_size, config.optim.batch_scaling, config.data.crop_width,
+             config.data.crop_height, dist_info.device)
     return Training(config, run_dir, dist_info, run, student, start, checkpoint_path, writer)
 
 
@@ -293,7 +304,7 @@ def finish_training(training: Training, seconds: list[float], progress: bool = T
         LOG.info('median %.3f s per iteration over %d iterations', float(np.median(seconds)), len(seconds))
     if config.optim.head_statistics_images:
         _recompute_head_statistics(run.segmenter, run.datasets.source, run.datasets.target,
-                                   config.optim.head_statistics_images, dist_info)
+                                   config.optim.head_statistics_images, config.seed, dist_info)
     metrics = _evaluate_all(run.segmenter, run.datasets.val, config, dist_info, training.run_dir / 'eval', progress)
     bundle_path = training.run_dir / 'bundle'
     if dist_info.is_main:
@@ -308,16 +319,18 @@ def finish_training(training: Training, seconds: list[float], progress: bool = T
     return bundle_path
 
 
-def _recompute_head_statistics(segmenter: Segmenter, source: Any, target: Any | None, count: int,
+def _recompute_head_statistics(segmenter: Segmenter, source: Any, target: Any | None, count: int, seed: int,
                                dist_info: Distributed) -> None:
-    """head_statistics.recompute_head_statistics over the day images, and the night ones if the method reads them.
-    Every process computes the same statistics from the same images and weights."""
+    """head_statistics.recompute_head_statistics over a sample (drawn with the run's `seed`) of the day images, and
+    of the night ones if the method reads them. Every process computes the same statistics from the same images and
+    weights."""
     from night_seg_training.head_statistics import recompute_head_statistics
 
     model = SegmentationModel(segmenter.network, segmenter.input_spec).to(dist_info.device)
     used = recompute_head_statistics(model, [source] if target is None else [source, target], count,
-                                     device=dist_info.device)
-    LOG.info('decode head BatchNorm statistics recomputed over %d whole training images', used)
+                                     device=dist_info.device, seed=seed)
+    LOG.info('decode head BatchNorm statistics recomputed over %d whole training images (a random sample, seed %d)',
+             used, seed)
 
 
 def _check_replicas(segmenter: Segmenter, dist_info: Distributed) -> None:

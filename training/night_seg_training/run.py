@@ -19,7 +19,7 @@ from torch import nn
 from night_seg_ros.bundle import MODEL_JSON, InputSpec, read_bundle
 from night_seg_ros.classes import CITYSCAPES_CLASSES, IGNORE_INDEX
 from night_seg_training.batches import Crops, IterationBatches
-from night_seg_training.config import DataConfig, TrainConfig
+from night_seg_training.config import DataConfig, TrainConfig, per_process_batch
 from night_seg_training.method.steps import AdaptationMethod, Batch, StepResult, build_method
 from night_seg_training.method.teacher import EmaTeacher
 from night_seg_training.rare_class import RareClassSampler, label_pixel_counts, rare_class_sampler
@@ -105,8 +105,9 @@ class Run:
 
 
 def build_run(config: TrainConfig, device: torch.device | str = 'cpu', rank: int = 0,
-              datasets: Datasets | None = None) -> Run:
-    """The parts of a run of `config` (a loaded, so resolved, config) on `device` for DDP rank `rank`.
+              datasets: Datasets | None = None, world_size: int = 1) -> Run:
+    """The parts of a run of `config` (a loaded, so resolved, config) on `device` for DDP rank `rank` of
+    `world_size` processes (each drawing config.per_process_batch crops per domain).
 
     Seeds torch with `config.seed` first, so the network starts the same wherever it is built. `datasets`: use
     these instead of building `config.data`'s (the bench and the studies share theirs between runs); a night set
@@ -128,7 +129,8 @@ def build_run(config: TrainConfig, device: torch.device | str = 'cpu', rank: int
     diagnose = (method.uses_teacher and config.schedule.pseudo_label_diagnostics and target is not None
                 and 'label' in target[0] and getattr(target, 'fully_labelled', True))  # measured, never learned
     keys = method.night_keys + (('label',) if diagnose and 'label' not in method.night_keys else ())
-    batches = IterationBatches(datasets.source, crops_of(config.data), config.optim.batch_size, config.seed, rank,
+    batches = IterationBatches(datasets.source, crops_of(config.data), per_process_batch(config.optim, world_size),
+                               config.seed, rank,
                                target, keys, _source_sampler(datasets.source, config))
     return Run(config, method, segmenter, arch, teacher, optimizer, datasets, batches, bool(diagnose),
                init_provenance)

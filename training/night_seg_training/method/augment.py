@@ -7,6 +7,7 @@ explicit `torch.Generator`, so a batch's augmentation is reproducible from its i
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -73,6 +74,50 @@ def strong_augment(images: torch.Tensor, generator: torch.Generator) -> torch.Te
     noise = torch.randn(out.shape, generator=generator).to(images)
     out = out + noise * (per_image(0.0, 0.04) + per_image(0.0, 0.05) * out.clamp(min=0).sqrt())  # read + shot noise
     return out.clamp(0, 1)
+
+
+def daformer_augment(images: torch.Tensor, generator: torch.Generator, strength: float = 0.2, skip: float = 0.2,
+                     blur: float = 0.5) -> torch.Tensor:
+    """DAFormer's (DACS's) strong augmentation per image: colour jitter and Gaussian blur, nothing darker.
+
+    images: float32 (N, 3, H, W) RGB in [0, 1] -> float32 (N, 3, H, W) in [0, 1]. Colour jitter of `strength`
+    (brightness, contrast and saturation factors in 1 +- strength, hue turned by up to +- strength of a full turn)
+    unless a uniform draw falls below `skip` (DACS's `color_jitter > p` with p = 0.2); a Gaussian blur of sigma in
+    0.15..1.15 with probability `blur`.
+    """
+    n = images.shape[0]
+
+    def per_image(low: float, high: float) -> torch.Tensor:
+        return _uniform(generator, n, low, high).to(images).view(n, 1, 1, 1)
+
+    jitter = (torch.rand(n, generator=generator) >= skip).to(images).view(n, 1, 1, 1)
+    low, high = 1.0 - strength, 1.0 + strength
+    gray = (images * torch.tensor([0.299, 0.587, 0.114]).to(images).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    out = images * per_image(low, high)  # brightness
+    mean = gray.mean((2, 3), keepdim=True)
+    out = (out - mean) * per_image(low, high) + mean  # contrast
+    out = gray + (out - gray) * per_image(low, high)  # saturation
+    angle = _uniform(generator, n, -strength, strength) * 2 * math.pi
+    out = rotate_hue(out, angle.to(images)).clamp(0, 1)
+    out = jitter * out + (1 - jitter) * images
+    sigma = _uniform(generator, n, 0.15, 1.15) * (torch.rand(n, generator=generator) < blur)
+    return gaussian_blur(out, sigma).clamp(0, 1)
+
+
+STRONG_AUGMENTATIONS: dict[str, Callable[[torch.Tensor, torch.Generator], torch.Tensor]] = {
+    'night': strong_augment, 'daformer': daformer_augment}
+"""The strong augmentation of each `method.strong_augmentation_style` (options.STRONG_AUGMENTATION_STYLES)."""
+
+
+def mask_patches(images: torch.Tensor, generator: torch.Generator, patch: int, ratio: float) -> torch.Tensor:
+    """MIC's masked view: images float32 (N, 3, H, W) with each `patch` x `patch` block of a grid anchored at the top
+    left set to 0 with probability `ratio` (blocks at the right and bottom edges may be cut short). Returns float32
+    (N, 3, H, W)."""
+    n, _, height, width = images.shape
+    rows, cols = -(-height // patch), -(-width // patch)
+    keep = (torch.rand(n, 1, rows, cols, generator=generator) >= ratio).to(images)  # (N, 1, rows, cols)
+    keep = keep.repeat_interleave(patch, dim=2).repeat_interleave(patch, dim=3)[:, :, :height, :width]
+    return images * keep
 
 
 def relight(images: torch.Tensor, brightness: float) -> torch.Tensor:

@@ -73,6 +73,10 @@ the classes present (DACS); `dynamic`, every dynamic class present (car, person,
 TRANSFERS = ('attention', 'identity')
 """How `full` carries the day prediction to night pixels: matched by cross attention (CrossAttentionTransfer), or
 copied from the same pixel (IdentityTransfer, the ablation)."""
+STRONG_AUGMENTATION_STYLES = ('night', 'daformer')
+"""Which strong augmentation the student's night input gets (augment.STRONG_AUGMENTATIONS): `night`, harsh
+photometric changes reaching night-like darkness (brightness, contrast, saturation, hue, gamma, blur, sensor noise);
+`daformer`, DAFormer's colour jitter 0.2 (skipped with p 0.2) and Gaussian blur (p 0.5)."""
 PRESET_OPTIONS = ('classmix', 'classmix_classes', 'strong_augmentation', 'teacher_relight')
 """The options a recipe may leave unset (null): each method's preset gives them."""
 
@@ -98,6 +102,9 @@ class MethodConfig:
     strong_augmentation: bool | None = None
     """Photometric strong augmentation (augment.strong_augment) of the student's night input. Unset (null): the
     method's own (PRESETS)."""
+    strong_augmentation_style: str = 'night'
+    """Which strong augmentation (STRONG_AUGMENTATION_STYLES): `night` (chosen on synthetic streets) or `daformer`
+    (DAFormer's, in the real recipes)."""
     teacher_relight: float | None = None
     """The night view the teacher (and the frozen start model) labels is first lifted towards this mean brightness
     by one gamma per image (augment.relight; the synthetic night averages about 0.12, the day 0.34): a day-trained
@@ -135,6 +142,15 @@ class MethodConfig:
     """Largest horizontal global shift searched, in pixels (yaw and lateral offset of a GPS-matched pair)."""
     attention_search_vertical_px: float = 16.0
     """Largest vertical global shift searched, in pixels."""
+    mic_weight: float = 0.0
+    """Weight of MIC's masked image consistency (Hoyer et al., CVPR 2023): the student also learns the teacher's
+    pseudo-labels of the whole night crop (before ClassMix) from a view of it with `mic_mask_ratio` of its
+    `mic_patch_px` blocks blacked out (strongly augmented first when `strong_augmentation` is on), each pixel weighted
+    as the consistency loss weighs it. Needs a teacher (`mean_teacher`, `full`). 0: off; MIC: 1."""
+    mic_patch_px: int = 64
+    """MIC's mask block size in pixels of the crop (MIC: 64 on 512x512 crops)."""
+    mic_mask_ratio: float = 0.7
+    """The share of blocks MIC masks (MIC: 0.7)."""
     similarity_weighting: bool = False
     """Weight the consistency loss per pixel by the cross attention's night-day similarity (normalised to mean 1 per
     image): the paper's first use of the similarity map. Off: on synthetic pairs it did not help
@@ -167,6 +183,9 @@ def problems(config: MethodConfig) -> list[str]:
         found.append(f'method.pseudo_weighting is {config.pseudo_weighting!r}; allowed: {", ".join(PSEUDO_WEIGHTINGS)}')
     if config.classmix_classes is not None and config.classmix_classes not in CLASSMIX_CLASSES:
         found.append(f'method.classmix_classes is {config.classmix_classes!r}; allowed: {", ".join(CLASSMIX_CLASSES)}')
+    if config.strong_augmentation_style not in STRONG_AUGMENTATION_STYLES:
+        found.append(f'method.strong_augmentation_style is {config.strong_augmentation_style!r}; allowed: '
+                     f'{", ".join(STRONG_AUGMENTATION_STYLES)}')
     if config.transfer not in TRANSFERS:
         found.append(f'method.transfer is {config.transfer!r}; allowed: {", ".join(TRANSFERS)}')
     if config.teacher_relight is not None and not 0.0 <= config.teacher_relight < 1.0:
@@ -182,6 +201,14 @@ def problems(config: MethodConfig) -> list[str]:
         teachers = [name for name, preset in PRESETS.items() if preset.teacher]
         found.append(f'method.anchor_classes needs a teacher; method {config.name!r} has none (allowed: '
                      f'{", ".join(teachers)})')
+    if config.mic_weight < 0:
+        found.append(f'method.mic_weight is {config.mic_weight}; it must be >= 0 (0: off)')
+    if config.mic_weight > 0 and not PRESETS[config.name].teacher:
+        found.append(f'method.mic_weight needs a teacher\'s pseudo-labels; method {config.name!r} has none')
+    if config.mic_patch_px < 1:
+        found.append(f'method.mic_patch_px is {config.mic_patch_px}; it must be >= 1')
+    if not 0.0 <= config.mic_mask_ratio < 1.0:
+        found.append(f'method.mic_mask_ratio is {config.mic_mask_ratio}; allowed: 0 <= ratio < 1')
     if not 0.0 <= config.reference_weight <= 1.0:
         found.append(f'method.reference_weight is {config.reference_weight}; allowed: 0 <= w <= 1')
     for key in ('attention_temperature', 'attention_sigma_px'):

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from night_seg_ros.classes import IGNORE_INDEX
+from night_seg_training.batches import VALID_KEY
 from night_seg_training.diagnostics import label_quality, watched_classes
 from night_seg_training.method.augment import relight
 from night_seg_training.method.class_masks import class_mask
@@ -31,28 +32,40 @@ from night_seg_training.method.refinement import ReferenceRefinement
 from night_seg_training.method.teacher import EmaTeacher
 
 
-def pseudo_label_weight(confidence: torch.Tensor, rule: str, threshold: float) -> torch.Tensor:
+def _valid_mean(values: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """Mean per image of float (N, H, W) `values` over the True pixels of bool (N, H, W) `valid`: float (N, 1, 1)
+    (0 for an image without valid pixels)."""
+    return (values * valid).sum(dim=(1, 2), keepdim=True) / valid.sum(dim=(1, 2), keepdim=True).clamp(min=1)
+
+
+def pseudo_label_weight(confidence: torch.Tensor, rule: str, threshold: float,
+                        valid: torch.Tensor | None = None) -> torch.Tensor:
     """Per-pixel weight of each pseudo-label: confidence float (N, H, W) in [0, 1] -> float (N, H, W).
 
     `confidence`: the pixel's own confidence (the max probability of the, possibly refined, pseudo-label). It works
     from scratch: an unsure teacher gives small but non-zero weights, a confident reference large ones.
     `image_fraction` (DAFormer): every pixel of an image weighs the fraction of its pixels above `threshold`. At
     DAFormer's 0.968 it is about 0 for a teacher trained from scratch, so its pseudo-labels never count.
+    valid: bool (N, H, W), False on a crop's padding (batches.VALID_KEY): weight 0 there, and left out of the
+    fraction. None: every pixel is the image's.
     """
+    valid = torch.ones_like(confidence, dtype=torch.bool) if valid is None else valid
     if rule == 'confidence':
-        return confidence
+        return confidence * valid
     if rule == 'image_fraction':
-        fraction = (confidence > threshold).float().mean(dim=(1, 2), keepdim=True)  # (N, 1, 1)
-        return fraction.expand_as(confidence)
+        fraction = _valid_mean((confidence > threshold).float(), valid)  # (N, 1, 1)
+        return fraction * valid
     raise ValueError(f'pseudo_weighting {rule!r}; allowed: {", ".join(PSEUDO_WEIGHTINGS)}')
 
 
-def similarity_weight(similarity: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
-    """Per-pixel weight from night-day similarity float (N, H, W) -> float (N, H, W), normalised to mean 1 per image.
+def similarity_weight(similarity: torch.Tensor, valid: torch.Tensor | None = None, eps: float = 1e-6) -> torch.Tensor:
+    """Per-pixel weight from night-day similarity float (N, H, W) -> float (N, H, W), normalised to mean 1 per image
+    over its `valid` pixels (bool (N, H, W); None: all).
 
     Normalising keeps the loss scale of each image; only where inside the image the loss looks changes.
     """
-    return similarity / similarity.mean(dim=(1, 2), keepdim=True).clamp(min=eps)
+    valid = torch.ones_like(similarity, dtype=torch.bool) if valid is None else valid
+    return similarity / _valid_mean(similarity, valid).clamp(min=eps)
 
 
 def transfer_for(config: MethodConfig) -> CrossAttentionTransfer | IdentityTransfer:
@@ -106,22 +119,29 @@ class NightPseudoLabeler:
     def __call__(self, teacher: EmaTeacher, target: dict[str, torch.Tensor],
                  autocast: AbstractContextManager) -> PseudoLabels:
         """The pseudo-labels of target's night crops ('image' float (N, 3, H, W), with 'reference' the same shape
-        when refining, 'label' int64 (N, H, W) where measured); `autocast` is the mixed-precision context."""
+        when refining, 'label' int64 (N, H, W) where measured, 'valid' bool (N, H, W) False on padding where the crop
+        has any); `autocast` is the mixed-precision context. Padding gets the ignore label and weight 0, counts in
+        no image fraction and never passes the reference's gate: at night dark pixels are real content, black
+        padding is not."""
         scalars: dict[str, float] = {}
         teacher_labels = similarity = None
+        valid = target.get(VALID_KEY)
+        if valid is None:
+            valid = torch.ones_like(target['image'][:, 0], dtype=torch.bool)
         if self.refinement is None:
             probabilities, _ = self.teacher_view(teacher.model, target, ('image',), autocast)
         else:
-            probabilities, teacher_labels, similarity, scalars = self._refined(teacher, target, autocast)
+            probabilities, teacher_labels, similarity, scalars = self._refined(teacher, target, valid, autocast)
         if self.anchor_classes is not None:
             probabilities, anchored = self._anchored(teacher, target, probabilities, autocast)
             scalars['anchor/fraction'] = anchored.float().mean().item()
         confidence, labels = probabilities.max(dim=1)  # (N, H, W) each
-        weight = pseudo_label_weight(confidence, self.config.pseudo_weighting, self.config.pseudo_threshold)
+        labels = labels.masked_fill(~valid, self.ignore_index)
+        weight = pseudo_label_weight(confidence, self.config.pseudo_weighting, self.config.pseudo_threshold, valid)
         if similarity is not None and self.config.similarity_weighting:
-            weight = weight * similarity_weight(similarity)
-        scalars.update({'pseudo/confident_fraction': (confidence > self.config.pseudo_threshold).float().mean().item(),
-                        'pseudo/weight': weight.mean().item()})
+            weight = weight * similarity_weight(similarity, valid)
+        confident = _valid_mean((confidence > self.config.pseudo_threshold).float(), valid).mean()
+        scalars.update({'pseudo/confident_fraction': confident.item(), 'pseudo/weight': weight.mean().item()})
         if teacher_labels is not None:
             scalars['refine/changed_fraction'] = (labels != teacher_labels).float().mean().item()
         if 'label' in target:  # measurement only: ground truth never enters these methods' losses
@@ -130,18 +150,22 @@ class NightPseudoLabeler:
                 scalars.update(self._quality('teacher', teacher_labels, target['label']))
         return PseudoLabels(labels, weight, scalars)
 
-    def _refined(self, teacher: EmaTeacher, target: dict[str, torch.Tensor], autocast: AbstractContextManager
+    def _refined(self, teacher: EmaTeacher, target: dict[str, torch.Tensor], valid: torch.Tensor,
+                 autocast: AbstractContextManager
                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, dict[str, float]]:
         """The teacher's night softmax refined by the day reference: one teacher forward over the night and
-        reference crops, the transfer, the refinement. Returns (refined float (N, K, H, W), the teacher's own night
-        labels int64 (N, H, W), the night-day similarity float (N, H, W) or None, scalars to log)."""
+        reference crops, the transfer, the refinement; the reference's padding carries nothing and the night
+        padding (`valid` bool (N, H, W) False) receives nothing, so neither passes the gate. Returns (refined float
+        (N, K, H, W), the teacher's own night labels int64 (N, H, W), the night-day similarity float (N, H, W) or
+        None, scalars to log)."""
         n = target['image'].shape[0]
         stage = self.transfer.feature_stage
         probabilities, features = self.teacher_view(teacher.model, target, ('image', 'reference'), autocast, stage)
         night_probabilities, day_probabilities = probabilities[:n], probabilities[n:]  # one forward over both
         night_features, day_features = (features[:n], features[n:]) if features is not None else (None, None)
-        carried = self.transfer(day_probabilities, night_features, day_features)
-        refined, teacher_labels, gate = self.refinement(night_probabilities, carried.day_probabilities)
+        image_pixels = valid.unsqueeze(1)  # (N, 1, H, W)
+        carried = self.transfer(day_probabilities * image_pixels, night_features, day_features)
+        refined, teacher_labels, gate = self.refinement(night_probabilities, carried.day_probabilities * image_pixels)
         scalars = dict(carried.scalars, **{'refine/gate_fraction': gate.float().mean().item()})
         return refined, teacher_labels, carried.similarity, scalars
 

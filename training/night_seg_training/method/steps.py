@@ -8,10 +8,12 @@
                 to night pixels by cross attention (or copied, `transfer: identity`); by default the student's
                 night crop gets only the day crop's dynamic classes pasted in, no strong augmentation (the
                 preset's classmix_classes and strong_augmentation)                                  MeanTeacher
+  + MIC         mean_teacher or full with method.mic_weight > 0: + mic_weight * weighted CE(student(the night
+                crop with blocks masked), the pseudo-labels of the whole night crop)                MeanTeacher
 
 `build_method` picks the class from the method's preset (options.PRESETS): a teacher or not, the day reference or
 not. The pseudo-labels come from pseudo_label.NightPseudoLabeler. The student sees day crops and (mixed) night crops
-in one forward (one batch of 2N), so DDP syncs one backward.
+in one forward (one batch of 2N, 3N with MIC), so DDP syncs one backward.
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from night_seg_ros.classes import IGNORE_INDEX
-from night_seg_training.method.augment import classmix_masks, mix, strong_augment
+from night_seg_training.method.augment import STRONG_AUGMENTATIONS, classmix_masks, mask_patches, mix
 from night_seg_training.method.class_masks import static_class_mask
 from night_seg_training.method.options import PRESET_OPTIONS, PRESETS, MethodConfig, Preset
 from night_seg_training.method.pseudo_label import NightPseudoLabeler, PseudoLabels, transfer_for
@@ -150,23 +152,33 @@ class MeanTeacher:
         if teacher is None:
             raise ValueError(f'method {self.config.name!r} needs its EMA teacher')
         source, target = batch['source'], batch['target']
+        augment = STRONG_AUGMENTATIONS[self.config.strong_augmentation_style]
         with torch.no_grad():
-            pseudo, weight, scalars = self.pseudo_labeler(teacher, target, autocast)
-            night = target['image']
+            whole_pseudo, whole_weight, scalars = self.pseudo_labeler(teacher, target, autocast)
+            night, pseudo, weight = target['image'], whole_pseudo, whole_weight
             if self.config.classmix:
                 mask = classmix_masks(source['label'], generator, self.ignore_index, self.pasted_classes)
                 night = mix(mask, source['image'], night)
                 pseudo = mix(mask, source['label'], pseudo)
                 weight = mix(mask, torch.ones_like(weight), weight)
             if self.config.strong_augmentation:
-                night = strong_augment(night, generator)
+                night = augment(night, generator)
+            views = [source['image'], night]
+            if self.config.mic_weight > 0:  # MIC: the whole night crop, blocks of it masked
+                masked = augment(target['image'], generator) if self.config.strong_augmentation else target['image']
+                views.append(mask_patches(masked, generator, self.config.mic_patch_px, self.config.mic_mask_ratio))
         with autocast:
-            logits = student(torch.cat([source['image'], night]))
+            logits = student(torch.cat(views))
         n = source['image'].shape[0]
         source_loss = F.cross_entropy(logits[:n].float(), source['label'], ignore_index=self.ignore_index)
-        night_loss = weighted_cross_entropy(logits[n:], pseudo, weight, self.ignore_index)
+        night_loss = weighted_cross_entropy(logits[n:2 * n], pseudo, weight, self.ignore_index)
+        loss = source_loss + self.config.unsup_weight * night_loss
         scalars.update({'loss/source': source_loss.item(), 'loss/night_consistency': night_loss.item()})
-        return StepResult(source_loss + self.config.unsup_weight * night_loss, scalars, night[0], pseudo[0])
+        if self.config.mic_weight > 0:
+            masked_loss = weighted_cross_entropy(logits[2 * n:], whole_pseudo, whole_weight, self.ignore_index)
+            loss = loss + self.config.mic_weight * masked_loss
+            scalars['loss/night_masked'] = masked_loss.item()
+        return StepResult(loss, scalars, night[0], pseudo[0])
 
 
 AdaptationMethod = Supervised | MeanTeacher

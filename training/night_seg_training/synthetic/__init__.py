@@ -22,8 +22,10 @@ One module per concern, each importing only the ones listed before it, and only 
   files         write_dataset, contact_sheet
   route         the street on the globe and the GPS receiver that measures a pass along it
   drive         write_drive_bag, write_route_pair: drives along a street as rosbag2 (`night-seg-train drive`)
+  real_layouts  write_real_layouts: synthetic streets in the real datasets' layouts (a dress rehearsal of a real run)
 
-`drive` and `route` are imported as modules (night_seg_training.synthetic.drive), not re-exported here.
+`drive`, `route` and `real_layouts` are imported as modules (night_seg_training.synthetic.drive), not re-exported
+here.
 """
 from night_seg_training.synthetic.files import GENERATOR_VERSION, contact_sheet, write_dataset
 from night_seg_training.synthetic.geometry import Camera, Primitives
