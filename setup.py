@@ -2,11 +2,25 @@
 
 The runtime only; the training code is the distribution in training/ (night-seg-training), which depends on this one.
 """
+import os
 from glob import glob
 
 from setuptools import find_packages, setup
 
 PACKAGE = 'night_seg_ros'
+
+
+def files(pattern: str) -> list[str]:
+    """The regular files matching `pattern`: data_files copies files only, and a folder among them (a bundle's
+    engines/, built on this machine for its GPU and never installed) would stop the build."""
+    return sorted(path for path in glob(pattern) if os.path.isfile(path))
+
+
+def bundled_models() -> list[tuple[str, list[str]]]:
+    """data_files entries of the bundles in models/: each bundle's files, without its engines/ folder."""
+    return [(f'share/{PACKAGE}/models/{os.path.basename(folder)}', files(os.path.join(folder, '*')))
+            for folder in sorted(glob('models/*')) if os.path.isdir(folder)]
+
 
 EXTRAS = {
     # What the node needs on any machine (ROS 2 itself comes from apt or the ROS PyPI wheels).
@@ -51,9 +65,9 @@ setup(
     data_files=[
         ('share/ament_index/resource_index/packages', ['resource/' + PACKAGE]),
         ('share/' + PACKAGE, ['package.xml']),
-        ('share/' + PACKAGE + '/launch', glob('launch/*.py')),
-        ('share/' + PACKAGE + '/config', glob('config/*.yaml') + glob('config/*.rviz') + glob('config/*.xml')),
-        ('share/' + PACKAGE + '/models/synthetic_demo_b0', glob('models/synthetic_demo_b0/*')),
+        ('share/' + PACKAGE + '/launch', files('launch/*.py')),
+        ('share/' + PACKAGE + '/config', files('config/*.yaml') + files('config/*.rviz') + files('config/*.xml')),
+        *bundled_models(),
     ],
     install_requires=['setuptools'],
     extras_require=EXTRAS,
