@@ -7,6 +7,8 @@ Importable without rclpy.
 """
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -123,3 +125,16 @@ def validate(values: dict[str, Any]) -> list[str]:
     if unknown:
         problems.append(f'unknown parameters {unknown}; known: {", ".join(PARAMETERS_BY_NAME)}')
     return problems
+
+
+def unknown_parameters(given: Iterable[str], known: Iterable[str], node: str = 'seg_node') -> list[str]:
+    """One warning per name in `given` (the parameters a file or the command line set for this node) that is not in
+    `known`, naming the closest known parameter. A warning, not a refusal: `/**:` files are shared between nodes."""
+    known = sorted(set(known))
+    warnings = []
+    for name in sorted(set(given) - set(known)):
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+        hint = (f"did you mean '{close[0]}'?" if close
+                else 'no parameter of this node is close to it (a parameter of another node in a shared /** file?)')
+        warnings.append(f"parameter '{name}' is not a parameter of {node} and is ignored; {hint}")
+    return warnings

@@ -40,7 +40,14 @@ from night_seg_ros import codec
 from night_seg_ros.camera_info import camera_info_topic, scale_camera_info
 from night_seg_ros.errors import NightSegError
 from night_seg_ros.node.latest_frame import FrameWorker, LatestFrameSlot
-from night_seg_ros.node.parameters import LIVE_PARAMETERS, PARAMETERS, PARAMETERS_BY_NAME, ParamSpec, validate
+from night_seg_ros.node.parameters import (
+    LIVE_PARAMETERS,
+    PARAMETERS,
+    PARAMETERS_BY_NAME,
+    ParamSpec,
+    unknown_parameters,
+    validate,
+)
 from night_seg_ros.node.stats import FrameStats
 from night_seg_ros.pipeline import Inference, ModelSetting, OutputRequest, load_pipeline
 from night_seg_ros.render import RenderSettings
@@ -54,6 +61,8 @@ DIAGNOSTICS_TOPIC = '/diagnostics'
 LABEL_INFO_TOPIC = 'label_info'
 CAMERA_INFO_TOPIC = 'camera_info'
 """The outputs' CameraInfo, scaled to their size; published beside them when the camera's own arrives."""
+CLASS_PARAMETERS = ('class_names', 'class_palette')
+"""Read-only parameters describing the loaded model; values given at start-up are ignored without a word."""
 INPUT_CHECK_PERIOD_S = 0.5
 """How often the node checks whether any output has a subscriber (it takes frames only while one has)."""
 _PARAMETER_TYPES = {str: ParameterType.PARAMETER_STRING, int: ParameterType.PARAMETER_INTEGER,
@@ -163,12 +172,16 @@ class SegmentationNode(Node):
         """Declare every parameter once (typed, ranged, read-only unless live) and return their values.
 
         The values given at start-up are checked first, so that a bad one is refused with a message naming the
-        parameter and the allowed values (rclpy's own refusal would not name them).
+        parameter and the allowed values (rclpy's own refusal would not name them); a name this node does not have (a
+        typo in a parameter file or on the command line) gets one warning naming the closest parameter it has.
         """
         # rclpy keeps the --ros-args / launch values in _parameter_overrides (Humble to Kilted) and offers no public
         # getter; reading them before the declarations is what lets the refusal name the allowed values.
-        given = {name: parameter.value for name, parameter in self._parameter_overrides.items()
-                 if name in PARAMETERS_BY_NAME}
+        overrides = self._parameter_overrides
+        known = [*PARAMETERS_BY_NAME, *CLASS_PARAMETERS, *(name for name in overrides if self.has_parameter(name))]
+        for warning in unknown_parameters(overrides, known, self.get_name()):
+            self.get_logger().warning(warning)
+        given = {name: parameter.value for name, parameter in overrides.items() if name in PARAMETERS_BY_NAME}
         problems = validate(given)
         if problems:
             raise StartupError('invalid parameters: ' + '; '.join(problems))
@@ -179,8 +192,8 @@ class SegmentationNode(Node):
         """The model's class names and palette as read-only parameters: id i is class_names[i], coloured
         class_palette[3i:3i+3] (RGB). They describe the loaded model, so values given at start-up are ignored."""
         for name, value, description in (
-                ('class_names', list(classes), 'Class name of each label id (index = id) of the loaded model.'),
-                ('class_palette', [int(c) for color in palette for c in color],
+                (CLASS_PARAMETERS[0], list(classes), 'Class name of each label id (index = id) of the loaded model.'),
+                (CLASS_PARAMETERS[1], [int(c) for color in palette for c in color],
                  'RGB colour of each class in the color and overlay images: 3 integers per class id, in id order.')):
             self.declare_parameter(name, value, ParameterDescriptor(description=description, read_only=True),
                                    ignore_override=True)

@@ -152,3 +152,37 @@ def test_integer_for_a_double_at_start_up_is_refused_naming_the_type(tiny_bundle
                 Parameter('model', value=str(tiny_bundle)), Parameter('confidence_threshold', value=1)])
     finally:
         rclpy.try_shutdown(context=context)
+
+
+def test_unknown_names_get_a_warning_naming_the_closest_parameter():
+    from night_seg_ros.node.parameters import unknown_parameters
+
+    known = list(PARAMETERS_BY_NAME) + ['use_sim_time']
+    assert unknown_parameters(['overlay_alpah', 'overlay_alpha', 'use_sim_time'], known) == [
+        "parameter 'overlay_alpah' is not a parameter of seg_node and is ignored; did you mean 'overlay_alpha'?"]
+    [warning] = unknown_parameters(['frame_id'], known, 'front_seg')
+    assert "'frame_id' is not a parameter of front_seg" in warning and 'another node' in warning
+
+
+def test_a_misspelt_parameter_is_named_in_the_log_at_start_up(tiny_bundle, capfd):
+    from rclpy.parameter import Parameter
+
+    from night_seg_ros.node.seg_node import SegmentationNode
+
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    node = None
+    try:
+        node = SegmentationNode(context=context, parameter_overrides=[
+            Parameter('model', value=str(tiny_bundle)), Parameter('backend', value='onnxruntime'),
+            Parameter('overlay_alpah', value=0.3), Parameter('class_names', value=['ignored'])])
+        assert node.get_parameter('overlay_alpha').value == 0.5  # the typo changes nothing ...
+    finally:
+        if node is not None:
+            node.stop()
+            node.destroy_node()
+        rclpy.try_shutdown(context=context)
+    log = capfd.readouterr().err
+    assert "parameter 'overlay_alpah' is not a parameter of seg_node and is ignored; did you mean " \
+           "'overlay_alpha'?" in log  # ... and says so
+    assert log.count('is not a parameter of') == 1  # class_names, given and ignored by design, is no typo
