@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from readme_tables import readme_table
+from readme_tables import documented_launch_arguments, readme_table
 
 from night_seg_ros.launch_support import (
     LaunchArgumentError,
@@ -39,12 +39,7 @@ EXPECTED_CHOICES = {
     'output_reliability': ['', 'reliable', 'best_effort'],
     'engine_build': ['', 'true', 'false'],
 }
-DOCUMENTS = [PACKAGE_DIR / 'README.md', LAUNCH_FILE, PACKAGE_DIR / 'config' / 'seg.yaml',
-             *sorted((PACKAGE_DIR / 'docs').glob('*.md'))]
-"""Where users read launch command lines."""
-ROS_ARGS = re.compile(r'(?:-p|-r|--param|--remap)\s+[\w.]+:=')
-"""`seg_node --ros-args -p name:=value -r from:=to`: node parameters and remappings, not launch arguments."""
-LAUNCH_ARGUMENT = re.compile(r'(?<![\w-])([a-z][a-z0-9_]*):=')
+
 EXPECTED_IMAGE_DISPLAYS = {
     'Camera': '/camera/image_raw',
     'Overlay': '/overlay',
@@ -97,11 +92,7 @@ def test_expected_arguments_are_declared(declared_arguments):
 
 
 def test_every_argument_a_document_names_is_declared():
-    named = {}
-    for path in DOCUMENTS:
-        for line in path.read_text().splitlines():
-            for name in LAUNCH_ARGUMENT.findall(ROS_ARGS.sub('', line)):
-                named.setdefault(name, str(path.relative_to(PACKAGE_DIR)))
+    named = documented_launch_arguments()
     assert {'dla_core', 'device', 'image', 'model'} <= set(named)  # the scan finds what the guides use
     undeclared = {name: path for name, path in named.items() if name not in EXPECTED_ARGUMENTS}
     assert not undeclared, f'documents name launch arguments seg.launch.py does not declare: {undeclared}'
