@@ -78,6 +78,10 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               'GPU fallback for what the DLA cannot run); -1: the GPU.', minimum=-1, maximum=7),
     ParamSpec('input_transport', 'raw', 'raw subscribes to image (sensor_msgs/Image); compressed to image/compressed '
               '(sensor_msgs/CompressedImage, jpeg or png).', choices=('raw', 'compressed')),
+    ParamSpec('input_bit_depth', 16, 'Significant bits of 16-bit input (mono16, 16UC1, rgb16, bgr16, rgba16, bgra16, '
+              '16-bit PNG): samples are shifted right by input_bit_depth - 8 and saturate at 255. A 10- or 12-bit '
+              'sensor in a 16-bit container needs 10 or 12, else its image comes out almost black.',
+              minimum=8, maximum=16),
     ParamSpec('input_reliability', 'auto', 'Input QoS reliability. auto matches the camera: reliable, switched to '
               'best effort when a best-effort publisher appears (any distro). best_available (Jazzy and later) is '
               'resolved once, against the publishers present when the node starts.',

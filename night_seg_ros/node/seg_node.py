@@ -11,6 +11,7 @@ output has a subscriber the node does not take frames at all.
 """
 from __future__ import annotations
 
+import functools
 import sys
 import time
 from collections.abc import Sequence
@@ -38,6 +39,7 @@ except ImportError:  # vision_msgs is optional: without it the class names are t
 
 from night_seg_ros import codec
 from night_seg_ros.camera_info import camera_info_topic, scale_camera_info
+from night_seg_ros.classes import label_map
 from night_seg_ros.errors import NightSegError
 from night_seg_ros.node.latest_frame import FrameWorker, LatestFrameSlot
 from night_seg_ros.node.parameters import (
@@ -76,10 +78,10 @@ class StartupError(NightSegError, RuntimeError):
     """
 
 
-def reliability_policy(name: str) -> ReliabilityPolicy:
-    """QoS reliability for a parameter value other than 'auto' (which the node resolves from the graph)."""
+def reliability_policy(name: str, parameter: str = 'input_reliability') -> ReliabilityPolicy:
+    """QoS reliability for a value of `parameter` other than 'auto' (which the node resolves from the graph)."""
     if name == 'best_available' and not hasattr(ReliabilityPolicy, 'BEST_AVAILABLE'):
-        raise StartupError('parameter input_reliability is best_available, which this ROS 2 distribution (Humble) '
+        raise StartupError(f'parameter {parameter} is best_available, which this ROS 2 distribution (Humble) '
                            'does not offer; allowed here: auto, reliable, best_effort')
     return {'best_available': getattr(ReliabilityPolicy, 'BEST_AVAILABLE', None),
             'reliable': ReliabilityPolicy.RELIABLE, 'best_effort': ReliabilityPolicy.BEST_EFFORT}[name]
@@ -110,6 +112,9 @@ class SegmentationNode(Node):
         # figures in docs/BENCHMARKS.md are on one thread).
         cv2.setNumThreads(1)
         self.params = self._declare_parameters()
+        for name in ('input_reliability', 'output_reliability'):  # before the model loads (maybe an engine build)
+            if self.params[name] != 'auto':
+                reliability_policy(self.params[name], name)
         self.pipeline, bundle = load_pipeline(
             self._model_setting(), self.params['confidence_threshold'], self.params['overlay_alpha'],
             self.params['confidence_encoding'], log=self.get_logger(), model_option='parameter model',
@@ -146,7 +151,8 @@ class SegmentationNode(Node):
         for worker in self.workers:
             worker.start()
         compressed = self.params['input_transport'] == 'compressed'
-        self._decode = codec.compressed_to_camera if compressed else codec.image_to_camera
+        self._decode = functools.partial(codec.compressed_to_camera if compressed else codec.image_to_camera,
+                                         bit_depth=self.params['input_bit_depth'])
         self._input_type, self._input_topic = (CompressedImage, 'image/compressed') if compressed else (Image, 'image')
         self.subscription = None
         self.camera_info_subscription = None
@@ -199,9 +205,10 @@ class SegmentationNode(Node):
                                    ignore_override=True)
 
     def _publish_label_info(self) -> None:
-        """vision_msgs/LabelInfo (transient local): the id -> class name map and the confidence threshold."""
+        """vision_msgs/LabelInfo (transient local): the id -> class name map (255: 'unknown', below the threshold)
+        and the confidence threshold."""
         names = self.get_parameter('class_names').value
-        classes = [VisionClass(class_id=index, class_name=name) for index, name in enumerate(names)]
+        classes = [VisionClass(class_id=index, class_name=name) for index, name in label_map(names)]
         message = LabelInfo(class_map=classes, threshold=float(self.params['confidence_threshold']))
         message.header.stamp = self.get_clock().now().to_msg()
         self.label_info_publisher.publish(message)

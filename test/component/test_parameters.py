@@ -186,3 +186,66 @@ def test_a_misspelt_parameter_is_named_in_the_log_at_start_up(tiny_bundle, capfd
     assert "parameter 'overlay_alpah' is not a parameter of seg_node and is ignored; did you mean " \
            "'overlay_alpha'?" in log  # ... and says so
     assert log.count('is not a parameter of') == 1  # class_names, given and ignored by design, is no typo
+
+
+def _started(tiny_bundle, *parameters):
+    """seg_node in this process on the tiny bundle with `parameters`, and its context (stop both with `_ended`)."""
+    from rclpy.parameter import Parameter
+
+    from night_seg_ros.node.seg_node import SegmentationNode
+
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    try:
+        return SegmentationNode(context=context, parameter_overrides=[
+            Parameter('model', value=str(tiny_bundle)), Parameter('backend', value='onnxruntime'),
+            *parameters]), context
+    except BaseException:
+        rclpy.try_shutdown(context=context)
+        raise
+
+
+def _ended(node, context) -> None:
+    node.stop()
+    node.destroy_node()
+    rclpy.try_shutdown(context=context)
+
+
+def test_input_bit_depth_scales_a_12_bit_camera(tiny_bundle):
+    import numpy as np
+    from rclpy.parameter import Parameter
+    from sensor_msgs.msg import Image
+
+    node, context = _started(tiny_bundle, Parameter('input_bit_depth', value=12))
+    try:
+        frame = Image(height=2, width=3, encoding='mono16', is_bigendian=0, step=6,
+                      data=np.array([0, 2048, 4095, 4095, 16, 1], '<u2').tobytes())
+        pixels = node._decode(frame).pixels
+        assert pixels[..., 0].tolist() == [[0, 128, 255], [255, 1, 0]]
+    finally:
+        _ended(node, context)
+
+
+def test_best_available_is_refused_on_humble_before_the_model_loads(tiny_bundle, monkeypatch):
+    """Humble's ReliabilityPolicy has no BEST_AVAILABLE (a stand-in of it here): the node says so at once, before
+    the model loads (which may mean building a TensorRT engine for minutes)."""
+    import enum
+
+    from rclpy.parameter import Parameter
+
+    from night_seg_ros.node import seg_node
+
+    class HumbleReliabilityPolicy(enum.IntEnum):  # stand-in: Humble's values, no BEST_AVAILABLE
+        SYSTEM_DEFAULT = 0
+        RELIABLE = 1
+        BEST_EFFORT = 2
+        UNKNOWN = 3
+
+    def load_pipeline(*_args, **_kwargs):
+        raise AssertionError('the model was loaded before the refusal')
+
+    monkeypatch.setattr(seg_node, 'ReliabilityPolicy', HumbleReliabilityPolicy)
+    monkeypatch.setattr(seg_node, 'load_pipeline', load_pipeline)
+    with pytest.raises(seg_node.StartupError, match='input_reliability is best_available, which this ROS 2 '
+                                                     r'distribution \(Humble\) does not offer'):
+        _started(tiny_bundle, Parameter('input_reliability', value='best_available'))
