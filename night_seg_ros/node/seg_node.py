@@ -41,6 +41,7 @@ from night_seg_ros import codec
 from night_seg_ros.camera_info import camera_info_topic, scale_camera_info
 from night_seg_ros.classes import label_map
 from night_seg_ros.errors import NightSegError
+from night_seg_ros.node.health import ERROR, WARN, Health
 from night_seg_ros.node.latest_frame import FrameWorker, LatestFrameSlot
 from night_seg_ros.node.parameters import (
     LIVE_PARAMETERS,
@@ -50,7 +51,7 @@ from night_seg_ros.node.parameters import (
     unknown_parameters,
     validate,
 )
-from night_seg_ros.node.stats import FrameStats
+from night_seg_ros.node.stats import FrameStats, frame_latency
 from night_seg_ros.pipeline import Inference, ModelSetting, OutputRequest, load_pipeline
 from night_seg_ros.render import RenderSettings
 from night_seg_ros.ros_process import ros_session
@@ -122,6 +123,8 @@ class SegmentationNode(Node):
         self.backend = self.pipeline.backend
         self.bundle_path = bundle.path
         self.stats = FrameStats()
+        self.health = Health()
+        self._last_frame = time.monotonic()  # the newest frame's arrival, or when the node subscribed
         self._buffers: dict[str, tuple[Image, Any]] = {}
 
         depth = self.params['qos_depth']
@@ -157,16 +160,16 @@ class SegmentationNode(Node):
         self.subscription = None
         self.camera_info_subscription = None
         self._rematch_timer = None
+        self._steady = Clock(clock_type=ClockType.STEADY_TIME)
         self._reliability = (ReliabilityPolicy.RELIABLE if self.params['input_reliability'] == 'auto'
                              else reliability_policy(self.params['input_reliability']))
         self._subscribe()
         input_topic = self.subscription.topic_name
         self._update_input()
         # On the steady clock: with use_sim_time a ROS-time timer would wait for /clock, and a bag played with
-        # --clock waits for the node to subscribe.
-        self.input_timer = self.create_timer(INPUT_CHECK_PERIOD_S, self._update_input,
-                                             clock=Clock(clock_type=ClockType.STEADY_TIME))
-        self.diagnostics_timer = self.create_timer(self.params['diagnostics_period'], self._publish_diagnostics)
+        # --clock waits for the node to subscribe; diagnostics report a stopped camera (or bag) while /clock stands.
+        self.input_timer = self.create_timer(INPUT_CHECK_PERIOD_S, self._update_input, clock=self._steady)
+        self.diagnostics_timer = self._diagnostics_timer(self.params['diagnostics_period'])
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.get_logger().info(
             f'ready: model {self.bundle_path}, backend {self.backend.describe()}, input '
@@ -224,10 +227,13 @@ class SegmentationNode(Node):
         self.pipeline.settings = RenderSettings(self.params['confidence_threshold'], self.params['overlay_alpha'])
         if 'diagnostics_period' in values:
             self.destroy_timer(self.diagnostics_timer)
-            self.diagnostics_timer = self.create_timer(values['diagnostics_period'], self._publish_diagnostics)
+            self.diagnostics_timer = self._diagnostics_timer(values['diagnostics_period'])
         if 'confidence_threshold' in values and self.label_info_publisher is not None:
             self._publish_label_info()
         return SetParametersResult(successful=True)
+
+    def _diagnostics_timer(self, period: float) -> Any:
+        return self.create_timer(period, self._publish_diagnostics, clock=self._steady)
 
     def _model_setting(self) -> ModelSetting:
         """The model, backend and engine the parameters ask for."""
@@ -275,6 +281,7 @@ class SegmentationNode(Node):
         """Take frames only while some output has a subscriber (as Autoware's nodes do): subscribe or unsubscribe."""
         wanted = self._outputs_subscribed()
         if wanted and self.subscription is None:
+            self._last_frame = time.monotonic()  # a stopped camera is measured from here
             self._subscribe()
         elif not wanted and self.subscription is not None:
             self._unsubscribe()
@@ -312,7 +319,8 @@ class SegmentationNode(Node):
     def _on_image(self, msg: Any) -> None:
         """Subscription callback: keep only the newest message (latest frame wins)."""
         self.stats.count('received')
-        if self.slot.put((msg, time.monotonic())):
+        self._last_frame = arrived = time.monotonic()
+        if self.slot.put((msg, arrived)):
             self.stats.count('dropped')
 
     def _wanted(self) -> OutputRequest:
@@ -348,9 +356,9 @@ class SegmentationNode(Node):
         self._publish_camera_info(header, (height, width))
         self.stats.count('processed')
         processing = time.monotonic() - arrived
-        stamp = codec.stamp_ns(header)
-        now = self.get_clock().now().nanoseconds
-        latency = (now - stamp) / 1e9 if stamp > 0 else processing
+        latency, from_stamp = frame_latency(self.get_clock().now().nanoseconds, codec.stamp_ns(header), processing)
+        if not from_stamp:
+            self.stats.count('latency_from_arrival')
         self.stats.record(latency, processing, inference.seconds)
 
     def _publish_camera_info(self, header: Any, size: tuple[int, int]) -> None:
@@ -386,16 +394,14 @@ class SegmentationNode(Node):
 
     def _publish_diagnostics(self) -> None:
         summary = self.stats.summary()
+        subscription = self.subscription
+        health = self.health.assess(summary, subscription is not None, time.monotonic() - self._last_frame,
+                                    self.params['diagnostics_period'],
+                                    subscription.topic_name if subscription is not None else 'the input')
         status = DiagnosticStatus(name=f'{self.get_fully_qualified_name()}: segmentation',
-                                  hardware_id=self.backend.describe())
-        problems = summary['window_bad_input'] + summary['window_errors']
-        status.level = DiagnosticStatus.WARN if problems else DiagnosticStatus.OK
-        if problems:
-            status.message = (f'{summary["window_bad_input"]} bad input, {summary["window_errors"]} errors in the '
-                              'last period')
-        else:
-            status.message = ('ok' if self.subscription is not None
-                              else 'idle: no output has a subscriber, no frames taken')
+                                  hardware_id=self.backend.describe(), message=health.message,
+                                  level={WARN: DiagnosticStatus.WARN, ERROR: DiagnosticStatus.ERROR}.get(
+                                      health.level, DiagnosticStatus.OK))
         details = dict(summary, taking_frames=self.subscription is not None, backend=self.backend.describe(),
                        model=str(self.bundle_path))
         status.values = [KeyValue(key=key, value=f'{value:.2f}' if isinstance(value, float) else str(value))

@@ -249,3 +249,61 @@ def test_best_available_is_refused_on_humble_before_the_model_loads(tiny_bundle,
     with pytest.raises(seg_node.StartupError, match='input_reliability is best_available, which this ROS 2 '
                                                      r'distribution \(Humble\) does not offer'):
         _started(tiny_bundle, Parameter('input_reliability', value='best_available'))
+
+
+class _Diagnostics:
+    """Stands in for the node's /diagnostics publisher: keeps what it is given."""
+
+    def __init__(self) -> None:
+        self.published = []
+
+    def publish(self, message) -> None:
+        self.published.append(message.status[0])
+
+
+def test_diagnostics_warn_when_the_camera_stops_error_on_repeated_failures_and_recover(tiny_bundle):
+    import time
+
+    from diagnostic_msgs.msg import DiagnosticStatus
+
+    node, context = _started(tiny_bundle)
+    try:
+        node.diagnostics_publisher = diagnostics = _Diagnostics()
+        node._subscribe()  # as when an output gets a subscriber: the node takes frames
+        node._last_frame = time.monotonic() - 10.0  # and none has come for 10 s
+        node._publish_diagnostics()
+        assert diagnostics.published[-1].level == DiagnosticStatus.WARN
+        assert 'no frame on /image for 10.' in diagnostics.published[-1].message
+        for _ in range(3):
+            node._on_image(object())  # a frame arrives ...
+            node.stats.count('errors')  # ... and fails, period after period
+            node._publish_diagnostics()
+        assert diagnostics.published[-1].level == DiagnosticStatus.ERROR
+        node._on_image(object())
+        node._publish_diagnostics()  # a period with frames and no failure
+        assert (diagnostics.published[-1].level, diagnostics.published[-1].message) == (DiagnosticStatus.OK, 'ok')
+    finally:
+        _ended(node, context)
+
+
+def test_latency_is_never_negative_before_the_sim_clock_runs(tiny_bundle):
+    import time
+
+    import numpy as np
+    from rclpy.parameter import Parameter
+    from std_msgs.msg import Header
+
+    from night_seg_ros.pipeline import OutputRequest
+
+    node, context = _started(tiny_bundle, Parameter('use_sim_time', value=True))  # no /clock: now is 0
+    try:
+        assert node.get_clock().now().nanoseconds == 0
+        header = Header(frame_id='camera')
+        header.stamp.sec = 1_700_000_000  # a camera stamping with the wall clock
+        request = OutputRequest(labels=True, color=False, overlay=False, confidence=False)
+        inference = node.pipeline.infer(np.zeros((64, 128, 3), np.uint8), request)
+        node._publish((header, time.monotonic(), request, inference))
+        summary = node.stats.summary()
+        assert summary['latency_p50_ms'] >= 0.0 and summary['latency_from_arrival'] == 1
+    finally:
+        _ended(node, context)
