@@ -69,11 +69,12 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               'TensorRT only.', choices=PRECISIONS),
     ParamSpec('num_threads', 0, 'CPU threads for inference (onnxruntime intra-op, torch); 0 = library default.',
               minimum=0, maximum=256),
-    ParamSpec('engine_cache_dir', '', "TensorRT engine folder; empty: the bundle's engines/ folder. An engine is "
-              'used only when its sidecar matches the model, TensorRT version, GPU, precision and input size.'),
+    ParamSpec('engine_cache_dir', '', "TensorRT engine folder; empty: the bundle's engines/ folder, or the per-user "
+              '~/.cache/night_seg_ros/engines where that is read-only (an install under /opt). An engine is used only '
+              'when its sidecar matches the model, TensorRT version, GPU, precision and input size.'),
     ParamSpec('engine_build', True, 'backend tensorrt: build the engine at start-up when the cache has none that '
-              'matches (takes minutes; fp32/fp16 only). false: fail, naming the build-engine command. auto never '
-              'builds.'),
+              'matches (takes minutes; fp32/fp16 only; one process builds an engine at a time, others wait and load '
+              'it; Ctrl-C stops it). false: fail, naming the build-engine command. auto never builds.'),
     ParamSpec('dla_core', -1, 'backend tensorrt: run on this DLA core (Jetson Orin AGX/NX: 0 or 1; fp16 or int8, '
               'GPU fallback for what the DLA cannot run); -1: the GPU.', minimum=-1, maximum=7),
     ParamSpec('input_transport', 'raw', 'raw subscribes to image (sensor_msgs/Image); compressed to image/compressed '

@@ -54,7 +54,7 @@ from night_seg_ros.node.parameters import (
 from night_seg_ros.node.stats import FrameStats, frame_latency
 from night_seg_ros.pipeline import Inference, ModelSetting, OutputRequest, load_pipeline
 from night_seg_ros.render import RenderSettings
-from night_seg_ros.ros_process import ros_session
+from night_seg_ros.ros_process import ended, ros_session
 from night_seg_ros.tensorrt.cache import EnginePolicy
 from night_seg_ros.vocabulary import OUTPUTS as OUTPUT_TOPICS
 
@@ -242,10 +242,12 @@ class SegmentationNode(Node):
                             params['precision'], params['num_threads'], self._engine_policy())
 
     def _engine_policy(self) -> EnginePolicy:
-        """Where the tensorrt backend finds its engine, whether it may build one, and on which DLA core."""
+        """Where the tensorrt backend finds its engine, whether it may build one, and on which DLA core; a build
+        logs through this node's logger and stops at Ctrl-C (the context shut down)."""
         dla_core = self.params['dla_core']
         return EnginePolicy(self.params['engine_cache_dir'], self.params['engine_build'],
-                            None if dla_core < 0 else dla_core)
+                            None if dla_core < 0 else dla_core, log=self.get_logger().info,
+                            cancelled=lambda: not self.context.ok())
 
     def _subscribe(self) -> None:
         """(Re)create the input subscriptions: the image with the current reliability, and the camera's CameraInfo
@@ -428,8 +430,11 @@ def main(args: list[str] | None = None) -> int:
             if not stop.is_set():  # a Ctrl-C before rclpy.init installed its handler: rclpy would spin on
                 rclpy.spin(node)
         except NightSegError as error:
-            rclpy.logging.get_logger('seg_node').fatal(f'cannot start: {error}')
-            code = 1
+            if ended(stop):  # Ctrl-C during start-up (an engine build, a wait for another's): the end asked for
+                rclpy.logging.get_logger('seg_node').info(f'stopped during start-up: {error}')
+            else:
+                rclpy.logging.get_logger('seg_node').fatal(f'cannot start: {error}')
+                code = 1
         finally:
             if node is not None:
                 node.stop()
