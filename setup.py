@@ -42,8 +42,8 @@ EXTRAS = {
     ],
     # TensorRT converter and backend. `convert` makes the FP16 / INT8 Q/DQ ONNX graphs and reads int8 calibration
     # frames from folders and bags (runs and is tested on any machine); `tensorrt` adds cuda-python for the engine's
-    # CUDA buffers (a torch with CUDA works too). tensorrt itself comes from JetPack (apt python3-libnvinfer) or
-    # NVIDIA's packages.
+    # CUDA buffers (an installed pycuda, or a torch with CUDA, works too). tensorrt itself comes from JetPack (apt
+    # python3-libnvinfer) or NVIDIA's packages.
     'convert': ['onnx>=1.14', 'onnxruntime>=1.16', 'onnxconverter-common>=1.14', 'rosbags>=0.10'],
     'tensorrt': ['cuda-python>=12'],
     # Recorded drives without ROS 2 tools: `night-seg bag`, `replay`, `record` and the demo read and write rosbag2.

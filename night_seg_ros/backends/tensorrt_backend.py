@@ -3,7 +3,8 @@ named-tensor API (set_tensor_address, execute_async_v3).
 
 Every CUDA and TensorRT call runs on one thread the backend owns ('tensorrt-cuda'): opening the engine, warm-up and
 each inference, whichever thread calls `infer` (the node's worker, verify-engine's main thread). Device buffers come
-from cuda-python or torch (tensorrt/cuda.py). Needs tensorrt (>= 10) and one of those; no pycuda.
+from cuda-python, pycuda or torch, whichever is installed (tensorrt/cuda.py; pycuda's context is made current on that
+thread). Needs tensorrt (>= 10) and one of those.
 
 `open_graph` runs a render graph (render_graph.py) from its own engine, built ahead of time for the camera's size
 (night-seg build-engine BUNDLE --camera-size WxH), on the same thread, stream and GPU.
