@@ -50,8 +50,10 @@ EXTRAS = {
     'bag': ['rosbags>=0.10', 'tqdm>=4.60'],
     # `night-seg bench`: the plot of its figures.
     'bench': ['matplotlib>=3.5'],
-    # import-linter checks the layer contracts in setup.cfg (test/unit/test_contracts.py).
-    'test': ['pytest>=7', 'ruff>=0.4', 'colcon-common-extensions', 'hypothesis>=6.80', 'import-linter>=2.1'],
+    # import-linter checks the layer contracts in setup.cfg (test/unit/test_contracts.py); vermin that the code keeps
+    # to Python 3.10, Humble's (test/unit/test_humble_api.py).
+    'test': ['pytest>=7', 'ruff>=0.4', 'colcon-common-extensions', 'hypothesis>=6.80', 'import-linter>=2.1',
+             'vermin>=1.6'],
 }
 EXTRAS['tensorrt'] += EXTRAS['convert']
 EXTRAS['all'] = sorted({req for name in ('runtime', 'onnx', 'torch', 'convert', 'bag', 'bench')
