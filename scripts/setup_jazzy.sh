@@ -25,3 +25,4 @@ if [[ -f $TOOLS/install.sh ]]; then
   step "installing the ROS 2 launch and CLI tools from $TOOLS" bash "$TOOLS/install.sh" "$VENV"
 fi
 "$VENV/bin/python" -c 'import rclpy, onnxruntime; print("setup ok: jazzy venv, rclpy from", rclpy.__file__)'
+touch "$VENV/setup-complete"  # for the tests that use this venv from another one (test/slow/test_install_path.py)

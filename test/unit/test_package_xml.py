@@ -109,3 +109,10 @@ def test_the_optional_modules_are_without_a_key_or_not_for_a_vehicle():
     for module in OPTIONAL:
         assert module in RECORD['without_key'] or module in ('torch', 'transformers', 'huggingface_hub'), module
 
+
+
+def test_install_guide_names_the_onnxruntime_choice_and_the_optional_modules():
+    guide = (ROOT / 'docs' / 'INSTALL.md').read_text()
+    assert 'NIGHT_SEG_ONNXRUNTIME=gpu' in guide and 'NIGHT_SEG_ONNXRUNTIME=none' in guide
+    for name in ('onnx', 'cuda-python', 'pycuda', 'tensorrt', 'torch'):
+        assert name in guide, name
