@@ -6,7 +6,8 @@
 # Stand-ins, said as they are used: ROS_WHEELS_VENV's packages without onnxruntime and rosbags, on PYTHONPATH, stand in
 # for /opt/ros/jazzy (whose setup.bash sets PYTHONPATH) and apt's Python packages; the pip packages that package.xml's
 # pip keys resolve to (test/unit/rosdistro_keys.yaml, read from rosdistro) stand in for `rosdep install`.
-# Prints one line a step and ends with `rehearsal ok`; exit 1 with the reason otherwise. Needs PyPI (pip install).
+# The workspace gets a fresh clone of the checkout's HEAD (commit first what should be rehearsed). Prints one line a
+# step and ends with `rehearsal ok`; exit 1 with the reason otherwise. Needs git and PyPI (pip install).
 set -euo pipefail
 checkout=$(cd "$(dirname "$0")/.." && pwd)
 SYSTEM_PYTHON=${SYSTEM_PYTHON:-/usr/bin/python3}
@@ -47,7 +48,11 @@ say "stand-in for /opt/ros/jazzy: the ROS 2 Jazzy wheels of $ROS_WHEELS_VENV on 
 # The guide's commands, in a workspace.
 ws=$WORK/ros2_ws
 mkdir -p "$ws/src"
-ln -s "$checkout" "$ws/src/night_seg_ros"
+commit=$(git -C "$checkout" rev-parse HEAD)
+git clone --quiet --no-checkout "$checkout" "$ws/src/night_seg_ros"
+git -C "$ws/src/night_seg_ros" checkout --quiet "$commit"
+dirty=$(git -C "$checkout" status --porcelain --untracked-files=no | head -n 1)
+say "a fresh clone of $commit into the workspace${dirty:+ (uncommitted changes of the checkout are not in it)}"
 cd "$ws"
 "$SYSTEM_PYTHON" -m venv --system-site-packages .venv && touch .venv/COLCON_IGNORE
 echo 'numpy<2' > .venv/constraints.txt
