@@ -102,14 +102,21 @@ def ros2(env: dict[str, str], *arguments: str, timeout: float = 60.0) -> subproc
     """Run `ros2 ARGUMENTS` (param verbs without the daemon, so nothing is left running) and return what it printed.
 
     A fresh `ros2 param` discovers the node first, for --spin-time seconds: on a busy machine it may not see it in
-    time ('Node not found'), so it is given 5 s and asked again until `timeout`.
+    time ('Node not found'), so it is given 5 s and asked again until `timeout`. Its service call can also hang: a
+    request sent before the node's response writer has matched the new client gets no answer (a DDS discovery race of
+    the ROS 2 service layer), and `ros2 param` waits forever; such a call is ended after 30 s and made again.
     """
     command = ['ros2', *arguments]
     if arguments[0] == 'param':
         command += ['--no-daemon', '--spin-time', '5']
     deadline = time.monotonic() + timeout
     while True:
-        result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, check=False)
+        try:
+            result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=30, check=False)
+        except subprocess.TimeoutExpired:
+            if time.monotonic() > deadline:
+                raise
+            continue
         if 'Node not found' not in result.stderr or time.monotonic() > deadline:
             return result
 
