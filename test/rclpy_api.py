@@ -75,8 +75,8 @@ def _class_api(node: ast.ClassDef) -> dict[str, Any]:
 
 
 def package_api(source: Path, package: str = 'rclpy') -> dict[str, Any]:
-    """{module: {'names': [...], 'classes': {name: {'bases', 'methods': {name: [parameters]}, 'attributes'}}}} of the
-    package whose __init__.py is in `source`/`package`."""
+    """{module: {'names': [...], 'classes': {name: {'bases', 'methods': {name: [parameters]}, 'attributes'}},
+    'functions': {name: [parameters]}}} of the package whose __init__.py is in `source`/`package`."""
     modules = {}
     root = source / package
     for path in sorted(root.rglob('*.py')):
@@ -88,6 +88,8 @@ def package_api(source: Path, package: str = 'rclpy') -> dict[str, Any]:
             'names': sorted({name for statement in statements for name in _defined(statement)}),
             'classes': {statement.name: _class_api(statement) for statement in statements
                         if isinstance(statement, ast.ClassDef)},
+            'functions': {statement.name: _parameters(statement) for statement in statements
+                          if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef))},
         }
     return modules
 
@@ -95,11 +97,14 @@ def package_api(source: Path, package: str = 'rclpy') -> dict[str, Any]:
 @dataclass
 class Usage:
     """What code uses of a package: `imports` (module, name or None, where, guarded), `attributes` (dotted names
-    read from the package, e.g. 'rclpy.logging.get_logger'), `calls` (method name -> [(keywords, where)]), and
-    `self_reads` (attributes read on self in subclasses of the package's classes: (class base, attribute, where))."""
+    read from the package, e.g. 'rclpy.logging.get_logger'), `function_calls` (dotted function of the package ->
+    [(keywords, where)], e.g. rclpy.ok(context=...)), `calls` (method name -> [(keywords, where)], on any other
+    receiver), and `self_reads` (attributes read on self in subclasses of the package's classes: (class base,
+    attribute, where))."""
 
     imports: list[tuple[str, str | None, str, bool]] = field(default_factory=list)
     attributes: list[tuple[str, str]] = field(default_factory=list)
+    function_calls: dict[str, list[tuple[tuple[str, ...], str]]] = field(default_factory=dict)
     calls: dict[str, list[tuple[tuple[str, ...], str]]] = field(default_factory=dict)
     self_reads: list[tuple[str, str, str]] = field(default_factory=list)
 
@@ -149,7 +154,11 @@ def usage(paths: list[Path], package: str = 'rclpy', root: Path | None = None) -
                     found.attributes.append((dotted, where))
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
                 keywords = tuple(keyword.arg for keyword in node.keywords if keyword.arg)
-                found.calls.setdefault(node.func.attr, []).append((keywords, where))
+                dotted = _dotted(node.func)
+                if dotted and dotted.startswith(package + '.'):
+                    found.function_calls.setdefault(dotted, []).append((keywords, where))
+                else:
+                    found.calls.setdefault(node.func.attr, []).append((keywords, where))
         for node in ast.walk(tree):
             if isinstance(node, ast.ClassDef):
                 bases = [imported_classes.get(ast.unparse(base), '') for base in node.bases]

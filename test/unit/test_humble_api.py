@@ -89,6 +89,19 @@ def test_every_rclpy_attribute_exists_in_humble(used):
     assert not missing, f'rclpy attributes Humble does not have: {missing}'
 
 
+def test_every_rclpy_function_called_takes_its_keywords_in_humble(used):
+    problems = []
+    for dotted, calls in used.function_calls.items():
+        module, _, name = dotted.rpartition('.')
+        candidates = ([MODULES[module]['functions'][name]] if name in MODULES.get(module, {}).get('functions', {})
+                      else [api['functions'][name] for api in MODULES.values() if name in api['functions']])
+        for keywords, where in calls:  # a name without a Python function (a class, a C function) takes any
+            problems += [f'{dotted}({keyword}=...) ({where})' for keyword in keywords if candidates and not any(
+                keyword in parameters or '**' in parameters for parameters in candidates)]
+    assert not problems, f'keywords Humble\'s rclpy functions do not take: {problems}'
+    assert 'rclpy.ok' in used.function_calls  # the scan sees module-level calls
+
+
 def own_methods() -> set[str]:
     """Names of the methods the runtime's own classes define (a call of one is the runtime's, not rclpy's)."""
     return {node.name for path in RUNTIME for node in ast.walk(ast.parse(path.read_text()))
@@ -131,12 +144,16 @@ def test_the_scan_finds_what_humble_lacks(tmp_path):
                     'from rclpy.node import Node\n'
                     'class Late(Node):\n'
                     '    def f(self):\n'
-                    '        self.create_timer(1.0, print, autostart=False)\n')
+                    '        self.create_timer(1.0, print, autostart=False)\n'
+                    'import rclpy\n'
+                    'rclpy.shutdown(uninstall_handlers=True)\n')
     found = usage([code], 'rclpy', tmp_path)
     assert not resolves('rclpy.event_handler.SubscriptionEventCallbacks')
     assert not any('autostart' in parameters for parameters in methods_by_name(MODULES)['create_timer'])
     assert ('rclpy.event_handler', 'SubscriptionEventCallbacks') in [(m, n) for m, n, _w, _g in found.imports]
     assert found.calls['create_timer'][0][0] == ('autostart',)
+    assert found.function_calls['rclpy.shutdown'][0][0] == ('uninstall_handlers',)
+    assert 'uninstall_handlers' not in MODULES['rclpy.utilities']['functions']['shutdown']  # not a keyword of Humble's
 
 
 def test_the_code_keeps_to_python_3_10():
