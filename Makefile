@@ -23,9 +23,10 @@ test-experiments:
 	.venv/bin/python -m pytest -q experiments
 
 # The node, DDS, replay, faults, parameter and launch tests again on the ROS 2 Jazzy wheels (.venv-jazzy, no torch:
-# its test bundle is made with .venv), without ROS_DISTRO, as the PyPI wheels run. CI runs it after `make test`.
+# its test bundle is made with .venv), without ROS_DISTRO, as the PyPI wheels run, and the rehearsal of
+# docs/INSTALL.md, whose stand-in for /opt/ros is this venv. CI runs it after `make test`.
 JAZZY_TESTS = test/unit/test_dds.py test/unit/test_launch_file.py test/component/test_parameters.py \
-	test/component/test_dds_profile.py test/component/test_interrupts.py test/dds
+	test/component/test_dds_profile.py test/component/test_interrupts.py test/dds test/slow/test_install_path.py
 JAZZY_BUNDLE = out/test_bundle_64x128
 test-jazzy:
 	$(VENV_READY)

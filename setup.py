@@ -2,11 +2,25 @@
 
 The runtime only; the training code is the distribution in training/ (night-seg-training), which depends on this one.
 """
+import os
 from glob import glob
 
 from setuptools import find_packages, setup
 
 PACKAGE = 'night_seg_ros'
+
+
+def files(pattern: str) -> list[str]:
+    """The regular files matching `pattern`: data_files copies files only, and a folder among them (a bundle's
+    engines/, built on this machine for its GPU and never installed) would stop the build."""
+    return sorted(path for path in glob(pattern) if os.path.isfile(path))
+
+
+def bundled_models() -> list[tuple[str, list[str]]]:
+    """data_files entries of the bundles in models/: each bundle's files, without its engines/ folder."""
+    return [(f'share/{PACKAGE}/models/{os.path.basename(folder)}', files(os.path.join(folder, '*')))
+            for folder in sorted(glob('models/*')) if os.path.isdir(folder)]
+
 
 EXTRAS = {
     # What the node needs on any machine (ROS 2 itself comes from apt or the ROS PyPI wheels).
@@ -28,16 +42,18 @@ EXTRAS = {
     ],
     # TensorRT converter and backend. `convert` makes the FP16 / INT8 Q/DQ ONNX graphs and reads int8 calibration
     # frames from folders and bags (runs and is tested on any machine); `tensorrt` adds cuda-python for the engine's
-    # CUDA buffers (a torch with CUDA works too). tensorrt itself comes from JetPack (apt python3-libnvinfer) or
-    # NVIDIA's packages.
+    # CUDA buffers (an installed pycuda, or a torch with CUDA, works too). tensorrt itself comes from JetPack (apt
+    # python3-libnvinfer) or NVIDIA's packages.
     'convert': ['onnx>=1.14', 'onnxruntime>=1.16', 'onnxconverter-common>=1.14', 'rosbags>=0.10'],
     'tensorrt': ['cuda-python>=12'],
     # Recorded drives without ROS 2 tools: `night-seg bag`, `replay`, `record` and the demo read and write rosbag2.
     'bag': ['rosbags>=0.10', 'tqdm>=4.60'],
     # `night-seg bench`: the plot of its figures.
     'bench': ['matplotlib>=3.5'],
-    # import-linter checks the layer contracts in setup.cfg (test/unit/test_contracts.py).
-    'test': ['pytest>=7', 'ruff>=0.4', 'colcon-common-extensions', 'hypothesis>=6.80', 'import-linter>=2.1'],
+    # import-linter checks the layer contracts in setup.cfg (test/unit/test_contracts.py); vermin that the code keeps
+    # to Python 3.10, Humble's (test/unit/test_humble_api.py).
+    'test': ['pytest>=7', 'ruff>=0.4', 'colcon-common-extensions', 'hypothesis>=6.80', 'import-linter>=2.1',
+             'vermin>=1.6'],
 }
 EXTRAS['tensorrt'] += EXTRAS['convert']
 EXTRAS['all'] = sorted({req for name in ('runtime', 'onnx', 'torch', 'convert', 'bag', 'bench')
@@ -51,9 +67,9 @@ setup(
     data_files=[
         ('share/ament_index/resource_index/packages', ['resource/' + PACKAGE]),
         ('share/' + PACKAGE, ['package.xml']),
-        ('share/' + PACKAGE + '/launch', glob('launch/*.py')),
-        ('share/' + PACKAGE + '/config', glob('config/*.yaml') + glob('config/*.rviz') + glob('config/*.xml')),
-        ('share/' + PACKAGE + '/models/synthetic_demo_b0', glob('models/synthetic_demo_b0/*')),
+        ('share/' + PACKAGE + '/launch', files('launch/*.py')),
+        ('share/' + PACKAGE + '/config', files('config/*.yaml') + files('config/*.rviz') + files('config/*.xml')),
+        *bundled_models(),
     ],
     install_requires=['setuptools'],
     extras_require=EXTRAS,

@@ -1,4 +1,7 @@
 """The 19 Cityscapes train-id classes and their standard palette (RGB), the label space of every bundled model."""
+from __future__ import annotations
+
+from collections.abc import Sequence
 
 CITYSCAPES_CLASSES: tuple[str, ...] = (
     'road', 'sidewalk', 'building', 'wall', 'fence', 'pole', 'traffic light', 'traffic sign', 'vegetation', 'terrain',
@@ -13,6 +16,13 @@ CITYSCAPES_PALETTE: tuple[tuple[int, int, int], ...] = (
 
 IGNORE_INDEX = 255
 """Label id meaning 'no class': unlabelled ground truth, and node output pixels below the confidence threshold."""
+IGNORE_NAME = 'unknown'
+"""What label IGNORE_INDEX is called where the class names are published (vision_msgs/LabelInfo)."""
+
+
+def label_map(classes: Sequence[str]) -> list[tuple[int, str]]:
+    """(label id, name) of every id the labels image can hold: the model's classes in id order, then IGNORE_INDEX."""
+    return [*enumerate(classes), (IGNORE_INDEX, IGNORE_NAME)]
 
 
 def generated_palette(num_classes: int) -> list[tuple[int, int, int]]:

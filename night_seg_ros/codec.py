@@ -8,7 +8,9 @@ Everything is done with numpy views and OpenCV; there are no per-pixel Python lo
 
 Any unsupported or malformed message makes the decoders raise :class:`ImageDecodeError`
 (a ``ValueError``) and nothing else; its message names the problem and what is allowed.
-16-bit data is reduced to 8 bits by keeping the high byte (``value >> 8``).
+16-bit data is reduced to 8 bits by its declared bit depth (``bit_depth``, 16 unless told): a sample is shifted
+right by ``bit_depth - 8`` and saturates at 255, so a 12-bit sensor's 0-4095 in a mono16 container fills 0-255
+(keeping the high byte, as for 16, would leave it almost black).
 
 This module does not need ``rclpy``; it only imports the ``sensor_msgs`` message classes.
 """
@@ -60,9 +62,12 @@ class CameraImage:
         return cv2.cvtColor(self.pixels, cv2.COLOR_BGR2RGB) if self.order == 'bgr' else self.pixels.copy()
 
 
-# A decoder takes the pixel rows (H x W*bytes_per_pixel uint8, padding already cut off) and
-# whether 16-bit data is big-endian, and returns a new C-contiguous H x W x 3 uint8 RGB array.
-_Decoder = Callable[[np.ndarray, bool], np.ndarray]
+# A decoder takes the pixel rows (H x W*bytes_per_pixel uint8, padding already cut off), whether 16-bit data is
+# big-endian and its bit depth, and returns a new C-contiguous H x W x 3 uint8 RGB array.
+_Decoder = Callable[[np.ndarray, bool, int], np.ndarray]
+
+BIT_DEPTHS = range(8, 17)
+"""Significant bits a 16-bit sample may declare: 16 (the full range), 10 or 12 for packed sensors, ..."""
 
 
 @dataclass(frozen=True)
@@ -74,27 +79,44 @@ class _Layout:
     even_width: bool = False
 
 
-def _rgb_copy(rows: np.ndarray, _big_endian: bool) -> np.ndarray:
+def _rgb_copy(rows: np.ndarray, _big_endian: bool, _bit_depth: int) -> np.ndarray:
     """Decoder for rgb8: the pixels themselves, copied out of the message."""
     return np.array(rows.reshape(rows.shape[0], -1, 3), order='C')
 
 
-def _gray(bytes_per_pixel: int) -> _Decoder:
-    """Return a decoder for 8- or 16-bit grey; 16-bit keeps the high byte of each sample."""
+def to_8_bits(samples: np.ndarray, bit_depth: int) -> np.ndarray:
+    """uint16 samples of `bit_depth` significant bits -> uint8: shifted right by bit_depth - 8, saturating at 255."""
+    if bit_depth not in BIT_DEPTHS:
+        raise ValueError(f'bit depth {bit_depth}; allowed: 8 .. 16')
+    scaled = samples >> (bit_depth - 8) if bit_depth > 8 else samples.copy()
+    return np.minimum(scaled, 255, out=scaled).astype(np.uint8)
 
-    def decode(rows: np.ndarray, big_endian: bool) -> np.ndarray:
-        high = 0 if big_endian else bytes_per_pixel - 1
-        return cv2.cvtColor(np.ascontiguousarray(rows[:, high::bytes_per_pixel]), cv2.COLOR_GRAY2RGB)
+
+def _eight_bit(rows: np.ndarray, big_endian: bool, bit_depth: int) -> np.ndarray:
+    """16-bit pixel rows (uint8, 2 bytes a sample) -> one uint8 per sample, by `bit_depth` (`to_8_bits`)."""
+    if bit_depth == 16:  # the high byte of each sample, without arithmetic
+        return np.ascontiguousarray(rows[:, (0 if big_endian else 1)::2])
+    return to_8_bits(np.ascontiguousarray(rows).view('>u2' if big_endian else '<u2'), bit_depth)
+
+
+def _gray(bytes_per_pixel: int) -> _Decoder:
+    """Return a decoder for 8- or 16-bit grey; 16-bit samples are scaled by their bit depth."""
+
+    def decode(rows: np.ndarray, big_endian: bool, bit_depth: int) -> np.ndarray:
+        gray = _eight_bit(rows, big_endian, bit_depth) if bytes_per_pixel == 2 else np.ascontiguousarray(rows)
+        return cv2.cvtColor(gray, cv2.COLOR_GRAY2RGB)
 
     return decode
 
 
-def _opencv(code: int, channels: int) -> _Decoder:
-    """Return a decoder that runs ``cv2.cvtColor`` with ``code`` on ``channels``-channel pixels."""
+def _opencv(code: int, channels: int, sixteen_bits: bool = False) -> _Decoder:
+    """Return a decoder that runs ``cv2.cvtColor`` with ``code`` on ``channels``-channel pixels (of 16-bit samples
+    scaled by their bit depth first, with `sixteen_bits`); ``code`` None: the pixels as they are (RGB)."""
 
-    def decode(rows: np.ndarray, _big_endian: bool) -> np.ndarray:
-        pixels = np.ascontiguousarray(rows).reshape(rows.shape[0], -1, channels)
-        return cv2.cvtColor(pixels, code)
+    def decode(rows: np.ndarray, big_endian: bool, bit_depth: int) -> np.ndarray:
+        samples = _eight_bit(rows, big_endian, bit_depth) if sixteen_bits else np.ascontiguousarray(rows)
+        pixels = samples.reshape(rows.shape[0], -1, channels)
+        return np.ascontiguousarray(pixels) if code is None else cv2.cvtColor(pixels, code)
 
     return decode
 
@@ -113,6 +135,10 @@ _LAYOUTS: dict[str, _Layout] = {
     'bgr8': _BGR8,
     'rgba8': _Layout(4, _opencv(cv2.COLOR_RGBA2RGB, 4)),
     'bgra8': _BGRA8,
+    'rgb16': _Layout(6, _opencv(None, 3, sixteen_bits=True)),
+    'bgr16': _Layout(6, _opencv(cv2.COLOR_BGR2RGB, 3, sixteen_bits=True)),
+    'rgba16': _Layout(8, _opencv(cv2.COLOR_RGBA2RGB, 4, sixteen_bits=True)),
+    'bgra16': _Layout(8, _opencv(cv2.COLOR_BGRA2RGB, 4, sixteen_bits=True)),
     'mono8': _MONO8,
     'mono16': _MONO16,
     '8UC1': _MONO8,
@@ -167,14 +193,15 @@ def _check_size(width: int, height: int) -> None:
             f'and at most {MAX_PIXELS} pixels')
 
 
-def image_to_rgb(msg: Image) -> np.ndarray:
+def image_to_rgb(msg: Image, bit_depth: int = 16) -> np.ndarray:
     """Decode a raw image message to RGB.
 
     ``msg`` is a ``sensor_msgs/Image`` or any object with ``height``, ``width``, ``encoding``,
     ``is_bigendian``, ``step`` and ``data`` (``bytes``, ``bytearray``, ``array.array('B')`` or a
     sequence of ints). Rows may be padded (``step`` larger than a row); ``data`` must hold at
-    least ``step * height`` bytes and anything after that is ignored. 16-bit encodings honour
-    ``is_bigendian`` and keep the high byte. ``8UCn`` follow the OpenCV convention (BGR order),
+    least ``step * height`` bytes and anything after that is ignored. 16-bit encodings (mono16, 16UC1, rgb16,
+    bgr16, rgba16, bgra16) honour ``is_bigendian`` and are scaled by ``bit_depth`` (8-16, the sensor's significant
+    bits; `to_8_bits`). ``8UCn`` follow the OpenCV convention (BGR order),
     ``yuv422`` is UYVY and ``yuv422_yuy2`` is YUYV; both need an even width.
 
     Returns a new C-contiguous ``height x width x 3`` uint8 RGB array that does not share
@@ -189,7 +216,7 @@ def image_to_rgb(msg: Image) -> np.ndarray:
         raise ImageDecodeError(f'encoding {msg.encoding!r} needs an even width, got width {msg.width}')
     rows = _pixel_rows(msg, layout.bytes_per_pixel)
     try:
-        return layout.decode(rows, bool(msg.is_bigendian))
+        return layout.decode(rows, bool(msg.is_bigendian), bit_depth)
     except cv2.error as exc:
         raise ImageDecodeError(f'cannot decode {msg.encoding!r} image: {exc}') from exc
 
@@ -198,16 +225,16 @@ _NATIVE_ORDERS = {'rgb8': 'rgb', 'bgr8': 'bgr', '8UC3': 'bgr'}
 """Raw encodings whose bytes are already 3-channel pixels, and their channel order."""
 
 
-def image_to_camera(msg: Image) -> CameraImage:
+def image_to_camera(msg: Image, bit_depth: int = 16) -> CameraImage:
     """Decode a raw image message as `image_to_rgb` does, without a copy or a conversion where the encoding allows.
 
     rgb8, bgr8 and 8UC3 give a view of ``msg.data`` in the message's own channel order (keep ``msg`` alive while
-    the view is used); every other encoding is decoded to a new RGB array. Raises ImageDecodeError as
-    `image_to_rgb`.
+    the view is used); every other encoding is decoded to a new RGB array (16-bit ones scaled by ``bit_depth``).
+    Raises ImageDecodeError as `image_to_rgb`.
     """
     order = _NATIVE_ORDERS.get(msg.encoding)
     if order is None:
-        return CameraImage(image_to_rgb(msg), 'rgb')
+        return CameraImage(image_to_rgb(msg, bit_depth), 'rgb')
     _check_size(msg.width, msg.height)
     return CameraImage(_pixel_rows(msg, 3).reshape(msg.height, msg.width, 3), order)
 
@@ -281,22 +308,22 @@ def _png_size(data: np.ndarray) -> tuple[int, int] | None:
     return int.from_bytes(data[16:20].tobytes(), 'big'), int.from_bytes(data[20:24].tobytes(), 'big')
 
 
-def compressed_to_rgb(msg: CompressedImage) -> np.ndarray:
+def compressed_to_rgb(msg: CompressedImage, bit_depth: int = 16) -> np.ndarray:
     """Decode a compressed image message (JPEG or PNG) to a new C-contiguous H x W x 3 uint8 RGB array.
 
     As `compressed_to_camera`, then converted to RGB.
     """
-    return compressed_to_camera(msg).rgb()
+    return compressed_to_camera(msg, bit_depth).rgb()
 
 
-def compressed_to_camera(msg: CompressedImage) -> CameraImage:
+def compressed_to_camera(msg: CompressedImage, bit_depth: int = 16) -> CameraImage:
     """Decode a compressed image message (JPEG or PNG) to a camera frame (colour images stay in OpenCV's BGR).
 
     ``msg`` is a ``sensor_msgs/CompressedImage`` or any object with ``format`` and ``data``.
     The codec is detected from the magic bytes; ``format`` is only used to refuse
     ``compressedDepth`` messages. Grey, BGR and BGRA images of 8 or 16 bits are accepted;
-    16-bit samples keep their high byte. The size limits of :func:`image_to_rgb` apply and are
-    checked from the header before decoding.
+    16-bit samples are scaled by ``bit_depth`` as in `image_to_rgb`. The size limits of :func:`image_to_rgb`
+    apply and are checked from the header before decoding.
 
     Returns a CameraImage of new pixels. Raises ImageDecodeError for empty, corrupt, truncated or unsupported data.
     """
@@ -325,13 +352,14 @@ def compressed_to_camera(msg: CompressedImage) -> CameraImage:
     _check_size(decoded.shape[1], decoded.shape[0])
     if decoded.dtype == np.uint8 and decoded.ndim == 3 and decoded.shape[2] == 3:
         return CameraImage(decoded, 'bgr')
-    return CameraImage(_decoded_to_rgb(decoded, kind), 'rgb')
+    return CameraImage(_decoded_to_rgb(decoded, kind, bit_depth), 'rgb')
 
 
-def _decoded_to_rgb(decoded: np.ndarray, kind: str) -> np.ndarray:
-    """Turn an ``cv2.imdecode`` result (H x W [x 1|3|4], uint8 or uint16, BGR order) into RGB uint8."""
+def _decoded_to_rgb(decoded: np.ndarray, kind: str, bit_depth: int = 16) -> np.ndarray:
+    """Turn an ``cv2.imdecode`` result (H x W [x 1|3|4], uint8 or uint16 of `bit_depth` bits, BGR order) into RGB
+    uint8."""
     if decoded.dtype == np.uint16:
-        decoded = (decoded >> 8).astype(np.uint8)
+        decoded = to_8_bits(decoded, bit_depth)
     elif decoded.dtype != np.uint8:
         raise ImageDecodeError(f'unsupported {kind} sample type {decoded.dtype}; supported: 8 and 16 bits')
     channels = 1 if decoded.ndim == 2 else decoded.shape[2]

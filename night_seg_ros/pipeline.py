@@ -8,6 +8,7 @@ rendered on its own, optionally straight into a caller's buffer (a message's dat
 """
 from __future__ import annotations
 
+import importlib.util
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -281,6 +282,11 @@ def load_pipeline(setting: ModelSetting, confidence_threshold: float = 0.0, over
     try:
         backend.warmup()
         on_backend = render_on == 'backend' or (render_on == 'auto' and backend.device.startswith('cuda'))
+        if on_backend and importlib.util.find_spec('onnx') is None:  # the render graph is built with onnx
+            on_backend = False
+            if log is not None:
+                log.warning(f'rendering on the CPU: render_on {render_on} on {backend.device} needs the onnx package '
+                            '(pip install onnx)')
         pipeline = SegmentationPipeline(backend, (bundle.input.height, bundle.input.width), bundle.palette,
                                         confidence_threshold, overlay_alpha, confidence_encoding, output_resolution,
                                         bundle.onnx_path if on_backend and bundle.onnx_path.is_file() else None, log)

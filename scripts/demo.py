@@ -28,6 +28,7 @@ from night_seg_ros.codec import image_to_array, stamp_ns
 from night_seg_ros.drives import bag_io
 from night_seg_ros.drives.preview import Mp4Writer, contact_sheet
 from night_seg_ros.metrics import ConfusionMatrix
+from night_seg_ros.progress import progress_stream
 from night_seg_ros.render import colorize, palette_lut, write_png
 from night_seg_ros.vocabulary import OUTPUTS
 from night_seg_training.synthetic import drive
@@ -221,6 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--rate', type=float, default=1.0, help='replay speed factor (1.0 = real time)')
     args = parser.parse_args(argv)
     start = time.monotonic()
+    sys.stderr = progress_stream(sys.stderr)  # the drive generator's bar: a line every few seconds in a log or pipe
     try:
         drive_bag = ensure_drive(args.drive)
         shutil.rmtree(args.out, ignore_errors=True)

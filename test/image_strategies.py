@@ -14,9 +14,10 @@ from night_seg_ros.codec import SUPPORTED_ENCODINGS
 
 BYTES_PER_PIXEL = {'rgb8': 3, 'bgr8': 3, 'rgba8': 4, 'bgra8': 4, 'mono8': 1, 'mono16': 2, '8UC1': 1, '8UC3': 3,
                    '8UC4': 4, '16UC1': 2, 'yuv422': 2, 'uyvy': 2, 'yuv422_yuy2': 2, 'yuyv': 2, 'bayer_rggb8': 1,
-                   'bayer_bggr8': 1, 'bayer_gbrg8': 1, 'bayer_grbg8': 1}
+                   'bayer_bggr8': 1, 'bayer_gbrg8': 1, 'bayer_grbg8': 1, 'rgb16': 6, 'bgr16': 6, 'rgba16': 8,
+                   'bgra16': 8}
 EVEN_WIDTH = ('yuv422', 'uyvy', 'yuv422_yuy2', 'yuyv')
-UNSUPPORTED = ('rgb16', 'bgr16', 'rgba16', '32FC1', '16SC1', '64FC1', 'nv21', 'jpeg', 'RGB8', '', ' rgb8')
+UNSUPPORTED = ('rgb32', 'bgr16x', '16UC3', '32FC1', '16SC1', '64FC1', 'nv21', 'jpeg', 'RGB8', '', ' rgb8')
 UINT32_MAX = 2**32 - 1
 
 encodings = st.one_of(st.sampled_from(SUPPORTED_ENCODINGS), st.sampled_from(UNSUPPORTED), st.text(max_size=12))

@@ -3,7 +3,8 @@ named-tensor API (set_tensor_address, execute_async_v3).
 
 Every CUDA and TensorRT call runs on one thread the backend owns ('tensorrt-cuda'): opening the engine, warm-up and
 each inference, whichever thread calls `infer` (the node's worker, verify-engine's main thread). Device buffers come
-from cuda-python or torch (tensorrt/cuda.py). Needs tensorrt (>= 10) and one of those; no pycuda.
+from cuda-python, pycuda or torch, whichever is installed (tensorrt/cuda.py; pycuda's context is made current on that
+thread). Needs tensorrt (>= 10) and one of those.
 
 `open_graph` runs a render graph (render_graph.py) from its own engine, built ahead of time for the camera's size
 (night-seg build-engine BUNDLE --camera-size WxH), on the same thread, stream and GPU.
@@ -28,7 +29,7 @@ from night_seg_ros.tensorrt.builder import (
     graph_engine_key,
     system_info,
 )
-from night_seg_ros.tensorrt.cache import EngineCacheError, EnginePolicy, build_command, find_engine, resolve_engine
+from night_seg_ros.tensorrt.cache import EngineCacheError, EnginePolicy, build_command, resolve_engine
 from night_seg_ros.tensorrt.cuda import CudaError, CudaRuntime, device_index, open_cuda
 
 if TYPE_CHECKING:
@@ -129,16 +130,18 @@ class TensorRTBackend(Backend):
         key = engine_key(bundle, system, precision, policy.dla_core)
         cache_dir = policy.folder(bundle.engines_dir)
         command = build_command(bundle.path, key, cache_dir, bundle.engines_dir)
+        log = policy.log or print
 
-        def build() -> Path:
+        def build(folder: Path) -> Path:
             if precision == 'int8':
                 raise EngineBuildError(f'no int8 engine for this system and the node cannot calibrate; build it '
                                        f'with: {command}')
-            return build_engine(bundle, cache_dir, BuildOptions(precision, dla_core=policy.dla_core, device=index),
-                                system)
+            return build_engine(bundle, folder, BuildOptions(precision, dla_core=policy.dla_core, device=index),
+                                system, log=log, cancelled=policy.cancelled, lock=False)
 
         try:
-            self.engine_path = resolve_engine(cache_dir, key, build if policy.build else None, command)
+            self.engine_path = resolve_engine(cache_dir, key, build if policy.build else None, command,
+                                              policy.fallback(bundle.engines_dir), log, policy.cancelled)
         except (EngineCacheError, EngineBuildError, OSError) as error:
             raise BackendError(str(error)) from error
         logger = trt.Logger(trt.Logger.WARNING)
@@ -199,11 +202,11 @@ class TensorRTBackend(Backend):
         policy = self._policy
         key = graph_engine_key(graph, self._system, self._precision, policy.dla_core)
         cache_dir = policy.folder(self._bundle.engines_dir)
+        command = build_command(self._bundle.path, key, cache_dir, self._bundle.engines_dir, RenderTarget.of(graph))
         try:
-            path = find_engine(cache_dir, key)
+            path = resolve_engine(cache_dir, key, None, command, policy.fallback(self._bundle.engines_dir))
         except EngineCacheError as error:
-            command = build_command(self._bundle.path, key, cache_dir, self._bundle.engines_dir, RenderTarget.of(graph))
-            raise GraphUnavailable(f'{error}. Build it with: {command}') from error
+            raise GraphUnavailable(str(error)) from error
         inputs, outputs = graph_io(graph)
         engine, context = self._deserialize(trt, path, {**inputs, **outputs})
         runner = TensorRTGraphRunner(graph, self, path, engine, context)

@@ -333,7 +333,8 @@ class _Sink:
 
 
 def _progress(total: int, enabled: bool) -> Callable[..., None]:
-    """progress(n, close=False): a tqdm bar when tqdm is installed, else a line every 10 %; nothing when disabled."""
+    """progress(n, close=False): a tqdm bar when tqdm is installed (a line every few seconds where stderr is a file
+    or a pipe: progress.progress_stream), else a line every 10 %; nothing when disabled."""
     if not enabled:
         return lambda _n, close=False: None
     try:
@@ -347,7 +348,9 @@ def _progress(total: int, enabled: bool) -> Callable[..., None]:
                 print(f'{done[0]}/{total} frames', flush=True)
 
         return plain
-    bar = tqdm(total=total, unit='frame', desc='segmenting')
+    from night_seg_ros.progress import progress_stream
+
+    bar = tqdm(total=total, unit='frame', desc='segmenting', file=progress_stream())
 
     def update(n: int, close: bool = False) -> None:
         bar.update(n)

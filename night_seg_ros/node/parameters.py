@@ -7,6 +7,8 @@ Importable without rclpy.
 """
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,15 +69,20 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               'TensorRT only.', choices=PRECISIONS),
     ParamSpec('num_threads', 0, 'CPU threads for inference (onnxruntime intra-op, torch); 0 = library default.',
               minimum=0, maximum=256),
-    ParamSpec('engine_cache_dir', '', "TensorRT engine folder; empty: the bundle's engines/ folder. An engine is "
-              'used only when its sidecar matches the model, TensorRT version, GPU, precision and input size.'),
+    ParamSpec('engine_cache_dir', '', "TensorRT engine folder; empty: the bundle's engines/ folder, or the per-user "
+              '~/.cache/night_seg_ros/engines where that is read-only (an install under /opt). An engine is used only '
+              'when its sidecar matches the model, TensorRT version, GPU, precision and input size.'),
     ParamSpec('engine_build', True, 'backend tensorrt: build the engine at start-up when the cache has none that '
-              'matches (takes minutes; fp32/fp16 only). false: fail, naming the build-engine command. auto never '
-              'builds.'),
+              'matches (takes minutes; fp32/fp16 only; one process builds an engine at a time, others wait and load '
+              'it; Ctrl-C stops it). false: fail, naming the build-engine command. auto never builds.'),
     ParamSpec('dla_core', -1, 'backend tensorrt: run on this DLA core (Jetson Orin AGX/NX: 0 or 1; fp16 or int8, '
               'GPU fallback for what the DLA cannot run); -1: the GPU.', minimum=-1, maximum=7),
     ParamSpec('input_transport', 'raw', 'raw subscribes to image (sensor_msgs/Image); compressed to image/compressed '
               '(sensor_msgs/CompressedImage, jpeg or png).', choices=('raw', 'compressed')),
+    ParamSpec('input_bit_depth', 16, 'Significant bits of 16-bit input (mono16, 16UC1, rgb16, bgr16, rgba16, bgra16, '
+              '16-bit PNG): samples are shifted right by input_bit_depth - 8 and saturate at 255. A 10- or 12-bit '
+              'sensor in a 16-bit container needs 10 or 12, else its image comes out almost black.',
+              minimum=8, maximum=16),
     ParamSpec('input_reliability', 'auto', 'Input QoS reliability. auto matches the camera: reliable, switched to '
               'best effort when a best-effort publisher appears (any distro). best_available (Jazzy and later) is '
               'resolved once, against the publishers present when the node starts.',
@@ -123,3 +130,16 @@ def validate(values: dict[str, Any]) -> list[str]:
     if unknown:
         problems.append(f'unknown parameters {unknown}; known: {", ".join(PARAMETERS_BY_NAME)}')
     return problems
+
+
+def unknown_parameters(given: Iterable[str], known: Iterable[str], node: str = 'seg_node') -> list[str]:
+    """One warning per name in `given` (the parameters a file or the command line set for this node) that is not in
+    `known`, naming the closest known parameter. A warning, not a refusal: `/**:` files are shared between nodes."""
+    known = sorted(set(known))
+    warnings = []
+    for name in sorted(set(given) - set(known)):
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+        hint = (f"did you mean '{close[0]}'?" if close
+                else 'no parameter of this node is close to it (a parameter of another node in a shared /** file?)')
+        warnings.append(f"parameter '{name}' is not a parameter of {node} and is ignored; {hint}")
+    return warnings

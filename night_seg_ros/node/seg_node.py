@@ -11,6 +11,7 @@ output has a subscriber the node does not take frames at all.
 """
 from __future__ import annotations
 
+import functools
 import sys
 import time
 from collections.abc import Sequence
@@ -38,13 +39,22 @@ except ImportError:  # vision_msgs is optional: without it the class names are t
 
 from night_seg_ros import codec
 from night_seg_ros.camera_info import camera_info_topic, scale_camera_info
+from night_seg_ros.classes import label_map
 from night_seg_ros.errors import NightSegError
+from night_seg_ros.node.health import ERROR, WARN, Health
 from night_seg_ros.node.latest_frame import FrameWorker, LatestFrameSlot
-from night_seg_ros.node.parameters import LIVE_PARAMETERS, PARAMETERS, PARAMETERS_BY_NAME, ParamSpec, validate
-from night_seg_ros.node.stats import FrameStats
+from night_seg_ros.node.parameters import (
+    LIVE_PARAMETERS,
+    PARAMETERS,
+    PARAMETERS_BY_NAME,
+    ParamSpec,
+    unknown_parameters,
+    validate,
+)
+from night_seg_ros.node.stats import FrameStats, frame_latency
 from night_seg_ros.pipeline import Inference, ModelSetting, OutputRequest, load_pipeline
 from night_seg_ros.render import RenderSettings
-from night_seg_ros.ros_process import ros_session
+from night_seg_ros.ros_process import ended, ros_session
 from night_seg_ros.tensorrt.cache import EnginePolicy
 from night_seg_ros.vocabulary import OUTPUTS as OUTPUT_TOPICS
 
@@ -54,6 +64,8 @@ DIAGNOSTICS_TOPIC = '/diagnostics'
 LABEL_INFO_TOPIC = 'label_info'
 CAMERA_INFO_TOPIC = 'camera_info'
 """The outputs' CameraInfo, scaled to their size; published beside them when the camera's own arrives."""
+CLASS_PARAMETERS = ('class_names', 'class_palette')
+"""Read-only parameters describing the loaded model; values given at start-up are ignored without a word."""
 INPUT_CHECK_PERIOD_S = 0.5
 """How often the node checks whether any output has a subscriber (it takes frames only while one has)."""
 _PARAMETER_TYPES = {str: ParameterType.PARAMETER_STRING, int: ParameterType.PARAMETER_INTEGER,
@@ -67,10 +79,10 @@ class StartupError(NightSegError, RuntimeError):
     """
 
 
-def reliability_policy(name: str) -> ReliabilityPolicy:
-    """QoS reliability for a parameter value other than 'auto' (which the node resolves from the graph)."""
+def reliability_policy(name: str, parameter: str = 'input_reliability') -> ReliabilityPolicy:
+    """QoS reliability for a value of `parameter` other than 'auto' (which the node resolves from the graph)."""
     if name == 'best_available' and not hasattr(ReliabilityPolicy, 'BEST_AVAILABLE'):
-        raise StartupError('parameter input_reliability is best_available, which this ROS 2 distribution (Humble) '
+        raise StartupError(f'parameter {parameter} is best_available, which this ROS 2 distribution (Humble) '
                            'does not offer; allowed here: auto, reliable, best_effort')
     return {'best_available': getattr(ReliabilityPolicy, 'BEST_AVAILABLE', None),
             'reliable': ReliabilityPolicy.RELIABLE, 'best_effort': ReliabilityPolicy.BEST_EFFORT}[name]
@@ -101,6 +113,9 @@ class SegmentationNode(Node):
         # figures in docs/BENCHMARKS.md are on one thread).
         cv2.setNumThreads(1)
         self.params = self._declare_parameters()
+        for name in ('input_reliability', 'output_reliability'):  # before the model loads (maybe an engine build)
+            if self.params[name] != 'auto':
+                reliability_policy(self.params[name], name)
         self.pipeline, bundle = load_pipeline(
             self._model_setting(), self.params['confidence_threshold'], self.params['overlay_alpha'],
             self.params['confidence_encoding'], log=self.get_logger(), model_option='parameter model',
@@ -108,6 +123,8 @@ class SegmentationNode(Node):
         self.backend = self.pipeline.backend
         self.bundle_path = bundle.path
         self.stats = FrameStats()
+        self.health = Health()
+        self._last_frame = time.monotonic()  # the newest frame's arrival, or when the node subscribed
         self._buffers: dict[str, tuple[Image, Any]] = {}
 
         depth = self.params['qos_depth']
@@ -137,21 +154,22 @@ class SegmentationNode(Node):
         for worker in self.workers:
             worker.start()
         compressed = self.params['input_transport'] == 'compressed'
-        self._decode = codec.compressed_to_camera if compressed else codec.image_to_camera
+        self._decode = functools.partial(codec.compressed_to_camera if compressed else codec.image_to_camera,
+                                         bit_depth=self.params['input_bit_depth'])
         self._input_type, self._input_topic = (CompressedImage, 'image/compressed') if compressed else (Image, 'image')
         self.subscription = None
         self.camera_info_subscription = None
         self._rematch_timer = None
+        self._steady = Clock(clock_type=ClockType.STEADY_TIME)
         self._reliability = (ReliabilityPolicy.RELIABLE if self.params['input_reliability'] == 'auto'
                              else reliability_policy(self.params['input_reliability']))
         self._subscribe()
         input_topic = self.subscription.topic_name
         self._update_input()
         # On the steady clock: with use_sim_time a ROS-time timer would wait for /clock, and a bag played with
-        # --clock waits for the node to subscribe.
-        self.input_timer = self.create_timer(INPUT_CHECK_PERIOD_S, self._update_input,
-                                             clock=Clock(clock_type=ClockType.STEADY_TIME))
-        self.diagnostics_timer = self.create_timer(self.params['diagnostics_period'], self._publish_diagnostics)
+        # --clock waits for the node to subscribe; diagnostics report a stopped camera (or bag) while /clock stands.
+        self.input_timer = self.create_timer(INPUT_CHECK_PERIOD_S, self._update_input, clock=self._steady)
+        self.diagnostics_timer = self._diagnostics_timer(self.params['diagnostics_period'])
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.get_logger().info(
             f'ready: model {self.bundle_path}, backend {self.backend.describe()}, input '
@@ -163,12 +181,16 @@ class SegmentationNode(Node):
         """Declare every parameter once (typed, ranged, read-only unless live) and return their values.
 
         The values given at start-up are checked first, so that a bad one is refused with a message naming the
-        parameter and the allowed values (rclpy's own refusal would not name them).
+        parameter and the allowed values (rclpy's own refusal would not name them); a name this node does not have (a
+        typo in a parameter file or on the command line) gets one warning naming the closest parameter it has.
         """
         # rclpy keeps the --ros-args / launch values in _parameter_overrides (Humble to Kilted) and offers no public
         # getter; reading them before the declarations is what lets the refusal name the allowed values.
-        given = {name: parameter.value for name, parameter in self._parameter_overrides.items()
-                 if name in PARAMETERS_BY_NAME}
+        overrides = self._parameter_overrides
+        known = [*PARAMETERS_BY_NAME, *CLASS_PARAMETERS, *(name for name in overrides if self.has_parameter(name))]
+        for warning in unknown_parameters(overrides, known, self.get_name()):
+            self.get_logger().warning(warning)
+        given = {name: parameter.value for name, parameter in overrides.items() if name in PARAMETERS_BY_NAME}
         problems = validate(given)
         if problems:
             raise StartupError('invalid parameters: ' + '; '.join(problems))
@@ -179,16 +201,17 @@ class SegmentationNode(Node):
         """The model's class names and palette as read-only parameters: id i is class_names[i], coloured
         class_palette[3i:3i+3] (RGB). They describe the loaded model, so values given at start-up are ignored."""
         for name, value, description in (
-                ('class_names', list(classes), 'Class name of each label id (index = id) of the loaded model.'),
-                ('class_palette', [int(c) for color in palette for c in color],
+                (CLASS_PARAMETERS[0], list(classes), 'Class name of each label id (index = id) of the loaded model.'),
+                (CLASS_PARAMETERS[1], [int(c) for color in palette for c in color],
                  'RGB colour of each class in the color and overlay images: 3 integers per class id, in id order.')):
             self.declare_parameter(name, value, ParameterDescriptor(description=description, read_only=True),
                                    ignore_override=True)
 
     def _publish_label_info(self) -> None:
-        """vision_msgs/LabelInfo (transient local): the id -> class name map and the confidence threshold."""
+        """vision_msgs/LabelInfo (transient local): the id -> class name map (255: 'unknown', below the threshold)
+        and the confidence threshold."""
         names = self.get_parameter('class_names').value
-        classes = [VisionClass(class_id=index, class_name=name) for index, name in enumerate(names)]
+        classes = [VisionClass(class_id=index, class_name=name) for index, name in label_map(names)]
         message = LabelInfo(class_map=classes, threshold=float(self.params['confidence_threshold']))
         message.header.stamp = self.get_clock().now().to_msg()
         self.label_info_publisher.publish(message)
@@ -204,10 +227,13 @@ class SegmentationNode(Node):
         self.pipeline.settings = RenderSettings(self.params['confidence_threshold'], self.params['overlay_alpha'])
         if 'diagnostics_period' in values:
             self.destroy_timer(self.diagnostics_timer)
-            self.diagnostics_timer = self.create_timer(values['diagnostics_period'], self._publish_diagnostics)
+            self.diagnostics_timer = self._diagnostics_timer(values['diagnostics_period'])
         if 'confidence_threshold' in values and self.label_info_publisher is not None:
             self._publish_label_info()
         return SetParametersResult(successful=True)
+
+    def _diagnostics_timer(self, period: float) -> Any:
+        return self.create_timer(period, self._publish_diagnostics, clock=self._steady)
 
     def _model_setting(self) -> ModelSetting:
         """The model, backend and engine the parameters ask for."""
@@ -216,10 +242,12 @@ class SegmentationNode(Node):
                             params['precision'], params['num_threads'], self._engine_policy())
 
     def _engine_policy(self) -> EnginePolicy:
-        """Where the tensorrt backend finds its engine, whether it may build one, and on which DLA core."""
+        """Where the tensorrt backend finds its engine, whether it may build one, and on which DLA core; a build
+        logs through this node's logger and stops at Ctrl-C (the context shut down)."""
         dla_core = self.params['dla_core']
         return EnginePolicy(self.params['engine_cache_dir'], self.params['engine_build'],
-                            None if dla_core < 0 else dla_core)
+                            None if dla_core < 0 else dla_core, log=self.get_logger().info,
+                            cancelled=lambda: not self.context.ok())
 
     def _subscribe(self) -> None:
         """(Re)create the input subscriptions: the image with the current reliability, and the camera's CameraInfo
@@ -255,6 +283,7 @@ class SegmentationNode(Node):
         """Take frames only while some output has a subscriber (as Autoware's nodes do): subscribe or unsubscribe."""
         wanted = self._outputs_subscribed()
         if wanted and self.subscription is None:
+            self._last_frame = time.monotonic()  # a stopped camera is measured from here
             self._subscribe()
         elif not wanted and self.subscription is not None:
             self._unsubscribe()
@@ -292,7 +321,8 @@ class SegmentationNode(Node):
     def _on_image(self, msg: Any) -> None:
         """Subscription callback: keep only the newest message (latest frame wins)."""
         self.stats.count('received')
-        if self.slot.put((msg, time.monotonic())):
+        self._last_frame = arrived = time.monotonic()
+        if self.slot.put((msg, arrived)):
             self.stats.count('dropped')
 
     def _wanted(self) -> OutputRequest:
@@ -328,9 +358,9 @@ class SegmentationNode(Node):
         self._publish_camera_info(header, (height, width))
         self.stats.count('processed')
         processing = time.monotonic() - arrived
-        stamp = codec.stamp_ns(header)
-        now = self.get_clock().now().nanoseconds
-        latency = (now - stamp) / 1e9 if stamp > 0 else processing
+        latency, from_stamp = frame_latency(self.get_clock().now().nanoseconds, codec.stamp_ns(header), processing)
+        if not from_stamp:
+            self.stats.count('latency_from_arrival')
         self.stats.record(latency, processing, inference.seconds)
 
     def _publish_camera_info(self, header: Any, size: tuple[int, int]) -> None:
@@ -366,16 +396,14 @@ class SegmentationNode(Node):
 
     def _publish_diagnostics(self) -> None:
         summary = self.stats.summary()
+        subscription = self.subscription
+        health = self.health.assess(summary, subscription is not None, time.monotonic() - self._last_frame,
+                                    self.params['diagnostics_period'],
+                                    subscription.topic_name if subscription is not None else 'the input')
         status = DiagnosticStatus(name=f'{self.get_fully_qualified_name()}: segmentation',
-                                  hardware_id=self.backend.describe())
-        problems = summary['window_bad_input'] + summary['window_errors']
-        status.level = DiagnosticStatus.WARN if problems else DiagnosticStatus.OK
-        if problems:
-            status.message = (f'{summary["window_bad_input"]} bad input, {summary["window_errors"]} errors in the '
-                              'last period')
-        else:
-            status.message = ('ok' if self.subscription is not None
-                              else 'idle: no output has a subscriber, no frames taken')
+                                  hardware_id=self.backend.describe(), message=health.message,
+                                  level={WARN: DiagnosticStatus.WARN, ERROR: DiagnosticStatus.ERROR}.get(
+                                      health.level, DiagnosticStatus.OK))
         details = dict(summary, taking_frames=self.subscription is not None, backend=self.backend.describe(),
                        model=str(self.bundle_path))
         status.values = [KeyValue(key=key, value=f'{value:.2f}' if isinstance(value, float) else str(value))
@@ -402,8 +430,11 @@ def main(args: list[str] | None = None) -> int:
             if not stop.is_set():  # a Ctrl-C before rclpy.init installed its handler: rclpy would spin on
                 rclpy.spin(node)
         except NightSegError as error:
-            rclpy.logging.get_logger('seg_node').fatal(f'cannot start: {error}')
-            code = 1
+            if ended(stop):  # Ctrl-C during start-up (an engine build, a wait for another's): the end asked for
+                rclpy.logging.get_logger('seg_node').info(f'stopped during start-up: {error}')
+            else:
+                rclpy.logging.get_logger('seg_node').fatal(f'cannot start: {error}')
+                code = 1
         finally:
             if node is not None:
                 node.stop()

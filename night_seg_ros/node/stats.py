@@ -7,14 +7,26 @@ from collections import deque
 
 import numpy as np
 
-COUNTERS = ('received', 'processed', 'dropped', 'skipped_no_subscribers', 'bad_input', 'errors')
+COUNTERS = ('received', 'processed', 'dropped', 'skipped_no_subscribers', 'bad_input', 'errors',
+            'latency_from_arrival')
+
+
+def frame_latency(now_ns: int, stamp_ns: int, processing: float) -> tuple[float, bool]:
+    """(seconds from a frame's header stamp to `now_ns` on the ROS clock, True), or (`processing`: arrival to publish
+    on the steady clock, False) where the stamp cannot be compared with the clock: no stamp, a sim clock not running
+    yet (`use_sim_time` before /clock: now is 0), or a clock behind the stamp (a jump, a camera on another clock).
+    Never negative."""
+    if stamp_ns <= 0 or now_ns <= 0 or now_ns < stamp_ns:
+        return max(processing, 0.0), False
+    return (now_ns - stamp_ns) / 1e9, True
 
 
 class FrameStats:
     """Totals since start, rates over the last window, latency percentiles over the last `window_frames` frames.
 
-    Latencies are in seconds: `latency` from the input header stamp to publish (ROS clock), `processing` from the
-    message's arrival to publish, `infer` of the backend alone.
+    Latencies are in seconds: `latency` from the input header stamp to publish (ROS clock; arrival to publish where
+    the stamp cannot be compared with the clock, counted as `latency_from_arrival`: `frame_latency`), `processing`
+    from the message's arrival to publish, `infer` of the backend alone.
     """
 
     def __init__(self, window_frames: int = 300) -> None:

@@ -4,6 +4,11 @@ Steps (`build_engine`): key the build (cache.EngineKey), check the options, make
 (precision.py), for a render engine compose the rendering around it (render_graph.py), let TensorRT compile it
 (`compile_engine`, the only part that needs TensorRT and a GPU), write the engine, its sidecar and the timing cache.
 
+A build reports through `log` (the node's logger, or print for the commands): its steps, TensorRT's own warnings and
+errors, and the top-level phases of TensorRT's progress; `cancelled` (Ctrl-C) is asked at every build step and stops
+the build, writing nothing. It checks first that the cache folder is writable, and holds the engine key's lock
+(cache.engine_lock) while it builds, so two processes never build one engine at once.
+
 Typing: TensorRT 11 builds strongly typed networks only, and TensorRT 10 offers them (NetworkDefinitionCreationFlag
 .STRONGLY_TYPED), so both take the precision from the ONNX: FP32 graph, FP16 graph, or INT8 Q/DQ graph. The one
 exception is a DLA build on TensorRT 10, whose DLA compiler wants the weakly typed network: there the FP32 graph is
@@ -12,6 +17,7 @@ which this converter does not do).
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import tempfile
 import time
@@ -25,7 +31,15 @@ import numpy as np
 from night_seg_ros.bundle import Bundle
 from night_seg_ros.errors import NightSegError
 from night_seg_ros.files import atomic_write_bytes
-from night_seg_ros.tensorrt.cache import EngineKey, SystemInfo, sha256_file, write_engine
+from night_seg_ros.tensorrt.cache import (
+    BuildCancelled,
+    EngineKey,
+    SystemInfo,
+    engine_lock,
+    sha256_file,
+    writable,
+    write_engine,
+)
 from night_seg_ros.tensorrt.cuda import CudaRuntime
 from night_seg_ros.vocabulary import PRECISIONS
 
@@ -77,7 +91,7 @@ def engine_key(bundle: Bundle, system: SystemInfo, precision: str, dla_core: int
     """The cache key of `bundle`'s engine on `system`: of model.onnx (hashed), or of its render graph for `render`."""
     if render is None:
         return EngineKey(sha256_file(bundle.require_onnx()), system.tensorrt_version, system.compute_capability,
-                         precision, (bundle.input.height, bundle.input.width), dla_core)
+                         precision, (bundle.input.height, bundle.input.width), dla_core, system.gpu_name)
     import onnx
 
     graph = render.compose(onnx.load(str(bundle.require_onnx())), bundle.palette)
@@ -89,7 +103,8 @@ def graph_engine_key(graph: onnx.ModelProto, system: SystemInfo, precision: str,
     the sha256 of its serialized bytes and the (height, width) of its uint8 (1, H, W, 3) input."""
     dims = graph.graph.input[0].type.tensor_type.shape.dim
     return EngineKey(hashlib.sha256(graph.SerializeToString()).hexdigest(), system.tensorrt_version,
-                     system.compute_capability, precision, (dims[1].dim_value, dims[2].dim_value), dla_core)
+                     system.compute_capability, precision, (dims[1].dim_value, dims[2].dim_value), dla_core,
+                     system.gpu_name)
 
 
 def network_typing(tensorrt_version: str, dla_core: int | None) -> str:
@@ -146,10 +161,48 @@ def default_timing_cache(cache_dir: Path, system: SystemInfo) -> Path:
     return cache_dir / f'timing_trt{system.tensorrt_version}_sm{system.compute_capability.replace(".", "")}.cache'
 
 
+def tensorrt_logger(trt: Any, log: Callable[[str], None]) -> Any:
+    """A trt.ILogger that passes TensorRT's warnings and errors to `log` (TensorRT's default logger prints them)."""
+
+    class Logger(trt.ILogger):
+        def __init__(self) -> None:
+            trt.ILogger.__init__(self)
+
+        def log(self, severity: Any, message: str) -> None:
+            if int(severity) <= int(trt.ILogger.Severity.WARNING):
+                log(f'TensorRT {getattr(severity, "name", str(severity)).lower()}: {message}')
+
+    return Logger()
+
+
+def progress_monitor(trt: Any, log: Callable[[str], None], cancelled: Callable[[], bool] | None) -> Any:
+    """A trt.IProgressMonitor that logs TensorRT's top-level build phases and stops the build when `cancelled()`
+    (TensorRT then returns no engine)."""
+
+    class Monitor(trt.IProgressMonitor):
+        def __init__(self) -> None:
+            trt.IProgressMonitor.__init__(self)
+
+        def phase_start(self, phase_name: str, parent_phase: str | None, num_steps: int) -> None:
+            if parent_phase is None:
+                log(f'TensorRT build: {phase_name} ({num_steps} steps)')
+
+        def step_complete(self, phase_name: str, step: int) -> bool:
+            return cancelled is None or not cancelled()
+
+        def phase_finish(self, phase_name: str) -> None:
+            pass
+
+    return Monitor()
+
+
 def compile_engine(trt: Any, onnx_path: Path, typing: str, options: BuildOptions, timing_cache: bytes,
-                   log: Callable[[str], None]) -> tuple[bytes, bytes]:
-    """TensorRT: parse `onnx_path`, build, return (serialized engine, serialized timing cache). Needs a GPU."""
-    logger = trt.Logger(trt.Logger.WARNING)
+                   log: Callable[[str], None], cancelled: Callable[[], bool] | None = None) -> tuple[bytes, bytes]:
+    """TensorRT: parse `onnx_path`, build, return (serialized engine, serialized timing cache). Needs a GPU.
+
+    TensorRT's messages go to `log`; `cancelled()` True between build steps stops the build (BuildCancelled).
+    """
+    logger = tensorrt_logger(trt, log)
     builder = trt.Builder(logger)
     flags = 0
     if typing == 'strong' and int(trt.__version__.split('.')[0]) == 10:  # always strongly typed from 11 on
@@ -175,7 +228,12 @@ def compile_engine(trt: Any, onnx_path: Path, typing: str, options: BuildOptions
         log('timing cache is from another TensorRT version or GPU; starting an empty one')
         cache = config.create_timing_cache(b'')
         config.set_timing_cache(cache, False)
+    config.progress_monitor = progress_monitor(trt, log, cancelled)
+    if cancelled is not None and cancelled():
+        raise BuildCancelled('engine build stopped before it started')
     serialized = builder.build_serialized_network(network, config)
+    if cancelled is not None and cancelled():
+        raise BuildCancelled('engine build stopped; nothing was written')
     if serialized is None:
         raise EngineBuildError('TensorRT could not build the engine (see its messages above). Out of memory on a '
                                'Jetson: lower --workspace-mib, add swap, stop other GPU processes; see '
@@ -184,16 +242,30 @@ def compile_engine(trt: Any, onnx_path: Path, typing: str, options: BuildOptions
 
 
 def build_engine(bundle: Bundle, cache_dir: Path, options: BuildOptions, system: SystemInfo,
-                 log: Callable[[str], None] = print, render: RenderTarget | None = None) -> Path:
+                 log: Callable[[str], None] = print, render: RenderTarget | None = None,
+                 cancelled: Callable[[], bool] | None = None, lock: bool = True) -> Path:
     """Build `bundle`'s engine for `system` (see `system_info`) with `options` into `cache_dir`; return its path.
 
     render: build the engine of the render graph for this camera instead (render_graph.py: camera bytes in, every
     output out); the model part gets `options.precision`, the rendering around it is composed after.
+    log: what the build says, TensorRT's warnings included. cancelled: asked at every build step; True stops the
+    build (BuildCancelled), writing nothing. lock: hold the key's build lock in `cache_dir` (False for a caller that
+    holds it, cache.resolve_engine). Refuses a `cache_dir` it cannot write before any minutes are spent.
     """
     typing = network_typing(system.tensorrt_version, options.dla_core)
     check_options(options, typing)
     key = engine_key(bundle, system, options.precision, options.dla_core, render)
     trt = import_tensorrt()
+    if not writable(cache_dir):
+        raise EngineBuildError(f'cannot write the engine into {cache_dir} (read-only or not creatable here); choose '
+                               'a writable folder (--cache-dir, or the node parameter engine_cache_dir)')
+    with engine_lock(cache_dir, key, log, cancelled) if lock else contextlib.nullcontext():
+        return _build(trt, bundle, cache_dir, options, system, key, typing, log, render, cancelled)
+
+
+def _build(trt: Any, bundle: Bundle, cache_dir: Path, options: BuildOptions, system: SystemInfo, key: EngineKey,
+           typing: str, log: Callable[[str], None], render: RenderTarget | None,
+           cancelled: Callable[[], bool] | None) -> Path:
     timing_path = options.timing_cache or default_timing_cache(cache_dir, system)
     timing = timing_path.read_bytes() if timing_path.is_file() else b''
     what = 'engine' if render is None else (f'render engine (camera {render.camera_size[1]}x{render.camera_size[0]} '
@@ -206,7 +278,7 @@ def build_engine(bundle: Bundle, cache_dir: Path, options: BuildOptions, system:
         onnx_path = prepare_onnx(bundle.require_onnx(), options, typing, Path(work))
         if render is not None:
             onnx_path = write_render_graph(onnx_path, bundle, render, Path(work) / 'render.onnx')
-        serialized, timing = compile_engine(trt, onnx_path, typing, options, timing, log)
+        serialized, timing = compile_engine(trt, onnx_path, typing, options, timing, log, cancelled)
     build = {'typing': typing, 'workspace_mib': options.workspace_mib, 'timing_cache': str(timing_path),
              'seconds': round(time.monotonic() - start, 1), 'bundle': str(bundle.path)}
     if options.precision == 'int8':

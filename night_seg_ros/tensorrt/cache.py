@@ -1,24 +1,35 @@
-"""The engine cache: cache keys, JSON sidecars, and finding the engine that fits the running system.
+"""The engine cache: cache keys, JSON sidecars, finding the engine that fits the running system, and building one
+safely when none does.
 
 A TensorRT engine only runs on the TensorRT version and GPU it was built for, so every engine in a cache folder is
 named by its key and has a sidecar (`<engine>.json`) recording how it was made:
 
-    fp16_384x768_sm87_trt10.3.0.30_1a2b3c4d5e6f.engine
-    fp16_384x768_sm87_trt10.3.0.30_1a2b3c4d5e6f.json
+    fp16_384x768_sm87_orin_trt10.3.0.30_1a2b3c4d5e6f.engine
+    fp16_384x768_sm87_orin_trt10.3.0.30_1a2b3c4d5e6f.json
 
 key = (sha256 of the bundle's model.onnx, TensorRT version, GPU compute capability, precision, input shape, DLA
-core). A render engine (the rendering composed around the model for one camera, render_graph.py) is keyed the same
-way by its composed graph and the camera's size. `find_engine` returns the engine for a key only when its sidecar
-matches that key and the engine file is the one the sidecar describes (its sha256); anything else raises
+core, GPU name). A render engine (the rendering composed around the model for one camera, render_graph.py) is keyed
+the same way by its composed graph and the camera's size. `find_engine` returns the engine for a key only when its
+sidecar matches that key and the engine file is the one the sidecar describes (its sha256); anything else raises
 `EngineCacheError` naming the mismatching fields, so a stale or foreign engine is refused before TensorRT would fail
-to deserialize it. Pure Python: no TensorRT, no CUDA.
+to deserialize it.
+
+`resolve_engine` builds a missing engine where allowed, safely for a first start on a vehicle: into a folder checked
+to be writable first (the bundle's engines/ in a read-only install falls back to the per-user cache, saying so),
+one process at a time per engine key (`engine_lock`: N cameras starting together build once, the others wait and load
+that engine), stoppable while it waits (`cancelled`, e.g. Ctrl-C). Pure Python: no TensorRT, no CUDA.
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
+import os
+import re
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,16 +41,23 @@ from night_seg_ros.files import atomic_write_bytes
 if TYPE_CHECKING:
     from night_seg_ros.render_graph import RenderTarget
 
-__all__ = ['EngineCacheError', 'EngineKey', 'EnginePolicy', 'Sidecar', 'SystemInfo',
-           'find_engine', 'resolve_engine', 'write_engine']
+__all__ = ['BuildCancelled', 'EngineCacheError', 'EngineKey', 'EnginePolicy', 'Sidecar', 'SystemInfo',
+           'engine_lock', 'find_engine', 'resolve_engine', 'user_engine_cache', 'write_engine']
 
 SIDECAR_FORMAT = 'night-seg-engine/1'
 ENGINE_SUFFIX = '.engine'
 SIDECAR_SUFFIX = '.json'
+LOCK_SUFFIX = '.lock'
+LOCK_POLL_S = 0.5
+"""How often a process waiting for another's build checks whether it may go on, or was asked to stop."""
 
 
 class EngineCacheError(NightSegError, RuntimeError):
     """No usable engine for a key; the message names what is missing or which fields do not match."""
+
+
+class BuildCancelled(EngineCacheError):
+    """The build, or the wait for another process's build, was stopped (Ctrl-C); nothing was written."""
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
@@ -65,7 +83,8 @@ class EngineKey:
     """The cache key: an engine is valid only for exactly these values.
 
     input_shape: (height, width) of the model input in pixels. dla_core: the DLA core the engine runs on, None for
-    the GPU.
+    the GPU. gpu_name: the GPU's name as CUDA reports it (two GPUs of one compute capability, an RTX 4080 and a 4090,
+    get engines of their own: TensorRT tunes an engine to the exact GPU).
     """
 
     onnx_sha256: str
@@ -74,19 +93,22 @@ class EngineKey:
     precision: str
     input_shape: tuple[int, int]
     dla_core: int | None = None
+    gpu_name: str = ''
 
     @property
     def file_stem(self) -> str:
         """File name of the engine and its sidecar, without suffix."""
         height, width = self.input_shape
+        gpu = gpu_slug(self.gpu_name)
         stem = (f'{self.precision}_{height}x{width}_sm{self.compute_capability.replace(".", "")}_'
-                f'trt{self.tensorrt_version}_{self.onnx_sha256[:12]}')
+                f'{gpu + "_" if gpu else ""}trt{self.tensorrt_version}_{self.onnx_sha256[:12]}')
         return stem if self.dla_core is None else f'{stem}_dla{self.dla_core}'
 
     def mismatches(self, built_for: EngineKey) -> list[str]:
         """One phrase per field where `built_for` (an engine's key) differs from this (the wanted) key."""
         labels = {'onnx_sha256': 'ONNX sha256', 'tensorrt_version': 'TensorRT', 'compute_capability':
-                  'compute capability', 'precision': 'precision', 'input_shape': 'input shape', 'dla_core': 'DLA core'}
+                  'compute capability', 'precision': 'precision', 'input_shape': 'input shape', 'dla_core': 'DLA core',
+                  'gpu_name': 'GPU'}
         phrases = []
         for item in fields(self):
             wanted, built = getattr(self, item.name), getattr(built_for, item.name)
@@ -95,6 +117,12 @@ class EngineKey:
                     wanted, built = wanted[:12], built[:12]
                 phrases.append(f'{labels[item.name]} {_show(built)} (needed: {_show(wanted)})')
         return phrases
+
+
+def gpu_slug(name: str, limit: int = 24) -> str:
+    """The GPU name as a file-name part: 'NVIDIA GeForce RTX 4090' -> 'geforce-rtx-4090', 'Orin' -> 'orin'."""
+    words = re.sub(r'[^a-z0-9]+', '-', name.lower()).strip('-').split('-')
+    return '-'.join(word for word in words if word and word != 'nvidia')[:limit].strip('-')
 
 
 def _show(value: Any) -> str:
@@ -148,7 +176,7 @@ def read_sidecar(path: Path) -> Sidecar:
         if bad:
             raise TypeError(f'{", ".join(bad)} must be strings')
         key = EngineKey(strings['onnx_sha256'], strings['tensorrt_version'], strings['compute_capability'],
-                        strings['precision'], (shape[0], shape[1]), dla)
+                        strings['precision'], (shape[0], shape[1]), dla, strings['gpu_name'])
         build = data.get('build', {})
         return Sidecar(key, strings['gpu_name'], strings['engine_sha256'],
                        build if isinstance(build, dict) else {}, str(data.get('created', '')),
@@ -203,27 +231,88 @@ def find_engine(cache_dir: Path, key: EngineKey) -> Path:
             built = read_sidecar(side).key
         except EngineCacheError:
             continue
+        if built == key:  # the engine for this key under another name (an older naming scheme)
+            check_engine(side.with_suffix(ENGINE_SUFFIX), key)
+            return side.with_suffix(ENGINE_SUFFIX)
         if built.onnx_sha256 == key.onnx_sha256 or built.input_shape == key.input_shape:
             others.append(f'{side.with_suffix(ENGINE_SUFFIX).name} was built for {", ".join(key.mismatches(built))}')
     found = ('; '.join(others)) if others else 'none for this model'
     raise EngineCacheError(f'no TensorRT engine {engine_path.name} in {cache_dir} (engines there: {found})')
 
 
+def user_engine_cache(environ: dict[str, str] | None = None) -> Path:
+    """The per-user engine folder: $XDG_CACHE_HOME/night_seg_ros/engines (~/.cache/night_seg_ros/engines)."""
+    environ = os.environ if environ is None else environ
+    base = environ.get('XDG_CACHE_HOME') or str(Path('~/.cache').expanduser())
+    return Path(base) / 'night_seg_ros' / 'engines'
+
+
 @dataclass(frozen=True)
 class EnginePolicy:
-    """Where a runtime looks for its engine and what it does when none fits.
+    """Where a runtime looks for its engine, what it does when none fits, and how a build reports and stops.
 
-    cache_dir: engine folder ('' = the bundle's engines/). build: build a missing or stale engine (takes minutes)
-    instead of failing. dla_core: run on this DLA core, None for the GPU.
+    cache_dir: engine folder ('' = the bundle's engines/, and the per-user cache where that is read-only). build:
+    build a missing or stale engine (takes minutes) instead of failing. dla_core: run on this DLA core, None for the
+    GPU. log: where a build says what it does (the node's logger; None: print). cancelled: asked between build steps
+    and while waiting for another process's build; True stops it (BuildCancelled).
     """
 
     cache_dir: str = ''
     build: bool = False
     dla_core: int | None = None
+    log: Callable[[str], None] | None = field(default=None, compare=False)
+    cancelled: Callable[[], bool] | None = field(default=None, compare=False)
 
     def folder(self, bundle_engines_dir: Path) -> Path:
         """The engine folder, given the bundle's own engines/ folder."""
         return Path(self.cache_dir).expanduser() if self.cache_dir else bundle_engines_dir
+
+    def fallback(self, bundle_engines_dir: Path) -> Path | None:
+        """The per-user folder used where the bundle's engines/ is read-only (None when cache_dir is set: a folder
+        the user chose is not replaced behind their back)."""
+        return None if self.cache_dir else user_engine_cache()
+
+
+def writable(folder: Path) -> bool:
+    """Whether this process can create files in `folder` (made first where missing)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix='.write_check_'):
+            pass
+    except OSError:
+        return False
+    return True
+
+
+@contextmanager
+def engine_lock(folder: Path, key: EngineKey, log: Callable[[str], None] = print,
+                cancelled: Callable[[], bool] | None = None) -> Iterator[None]:
+    """Hold the build lock of `key` in `folder` (an advisory lock file beside the engine, across processes).
+
+    A second process waits, saying so, until the first ends its build (or dies: the kernel releases its lock), checking
+    `cancelled` every LOCK_POLL_S seconds (BuildCancelled when it is True).
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / (key.file_stem + LOCK_SUFFIX)).open('a') as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log(f'another process is building the engine {key.file_stem} in {folder}; waiting for it to finish '
+                '(one build per engine at a time)')
+            while True:
+                if cancelled is not None and cancelled():
+                    raise BuildCancelled(f'stopped while waiting for another process to build {key.file_stem}') \
+                        from None
+                time.sleep(LOCK_POLL_S)
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    continue
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def build_command(bundle_path: Path, key: EngineKey, cache_dir: Path, default_cache_dir: Path,
@@ -243,16 +332,37 @@ def build_command(bundle_path: Path, key: EngineKey, cache_dir: Path, default_ca
     return ' '.join(parts)
 
 
-def resolve_engine(cache_dir: Path, key: EngineKey, build: Callable[[], Path] | None, command: str) -> Path:
-    """The engine for `key` in `cache_dir`; when there is none that fits, `build()` it, or raise EngineCacheError.
+def resolve_engine(cache_dir: Path, key: EngineKey, build: Callable[[Path], Path] | None, command: str,
+                   fallback_dir: Path | None = None, log: Callable[[str], None] = print,
+                   cancelled: Callable[[], bool] | None = None) -> Path:
+    """The engine for `key` in `cache_dir` (or in `fallback_dir`); when none fits, `build(folder)` it, or raise.
 
-    build: None forbids building; the error then names the mismatch and the `command` that builds the engine.
-    A built engine is checked like a cached one.
+    build: None forbids building; the EngineCacheError then names the mismatch and the `command` that builds the
+    engine. Building goes into `cache_dir` when it is writable, else into `fallback_dir` (the per-user cache, with a
+    line to `log`), else EngineCacheError naming the folder, all before any minutes are spent; under `engine_lock`, so
+    a process that waited for another's build finds that engine and builds nothing. A built engine is checked like a
+    cached one.
     """
-    try:
-        return find_engine(cache_dir, key)
-    except EngineCacheError as error:
-        if build is None:
-            raise EngineCacheError(f'{error}. Build it with: {command}') from error
-    build()
-    return find_engine(cache_dir, key)
+    folders = [cache_dir] + ([fallback_dir] if fallback_dir is not None and fallback_dir != cache_dir else [])
+    reason: EngineCacheError | None = None
+    for folder in folders:
+        try:
+            return find_engine(folder, key)
+        except EngineCacheError as error:
+            reason = reason or error  # the wanted folder's reason
+    if build is None:
+        raise EngineCacheError(f'{reason}. Build it with: {command}')
+    target = next((folder for folder in folders if writable(folder)), None)
+    if target is None:
+        raise EngineCacheError(f'{reason}; and {cache_dir} is not writable here, so the engine cannot be built there '
+                               '(set engine_cache_dir to a writable folder, or build it with: '
+                               f'{command} --cache-dir FOLDER)')
+    if target != cache_dir:
+        log(f'{cache_dir} is read-only here: building the engine into the per-user cache {target} instead')
+    with engine_lock(target, key, log, cancelled):
+        try:
+            return find_engine(target, key)  # another process built it while this one waited
+        except EngineCacheError:
+            pass
+        build(target)
+        return find_engine(target, key)

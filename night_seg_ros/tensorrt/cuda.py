@@ -1,8 +1,11 @@
-"""CUDA for the TensorRT path: device query, device buffers, one stream; through cuda-python or torch.
+"""CUDA for the TensorRT path: device query, device buffers, one stream; through cuda-python, pycuda or torch.
 
-cuda-python (`pip install cuda-python`; on JetPack the wheel matching its CUDA 12) is preferred; a torch build with
-CUDA works too (Jetson torch wheels, desktop torch). pycuda is never needed. Both use the CUDA runtime's primary
-context, so no context has to be pushed per thread; the TensorRT backend still makes every CUDA call from one thread.
+Whichever is installed, in this order (`open_cuda`): cuda-python (`pip install cuda-python`; on JetPack the wheel
+matching its CUDA 12), pycuda (often already on a Jetson), a torch build with CUDA (Jetson torch wheels, desktop
+torch). One small provider each behind `CudaRuntime`. All work in the device's primary context, the one TensorRT and
+the CUDA runtime use: cuda-python and torch through the runtime API; pycuda retains it and makes it current on the
+thread that opens it (pycuda needs a current context per thread), so the TensorRT backend makes every CUDA call,
+this one included, from its one CUDA thread.
 """
 from __future__ import annotations
 
@@ -190,10 +193,85 @@ class TorchCudaRuntime(CudaRuntime):
         self._tensors.clear()
 
 
+class PycudaRuntime(CudaRuntime):
+    """pycuda's driver API in the device's primary context, made current on the calling thread (call every method
+    from that thread; `close` makes it current there no more)."""
+
+    name = 'pycuda'
+
+    def __init__(self, index: int) -> None:
+        """Retain GPU `index`'s primary context, make it current on this thread and create a stream."""
+        import pycuda.driver as driver
+
+        self.driver = driver
+        try:
+            driver.init()
+            count = driver.Device.count()
+            if index >= count:
+                raise CudaError(f'GPU {index} requested but pycuda sees {count} GPU(s)')
+            self.device = driver.Device(index)
+            self.context = self.device.retain_primary_context()
+            self.context.push()
+        except driver.Error as error:
+            raise CudaError(f'pycuda cannot open GPU {index}: {error}') from error
+        try:
+            self._stream = driver.Stream()
+        except driver.Error as error:
+            self._release_context()
+            raise CudaError(f'pycuda cannot create a stream: {error}') from error
+        self._allocations: dict[int, Any] = {}
+
+    def gpu(self) -> tuple[str, str]:
+        """(GPU name, compute capability 'major.minor')."""
+        major, minor = self.device.compute_capability()
+        return self.device.name(), f'{major}.{minor}'
+
+    @property
+    def stream(self) -> int:
+        """The stream handle, for execute_async_v3."""
+        return int(self._stream.handle)
+
+    def alloc(self, nbytes: int) -> int:
+        """A device buffer of `nbytes` bytes; returns its address."""
+        allocation = self.driver.mem_alloc(nbytes)
+        self._allocations[int(allocation)] = allocation
+        return int(allocation)
+
+    def upload(self, pointer: int, host: np.ndarray) -> None:
+        """Queue a copy of C-contiguous `host` to the device buffer at `pointer`."""
+        self.driver.memcpy_htod_async(pointer, host, self._stream)
+
+    def download(self, host: np.ndarray, pointer: int) -> None:
+        """Queue a copy of the device buffer at `pointer` into C-contiguous `host`."""
+        self.driver.memcpy_dtoh_async(host, pointer, self._stream)
+
+    def synchronize(self) -> None:
+        """Wait until everything queued on the stream is done."""
+        self._stream.synchronize()
+
+    def close(self) -> None:
+        """Free every buffer and the stream, then release the primary context from this thread."""
+        for allocation in self._allocations.values():
+            allocation.free()
+        self._allocations.clear()
+        self._stream = None
+        self._release_context()
+
+    def _release_context(self) -> None:
+        self.context.pop()
+        self.context.detach()
+
+
+PROVIDERS: tuple[tuple[str, type[CudaRuntime]], ...] = (
+    ('cuda', CudaPythonRuntime), ('pycuda', PycudaRuntime), ('torch', TorchCudaRuntime))
+"""(module, provider) in the order `open_cuda` tries them."""
+
+
 def open_cuda(index: int) -> CudaRuntime:
-    """CUDA on GPU `index` through cuda-python, else torch; CudaError naming both when neither works."""
+    """CUDA on GPU `index` through the first provider that is installed and works (PROVIDERS: cuda-python, pycuda,
+    torch); CudaError naming why each did not when none does. Call it on the thread that will make the CUDA calls."""
     reasons = []
-    for module, runtime in (('cuda', CudaPythonRuntime), ('torch', TorchCudaRuntime)):
+    for module, runtime in PROVIDERS:
         if importlib.util.find_spec(module) is None:
             reasons.append(f'{runtime.name} is not installed')
             continue
@@ -202,4 +280,4 @@ def open_cuda(index: int) -> CudaRuntime:
         except (ImportError, RuntimeError) as error:  # CudaError is a RuntimeError
             reasons.append(f'{runtime.name}: {error}')
     raise CudaError('no CUDA access for TensorRT: ' + '; '.join(reasons) +
-                    ' (pip install cuda-python matching your CUDA version, or a torch build with CUDA)')
+                    ' (pip install cuda-python matching your CUDA version, or pycuda, or a torch build with CUDA)')

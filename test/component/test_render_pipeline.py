@@ -214,3 +214,31 @@ def test_an_unknown_model_name_says_what_is_accepted():
 
     with pytest.raises(BundleError, match=r"'no_such_model' does not exist: .* bundled model \(synthetic_demo_b0\)"):
         load_pipeline(ModelSetting('no_such_model', backend='onnxruntime'))
+
+
+def test_without_onnx_the_outputs_are_drawn_on_the_cpu_saying_so(tiny_bundle: Path, monkeypatch) -> None:
+    """onnxruntime-gpu from rosdep's key brings no onnx (no rosdep key for it): the render graph cannot be composed."""
+    import importlib.util
+
+    from night_seg_ros import pipeline
+    from night_seg_ros.pipeline import ModelSetting, load_pipeline
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(pipeline.importlib.util, 'find_spec', lambda name, *args: None if name == 'onnx'
+                        else find_spec(name, *args))
+    said = []
+
+    class Log:
+        def info(self, message: str) -> None:
+            said.append(message)
+
+        def warning(self, message: str) -> None:
+            said.append(message)
+
+    loaded, _bundle = load_pipeline(ModelSetting(str(tiny_bundle), backend='onnxruntime', device='cpu'), log=Log(),
+                                    render_on='backend')
+    try:
+        assert loaded.render_graph_of is None
+        assert 'rendering on the CPU: render_on backend on cpu needs the onnx package (pip install onnx)' in said
+    finally:
+        loaded.backend.close()

@@ -42,20 +42,20 @@ from night_seg_ros.tensorrt.cache import (
 from night_seg_ros.tensorrt.verify import AGREEMENT_FLOORS, compare, render_runner
 
 ORIN = SystemInfo('10.3.0.30', 'Orin', '8.7')
-KEY = EngineKey('ab' * 32, '10.3.0.30', '8.7', 'fp16', (64, 128))
+KEY = EngineKey('ab' * 32, '10.3.0.30', '8.7', 'fp16', (64, 128), gpu_name='Orin')
 ENGINE_BYTES = b'serialized engine bytes'
 HAS_TENSORRT = importlib.util.find_spec('tensorrt') is not None
 
 
 def test_the_key_names_the_engine_file() -> None:
-    assert KEY.file_stem == 'fp16_64x128_sm87_trt10.3.0.30_abababababab'
+    assert KEY.file_stem == 'fp16_64x128_sm87_orin_trt10.3.0.30_abababababab'
     assert replace(KEY, dla_core=1).file_stem.endswith('_dla1')
 
 
 def test_the_key_hashes_the_bundles_onnx(tiny_bundle: Path) -> None:
     bundle = read_bundle(tiny_bundle)
     key = engine_key(bundle, ORIN, 'int8', None)
-    assert key == EngineKey(sha256_file(bundle.onnx_path), '10.3.0.30', '8.7', 'int8', (64, 128), None)
+    assert key == EngineKey(sha256_file(bundle.onnx_path), '10.3.0.30', '8.7', 'int8', (64, 128), None, 'Orin')
 
 
 def test_a_written_engine_is_found_with_its_sidecar(tmp_path: Path) -> None:
@@ -127,15 +127,15 @@ def test_missing_engine_without_building_names_the_command(tmp_path: Path) -> No
 def test_missing_engine_is_built_when_allowed_and_checked_like_a_cached_one(tmp_path: Path) -> None:
     calls = []
 
-    def build() -> Path:
-        calls.append(1)
-        return write_engine(tmp_path, KEY, 'Orin', ENGINE_BYTES, {})
+    def build(folder: Path) -> Path:
+        calls.append(folder)
+        return write_engine(folder, KEY, 'Orin', ENGINE_BYTES, {})
 
     assert resolve_engine(tmp_path, KEY, build, 'cmd') == tmp_path / (KEY.file_stem + '.engine')
-    assert resolve_engine(tmp_path, KEY, build, 'cmd').is_file() and calls == [1]  # the second run finds it
+    assert resolve_engine(tmp_path, KEY, build, 'cmd').is_file() and calls == [tmp_path]  # the second run finds it
 
-    def wrong_build() -> Path:
-        return write_engine(tmp_path, replace(KEY, precision='fp32'), 'Orin', ENGINE_BYTES, {})
+    def wrong_build(folder: Path) -> Path:
+        return write_engine(folder, replace(KEY, precision='fp32'), 'Orin', ENGINE_BYTES, {})
 
     with pytest.raises(EngineCacheError):
         resolve_engine(tmp_path, replace(KEY, precision='int8'), wrong_build, 'cmd')
@@ -180,8 +180,8 @@ def test_a_render_engine_is_keyed_by_its_graph_and_the_camera_size(tiny_bundle: 
     graph = target.compose(onnx.load(str(bundle.onnx_path)), bundle.palette)  # as the node composes it
     assert key == graph_engine_key(graph, ORIN, 'fp16', None)
     assert key == EngineKey(hashlib.sha256(graph.SerializeToString()).hexdigest(), '10.3.0.30', '8.7', 'fp16',
-                            (720, 1280))
-    assert key.file_stem.startswith('fp16_720x1280_sm87_trt10.3.0.30_')
+                            (720, 1280), None, 'Orin')
+    assert key.file_stem.startswith('fp16_720x1280_sm87_orin_trt10.3.0.30_')
     others = {engine_key(bundle, ORIN, 'fp16', None, other).onnx_sha256 for other in (
         RenderTarget((720, 1280), 'camera', 'bgr'), RenderTarget((720, 1280), 'network', 'rgb'),
         RenderTarget((480, 640), 'network', 'bgr'))}

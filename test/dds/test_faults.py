@@ -99,8 +99,8 @@ def test_without_onnx_backend_auto_falls_back_to_torch(bundle_copy: Path):
 
 def test_stale_engine_sidecar_is_refused_naming_the_field_and_nothing_is_deleted(tmp_path: Path):
     cache = pytest.importorskip('night_seg_ros.tensorrt.cache', reason='the TensorRT engine cache is not here')
-    built_for = cache.EngineKey('ab' * 32, '10.3.0.30', '8.7', 'fp16', (384, 768))
-    running = cache.EngineKey('ab' * 32, '10.7.0.23', '8.7', 'fp16', (384, 768))
+    built_for = cache.EngineKey('ab' * 32, '10.3.0.30', '8.7', 'fp16', (384, 768), gpu_name='Orin')
+    running = cache.EngineKey('ab' * 32, '10.7.0.23', '8.7', 'fp16', (384, 768), gpu_name='Orin')
     engine = cache.write_engine(tmp_path / 'engines', built_for, 'Orin', b'serialized engine', {})
     before = snapshot(tmp_path)
     stale = r'built for TensorRT 10\.3\.0\.30 \(needed: 10\.7\.0\.23\)'

@@ -26,6 +26,8 @@ from std_msgs.msg import Header
 
 from night_seg_ros.bench.probe import Probe
 from night_seg_ros.codec import numpy_to_image
+from night_seg_ros.dds import profile_env_var
+from night_seg_ros.launch_support import parameter_arguments
 
 PACKAGE_DIR = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -100,29 +102,47 @@ def ros2(env: dict[str, str], *arguments: str, timeout: float = 60.0) -> subproc
     """Run `ros2 ARGUMENTS` (param verbs without the daemon, so nothing is left running) and return what it printed.
 
     A fresh `ros2 param` discovers the node first, for --spin-time seconds: on a busy machine it may not see it in
-    time ('Node not found'), so it is given 5 s and asked again until `timeout`.
+    time ('Node not found'), so it is given 5 s and asked again until `timeout`. Its service call can also hang: a
+    request sent before the node's response writer has matched the new client gets no answer (a DDS discovery race of
+    the ROS 2 service layer), and `ros2 param` waits forever; such a call is ended after 30 s and made again.
     """
     command = ['ros2', *arguments]
     if arguments[0] == 'param':
         command += ['--no-daemon', '--spin-time', '5']
     deadline = time.monotonic() + timeout
     while True:
-        result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, check=False)
+        try:
+            result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=30, check=False)
+        except subprocess.TimeoutExpired:
+            if time.monotonic() > deadline:
+                raise
+            continue
         if 'Node not found' not in result.stderr or time.monotonic() > deadline:
             return result
 
 
 def processes_with(marker: str) -> list[str]:
     """Command lines of the running processes that contain `marker`."""
-    found = []
+    return list(process_ids_with(marker).values())
+
+
+def process_ids_with(marker: str) -> dict[int, str]:
+    """Process id -> command line of the running processes whose command line contains `marker`."""
+    found = {}
     for entry in Path('/proc').iterdir():
         try:
             cmdline = (entry / 'cmdline').read_bytes().replace(b'\0', b' ').decode()
         except OSError:
             continue
         if marker in cmdline and entry.name.isdigit():
-            found.append(cmdline)
+            found[int(entry.name)] = cmdline
     return found
+
+
+def environment_of(pid: int) -> dict[str, str]:
+    """The environment process `pid` started with."""
+    pairs = Path(f'/proc/{pid}/environ').read_bytes().decode().split('\0')
+    return dict(pair.split('=', 1) for pair in pairs if '=' in pair)
 
 
 @pytest.fixture
@@ -275,3 +295,57 @@ def test_ctrl_c_with_frames_in_flight_ends_cleanly(ros2_env, tiny_bundle, tmp_pa
     assert code == 0, log
     assert '[ERROR]' not in log and 'Failed to publish' not in log and 'Traceback' not in log, log
     assert processes_with('__ns:=/ctrl_c') == []
+
+
+def test_show_args_lists_every_documented_argument(ros2_env):
+    from readme_tables import documented_launch_arguments
+
+    result = subprocess.run(['ros2', 'launch', 'night_seg_ros', 'seg.launch.py', '--show-args'], env=ros2_env,
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    shown = {line.strip().strip("'").rstrip(':').strip("'") for line in result.stdout.splitlines()
+             if line.startswith("    '")}
+    for name in [*documented_launch_arguments(), 'node_name', 'num_threads', 'qos_depth', 'output_resolution']:
+        assert name in shown, f'{name} missing from --show-args:\n{result.stdout}'
+    assert {argument.name for argument in parameter_arguments()} <= shown
+
+
+def test_arguments_profile_and_a_misspelt_parameter_reach_the_node(ros2_env, tiny_bundle, tmp_path):
+    """As a user runs it: their own Fast DDS profile set, a parameter file with a typo, the DLA arguments of
+    docs/JETSON.md with a CPU device (no TensorRT here: backend auto runs ONNX Runtime), a node name of their own."""
+    profile = tmp_path / 'my_profile.xml'  # the shipped profile, under the user's own name
+    profile.write_text((PACKAGE_DIR / 'config' / 'fastdds_large_images.xml').read_text())
+    variable = profile_env_var(ros2_env)
+    params = yaml.safe_load((PACKAGE_DIR / 'config' / 'seg.yaml').read_text())
+    params['/**']['ros__parameters'].update(model=str(tiny_bundle), overlay_alpah=0.3)
+    (tmp_path / 'seg.yaml').write_text(yaml.safe_dump(params))
+    env = dict(ros2_env, **{variable: str(profile)})
+    launch = Launch(env, tmp_path / 'launch.log', 'namespace:=profile_check', 'node_name:=seg_front',
+                    'image:=/pcam', 'dla_core:=0', 'device:=cpu', 'precision:=fp32', 'num_threads:=1',
+                    f'params_file:={tmp_path / "seg.yaml"}')
+    try:
+        launch.wait_ready()
+        log = launch.log()
+        assert f'Fast DDS profile of the launched processes: {profile} (your {variable}, kept)' in log, log
+        assert "parameter 'overlay_alpah' is not a parameter of seg_front and is ignored; did you mean " \
+               "'overlay_alpha'?" in log, log
+        nodes = [pid for pid, cmdline in process_ids_with('__ns:=/profile_check').items() if 'seg_node' in cmdline]
+        assert nodes, log
+        assert all(environment_of(pid).get(variable) == str(profile) for pid in nodes)
+        dump = ros2(ros2_env, 'param', 'dump', '/profile_check/seg_front')
+        values = yaml.safe_load(dump.stdout)['/profile_check/seg_front']['ros__parameters']
+        assert {name: values[name] for name in ('dla_core', 'device', 'precision', 'num_threads', 'overlay_alpha')} \
+            == {'dla_core': 0, 'device': 'cpu', 'precision': 'fp32', 'num_threads': 1, 'overlay_alpha': 0.5}
+        assert launch.ctrl_c() == 0
+    finally:
+        launch.kill()
+
+
+def test_a_bad_argument_stops_the_launch_before_anything_starts(ros2_env, tmp_path):
+    launch = Launch(ros2_env, tmp_path / 'launch.log', 'namespace:=bad_argument', 'dla_core:=9')
+    try:
+        assert launch.process.wait(60) != 0
+        assert "parameter 'dla_core' is 9; allowed: -1 .. 7" in launch.log()
+        assert processes_with('__ns:=/bad_argument') == []
+    finally:
+        launch.kill()

@@ -18,6 +18,7 @@ from night_seg_ros.codec import (
     compressed_to_rgb,
     image_to_rgb,
     numpy_to_image,
+    to_8_bits,
 )
 
 HEIGHT, WIDTH = 16, 24
@@ -84,6 +85,18 @@ def _pack_mono16(rgb: np.ndarray, byte_order: str = '<') -> tuple[np.ndarray, np
     return samples.view(np.uint8).reshape(rgb.shape[0], -1), _gray_rgb(rgb[..., 0])
 
 
+def _pack_channels16(order: tuple[int, ...], alpha: bool = False):
+    """Return an encoder writing RGB as the high bytes of interleaved 16-bit channels in ``order`` (little endian),
+    optionally with alpha."""
+    def encode(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        pixels = rgb[..., order]
+        if alpha:
+            pixels = np.concatenate([pixels, ALPHA], axis=2)
+        samples = np.ascontiguousarray((pixels.astype(np.uint16) << 8 | LOW_BYTES[..., np.newaxis]).astype('<u2'))
+        return samples.view(np.uint8).reshape(rgb.shape[0], -1), rgb
+    return encode
+
+
 def _pack_yuv422(order: tuple[str, str, str, str]):
     """Return an encoder to BT.601 limited-range YUV 4:2:2 with bytes in ``order`` per pixel pair."""
     def encode(rgb: np.ndarray) -> np.ndarray:
@@ -120,6 +133,10 @@ EXACT_ENCODERS = {
     '8UC1': _pack_mono8,
     'mono16': _pack_mono16,
     '16UC1': _pack_mono16,
+    'rgb16': _pack_channels16((0, 1, 2)),
+    'bgr16': _pack_channels16((2, 1, 0)),
+    'rgba16': _pack_channels16((0, 1, 2), alpha=True),
+    'bgra16': _pack_channels16((2, 1, 0), alpha=True),
 }
 UYVY = ('U', 'Y0', 'V', 'Y1')
 YUYV = ('Y0', 'U', 'Y1', 'V')
@@ -175,6 +192,37 @@ def test_16bit_byte_order(encoding):
     np.testing.assert_array_equal(decoded[1], decoded[0])
 
 
+@pytest.mark.parametrize('bit_depth', [10, 12, 14])
+@pytest.mark.parametrize('encoding', ['mono16', '16UC1', 'rgb16', 'bgr16'])
+@pytest.mark.parametrize('order', '<>')
+def test_16bit_input_is_scaled_by_its_bit_depth(encoding, bit_depth, order):
+    """A 12-bit sensor in a 16-bit container: 0-4095 fills 0-255 (keeping the high byte would give 0-15)."""
+    channels = 1 if encoding in ('mono16', '16UC1') else 3
+    levels = np.arange(HEIGHT * WIDTH * channels, dtype=np.uint32).reshape(HEIGHT, WIDTH, channels)
+    samples = (levels * ((1 << bit_depth) - 1) // levels.max()).astype(f'{order}u2')  # the sensor's full range
+    msg = _image(samples.view(np.uint8).reshape(HEIGHT, -1), encoding, WIDTH, big_endian=int(order == '>'))
+    decoded = image_to_rgb(msg, bit_depth=bit_depth).astype(int)
+    expected = (samples.astype(int) >> (bit_depth - 8)).clip(0, 255)
+    if encoding == 'bgr16':
+        expected = expected[..., ::-1]
+    np.testing.assert_array_equal(decoded, np.broadcast_to(expected, decoded.shape))
+    assert decoded.max() == 255 and image_to_rgb(msg).max() < 1 << (bit_depth - 8)  # 16 would leave it dark
+
+
+def test_bit_depth_saturates_above_its_range():
+    assert list(to_8_bits(np.array([0, 4095, 4096, 65535], np.uint16), 12)) == [0, 255, 255, 255]
+    assert list(to_8_bits(np.array([3, 255, 256], np.uint16), 8)) == [3, 255, 255]
+    with pytest.raises(ValueError, match='allowed: 8 .. 16'):
+        to_8_bits(np.zeros(1, np.uint16), 17)
+
+
+def test_16bit_png_is_scaled_by_its_bit_depth():
+    gray = (np.arange(HEIGHT * WIDTH).reshape(HEIGHT, WIDTH) * 4095 // (HEIGHT * WIDTH - 1)).astype(np.uint16)
+    _ok, png = cv2.imencode('.png', gray)
+    decoded = compressed_to_rgb(CompressedImage(format='png', data=png.tobytes()), bit_depth=12)
+    np.testing.assert_array_equal(decoded[..., 0], (gray >> 4).astype(np.uint8))
+
+
 @pytest.mark.parametrize('container', [bytes, bytearray, lambda raw: array('B', raw), list])
 def test_data_containers(container):
     raw = bytearray(NOISE.tobytes())
@@ -195,7 +243,7 @@ def _raw_message(**fields) -> Image:
 
 
 @pytest.mark.parametrize(('fields', 'match'), [
-    ({'encoding': 'rgb16'}, r"unsupported encoding 'rgb16'; supported: rgb8, bgr8"),
+    ({'encoding': 'rgb32'}, r"unsupported encoding 'rgb32'; supported: rgb8, bgr8"),
     ({'encoding': ''}, r"unsupported encoding ''"),
     ({'width': 0}, r'width 0 / height 30'),
     ({'height': 0}, r'width 5 / height 0'),

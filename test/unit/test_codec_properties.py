@@ -59,6 +59,9 @@ def test_well_formed_image_decodes_to_its_pixels(msg: Image):
     elif msg.encoding in ('mono16', '16UC1'):
         high = rows.reshape(msg.height, msg.width, 2)[:, :, 0 if msg.is_bigendian else 1]
         assert all(np.array_equal(rgb[:, :, channel], high) for channel in range(3))
+    elif msg.encoding == 'rgb16':
+        high = rows.reshape(msg.height, msg.width, 3, 2)[..., 0 if msg.is_bigendian else 1]
+        assert np.array_equal(rgb, high)
     rgb[...] = 0  # the result owns its memory: writing it leaves the message alone
     assert bytes(msg.data) == data.tobytes()
 

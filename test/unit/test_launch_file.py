@@ -2,26 +2,44 @@
 evaluate the launch description need launch_ros (test/dds/test_ros2_launch.py runs the real `ros2 launch`)."""
 import ast
 import importlib.util
+import re
 from pathlib import Path
 
 import pytest
 import yaml
-from readme_tables import readme_table
+from readme_tables import documented_launch_arguments, readme_table
 
-from night_seg_ros.launch_support import LaunchArgumentError, namespaced, parameter_overrides, rviz_view
+from night_seg_ros.launch_support import (
+    LaunchArgumentError,
+    fastdds_profile,
+    namespaced,
+    parameter_arguments,
+    parameter_overrides,
+    rviz_view,
+)
+from night_seg_ros.node.parameters import PARAMETERS
 
 PACKAGE_DIR = Path(__file__).resolve().parents[2]
 LAUNCH_FILE = PACKAGE_DIR / 'launch' / 'seg.launch.py'
 RVIZ_FILE = PACKAGE_DIR / 'config' / 'seg.rviz'
 
-EXPECTED_ARGUMENTS = {'image', 'transport', 'model', 'backend', 'params_file', 'namespace', 'use_sim_time', 'rviz',
-                      'fastdds_profile'}
+LAUNCH_OWN_ARGUMENTS = ['image', 'transport', 'model', 'backend', 'params_file', 'namespace', 'node_name',
+                        'use_sim_time', 'rviz', 'fastdds_profile']
+"""The arguments the launch file declares with descriptions of its own; every other one sets a node parameter."""
+PARAMETER_ARGUMENTS = [spec.name for spec in PARAMETERS if spec.name not in ('model', 'backend', 'input_transport')]
+EXPECTED_ARGUMENTS = set(LAUNCH_OWN_ARGUMENTS) | set(PARAMETER_ARGUMENTS)
 EXPECTED_CHOICES = {
     'transport': ['', 'raw', 'compressed'],
     'backend': ['', 'auto', 'tensorrt', 'onnxruntime', 'torch'],
     'use_sim_time': ['true', 'false'],
     'rviz': ['true', 'false'],
+    'precision': ['', 'fp32', 'fp16', 'int8'],
+    'output_resolution': ['', 'camera', 'network'],
+    'input_reliability': ['', 'auto', 'best_available', 'reliable', 'best_effort'],
+    'output_reliability': ['', 'reliable', 'best_effort'],
+    'engine_build': ['', 'true', 'false'],
 }
+
 EXPECTED_IMAGE_DISPLAYS = {
     'Camera': '/camera/image_raw',
     'Overlay': '/overlay',
@@ -55,11 +73,11 @@ def launch_tree():
 
 @pytest.fixture(scope='module')
 def declared_arguments(launch_tree):
-    """Map each declared launch argument's name to its DeclareLaunchArgument call."""
+    """Map each launch argument the launch file declares by a literal name to its DeclareLaunchArgument call."""
     arguments = {}
     for call in _calls(launch_tree, 'DeclareLaunchArgument'):
-        assert call.args and isinstance(call.args[0], ast.Constant), 'argument name must be a literal string'
-        arguments[call.args[0].value] = call
+        if call.args and isinstance(call.args[0], ast.Constant):
+            arguments[call.args[0].value] = call
     return arguments
 
 
@@ -69,7 +87,23 @@ def test_launch_file_defines_generate_launch_description(launch_tree):
 
 
 def test_expected_arguments_are_declared(declared_arguments):
-    assert set(declared_arguments) == EXPECTED_ARGUMENTS
+    assert list(declared_arguments) == LAUNCH_OWN_ARGUMENTS
+    assert [argument.name for argument in parameter_arguments()] == PARAMETER_ARGUMENTS
+
+
+def test_every_argument_a_document_names_is_declared():
+    named = documented_launch_arguments()
+    assert {'dla_core', 'device', 'image', 'model'} <= set(named)  # the scan finds what the guides use
+    undeclared = {name: path for name, path in named.items() if name not in EXPECTED_ARGUMENTS}
+    assert not undeclared, f'documents name launch arguments seg.launch.py does not declare: {undeclared}'
+
+
+def test_parameter_arguments_are_described_with_choices_for_enumerations():
+    for argument in parameter_arguments():
+        assert argument.spec.description in argument.description and "Empty keeps the parameter file's" in \
+            argument.description
+        if argument.spec.choices or isinstance(argument.spec.default, bool):
+            assert argument.choices[0] == '' and len(argument.choices) > 1, argument.name
 
 
 def test_every_argument_has_default_and_description(declared_arguments):
@@ -83,6 +117,10 @@ def test_every_argument_has_default_and_description(declared_arguments):
 
 @pytest.mark.parametrize('name', sorted(EXPECTED_CHOICES))
 def test_enumerated_arguments_have_choices(declared_arguments, name):
+    if name not in declared_arguments:
+        [argument] = [argument for argument in parameter_arguments() if argument.name == name]
+        assert argument.choices == EXPECTED_CHOICES[name]
+        return
     keywords = _keywords(declared_arguments[name])
     assert 'choices' in keywords, f'{name} has no choices'
     choices = ast.literal_eval(keywords['choices'])
@@ -98,7 +136,7 @@ def test_literal_defaults(declared_arguments):
     }
     assert defaults == {
         'image': '/camera/image_raw', 'transport': '', 'model': '', 'backend': '', 'namespace': '',
-        'use_sim_time': 'false', 'rviz': 'false',
+        'node_name': 'seg_node', 'use_sim_time': 'false', 'rviz': 'false', 'fastdds_profile': '',
     }
 
 
@@ -110,22 +148,18 @@ def test_node_runs_seg_node(launch_tree):
     ]
     assert len(seg_nodes) == 1
     keywords = seg_nodes[0]
-    assert ast.literal_eval(keywords['name']) == 'seg_node'
+    assert ast.unparse(keywords['name']) == "arguments['node_name']"
     assert {'namespace', 'parameters', 'remappings'} <= set(keywords)
-
-
-def test_fastdds_profile_environment_is_set(launch_tree):
-    calls = _calls(launch_tree, 'SetEnvironmentVariable')
-    assert [ast.unparse(call.args[0]) for call in calls] == ['profile_env_var()']
 
 
 def test_readme_lists_every_launch_argument_with_its_default(declared_arguments):
     rows = readme_table('Launch arguments (')
-    assert [row[0] for row in rows] == list(declared_arguments)
-    for name, default, _what in rows:
+    assert [row[0] for row in rows[:-1]] == list(declared_arguments)
+    for name, default, _what in rows[:-1]:
         value = _keywords(declared_arguments[name])['default_value']
         if isinstance(value, ast.Constant):
             assert default == (value.value or 'empty'), name
+    assert rows[-1][0].startswith('every other node parameter') and rows[-1][1] == 'empty'
 
 
 def test_launch_overrides_only_the_arguments_given():
@@ -134,6 +168,57 @@ def test_launch_overrides_only_the_arguments_given():
     assert parameter_overrides({'model': 'synthetic_demo_b0', 'backend': 'torch', 'transport': 'compressed',
                                 'use_sim_time': 'true'}) == {
         'model': 'synthetic_demo_b0', 'backend': 'torch', 'input_transport': 'compressed', 'use_sim_time': True}
+
+
+def test_parameter_arguments_reach_the_node_typed():
+    overrides = parameter_overrides({'dla_core': '0', 'device': 'cpu', 'precision': 'fp32', 'num_threads': '2',
+                                     'overlay_alpha': '1', 'engine_build': 'false', 'qos_depth': '3',
+                                     'output_resolution': 'network', 'input_reliability': 'best_effort'})
+    assert overrides == {'device': 'cpu', 'precision': 'fp32', 'num_threads': 2, 'engine_build': False,
+                         'dla_core': 0, 'input_reliability': 'best_effort', 'qos_depth': 3, 'overlay_alpha': 1.0,
+                         'output_resolution': 'network', 'use_sim_time': False}
+    assert all(type(value) is type(spec.default) for spec in PARAMETERS for name, value in overrides.items()
+               if name == spec.name)
+
+
+@pytest.mark.parametrize(('given', 'message'), [
+    ({'dla_core': '9'}, "parameter 'dla_core' is 9; allowed: -1 .. 7"),
+    ({'num_threads': 'four'}, 'num_threads:=four is not an integer; allowed: 0 .. 256'),
+    ({'device': 'gpu'}, "parameter 'device' is 'gpu'; allowed: auto, cpu, cuda, cuda:N"),
+    ({'overlay_alpha': 'half'}, 'overlay_alpha:=half is not a number'),
+])
+def test_bad_parameter_arguments_stop_the_launch_naming_them(given, message):
+    with pytest.raises(LaunchArgumentError, match=re.escape(message)):
+        parameter_overrides(given)
+
+
+SHIPPED = '/opt/ros/jazzy/share/night_seg_ros/config/fastdds_large_images.xml'
+
+
+def test_the_launch_keeps_a_profile_the_user_set():
+    for variable in ('FASTRTPS_DEFAULT_PROFILES_FILE', 'FASTDDS_DEFAULT_PROFILES_FILE'):
+        choice = fastdds_profile('', SHIPPED, {variable: '/home/me/discovery.xml', 'ROS_DISTRO': 'jazzy'})
+        assert choice.variables == {}
+        assert f'/home/me/discovery.xml (your {variable}, kept)' in choice.message
+
+
+def test_the_launch_says_when_the_users_variable_is_not_the_one_fast_dds_reads(monkeypatch):
+    monkeypatch.setattr('night_seg_ros.launch_support.profile_env_var',
+                        lambda environ: 'FASTDDS_DEFAULT_PROFILES_FILE')
+    choice = fastdds_profile('', SHIPPED, {'FASTRTPS_DEFAULT_PROFILES_FILE': '/home/me/discovery.xml'})
+    assert "this system's Fast DDS reads FASTDDS_DEFAULT_PROFILES_FILE" in choice.message
+
+
+def test_the_launch_sets_the_shipped_profile_where_none_is_set(monkeypatch):
+    monkeypatch.setattr('night_seg_ros.launch_support.profile_env_var',
+                        lambda environ: 'FASTRTPS_DEFAULT_PROFILES_FILE')
+    choice = fastdds_profile('', SHIPPED, {})
+    assert choice.variables == {'FASTRTPS_DEFAULT_PROFILES_FILE': SHIPPED} and SHIPPED in choice.message
+    given = fastdds_profile('/etc/mine.xml', SHIPPED, {'FASTRTPS_DEFAULT_PROFILES_FILE': '/home/me/x.xml'})
+    assert given.variables == {'FASTRTPS_DEFAULT_PROFILES_FILE': '/etc/mine.xml'}
+    assert 'replacing FASTRTPS_DEFAULT_PROFILES_FILE=/home/me/x.xml' in given.message
+    other = fastdds_profile('', SHIPPED, {'RMW_IMPLEMENTATION': 'rmw_cyclonedds_cpp'})
+    assert other.variables == {} and 'rmw_cyclonedds_cpp' in other.message
 
 
 @pytest.mark.parametrize(('topic', 'namespace', 'expected'), [
@@ -174,8 +259,8 @@ def launch_actions(module, tmp_path, **given):
     for argument in module.generate_launch_description().get_launch_arguments():
         if isinstance(argument.default_value[0], TextSubstitution):
             context.launch_configurations[argument.name] = argument.default_value[0].text
-    context.launch_configurations.update(params_file=str(tmp_path / 'seg.yaml'), fastdds_profile='profile.xml',
-                                         **given)
+    context.launch_configurations.update({'params_file': str(tmp_path / 'seg.yaml'),
+                                          'fastdds_profile': 'profile.xml', **given})
     return module.launch_setup(context, TextSubstitution(text=str(PACKAGE_DIR / 'config')))
 
 
@@ -189,21 +274,46 @@ def test_generate_launch_description(launch_module):
     assert set(arguments) == EXPECTED_ARGUMENTS
     for name, choices in EXPECTED_CHOICES.items():
         assert list(arguments[name].choices) == choices
+    for argument in parameter_arguments():
+        assert arguments[argument.name].description.startswith(argument.description)
+        assert arguments[argument.name].choices == argument.choices
     entities = description.entities
     assert sum(isinstance(entity, DeclareLaunchArgument) for entity in entities) == len(EXPECTED_ARGUMENTS)
     assert sum(isinstance(entity, OpaqueFunction) for entity in entities) == 1
 
 
-def test_launch_starts_seg_node_after_setting_the_profile_variable(launch_module, tmp_path):
-    from launch.actions import SetEnvironmentVariable
+def test_launch_starts_seg_node_after_setting_the_profile_variable(launch_module, tmp_path, monkeypatch):
+    from launch.actions import LogInfo, SetEnvironmentVariable
     from launch_ros.actions import Node
 
-    from night_seg_ros.dds import profile_env_var
+    from night_seg_ros.dds import PROFILE_ENV_VARS, profile_env_var
 
-    actions = launch_actions(launch_module, tmp_path)
-    assert isinstance(actions[0], SetEnvironmentVariable)
-    assert actions[0].name[0].text == profile_env_var()
+    for variable in PROFILE_ENV_VARS:
+        monkeypatch.delenv(variable, raising=False)
+    actions = launch_actions(launch_module, tmp_path, fastdds_profile='')
+    assert isinstance(actions[0], LogInfo) and isinstance(actions[1], SetEnvironmentVariable)
+    assert actions[1].name[0].text == profile_env_var()
+    assert actions[1].value[0].text == str(PACKAGE_DIR / 'config' / 'fastdds_large_images.xml')
     assert [action.node_executable for action in actions if isinstance(action, Node)] == ['seg_node']
+
+
+def test_launch_keeps_the_users_profile_variable(launch_module, tmp_path, monkeypatch):
+    from launch.actions import SetEnvironmentVariable
+
+    monkeypatch.setenv('FASTRTPS_DEFAULT_PROFILES_FILE', '/home/me/discovery.xml')
+    actions = launch_actions(launch_module, tmp_path, fastdds_profile='')
+    assert not any(isinstance(action, SetEnvironmentVariable) for action in actions)
+
+
+def test_launch_names_the_node_and_sets_the_parameter_arguments(launch_module, tmp_path, monkeypatch):
+    monkeypatch.setattr(launch_module, 'Node', lambda **keywords: keywords)  # what the launch asks launch_ros for
+    actions = launch_actions(launch_module, tmp_path, node_name='seg_front', dla_core='0', device='cpu',
+                             precision='fp32')
+    [node] = [action for action in actions if isinstance(action, dict)]
+    assert node['name'] == 'seg_front' and node['executable'] == 'seg_node'
+    params_file, overrides = node['parameters']
+    assert params_file == str(tmp_path / 'seg.yaml')
+    assert overrides == {'dla_core': 0, 'device': 'cpu', 'precision': 'fp32', 'use_sim_time': False}
 
 
 def test_rviz_without_rviz2_stops_the_launch_before_anything_starts(launch_module, tmp_path, monkeypatch):
