@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -31,7 +30,7 @@ from night_seg_ros.bundle import (
     write_metadata,
 )
 from night_seg_ros.errors import NightSegError
-from night_seg_ros.files import atomic_write_bytes
+from night_seg_ros.files import atomic_output, atomic_write_bytes
 
 MIN_OPSET = 17
 MIN_LABEL_AGREEMENT = 0.999
@@ -196,24 +195,19 @@ def check_input_size(height: int, width: int) -> None:
 
 
 def export_at_input_size(bundle: Bundle, out: str | os.PathLike, height: int, width: int, samples: int = 4,
-                         opset: int = MIN_OPSET, seed: int = 0) -> tuple[Bundle, ParityReport]:
+                         opset: int = MIN_OPSET, seed: int = 0, force: bool = False) -> tuple[Bundle, ParityReport]:
     """Write a new bundle `out`: `bundle`'s weights, its model.json with input `height` x `width`, and model.onnx
     exported at that size and checked against torch; return the new bundle and its parity report.
 
-    `bundle` stays as it is. `out` must not exist; it appears complete or not at all (built in a hidden folder beside
-    it, then renamed), and only when parity passes. Its provenance names the bundle and input size it came from.
-    Engines are not copied: they are built for one input shape (`night-seg build-engine` builds the new one).
+    `bundle` stays as it is. `out` must not exist (with `force` an existing one is replaced); it appears complete or
+    not at all (built aside, files.atomic_output, then renamed), and only when parity passes. Its provenance names
+    the bundle and input size it came from. Engines are not copied: they are built for one input shape
+    (`night-seg build-engine` builds the new one).
     """
     check_input_size(height, width)
     out = Path(out).expanduser()
-    if out.exists():
-        raise ExportError(f'{out} already exists; allowed: a new folder (the re-exported bundle is written there, '
-                          f'{bundle.path} stays as it is)')
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f'.{out.name}.', suffix='.partial'))
-    try:
-        staged = staging / out.name  # the bundle's final name, which the graph's doc string records
-        staged.mkdir()
+    with atomic_output(out, force, 'bundle', inputs=[bundle.path]) as staged:  # staged: the bundle's final name,
+        staged.mkdir()                                                         # which the graph's doc string records
         shutil.copyfile(bundle.weights_path, staged / WEIGHTS_FILE)
         provenance = {**bundle.provenance, 'input_resized_from': {
             'bundle': bundle.path.resolve().name, 'height': bundle.input.height, 'width': bundle.input.width}}
@@ -223,7 +217,4 @@ def export_at_input_size(bundle: Bundle, out: str | os.PathLike, height: int, wi
         report = export_and_check(read_bundle(staged), samples, opset, seed)
         if not report.passed:
             raise ExportError(f'{out} not written: ONNX Runtime and torch disagree at {width}x{height}: {report}')
-        staged.rename(out)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return read_bundle(out), report

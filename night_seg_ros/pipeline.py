@@ -271,7 +271,8 @@ def load_pipeline(setting: ModelSetting, confidence_threshold: float = 0.0, over
     bundled = bundled_model(model)
     path = bundled if bundled is not None else resolve_model(model, setting.model_cache_dir)
     if not path.is_dir():
-        raise BundleError(f'{model_option} {model!r} does not exist: it takes a bundle directory, a Hugging Face hub '
+        problem = 'is a file, not a folder' if path.exists() else 'does not exist'
+        raise BundleError(f'{model_option} {model!r} {problem}: it takes a bundle directory, a Hugging Face hub '
                           f'id or the name of a bundled model ({", ".join(bundled_models()) or "none installed"})')
     bundle = read_bundle(path)
     backend = create_backend(setting.backend, bundle, setting.device, setting.precision, setting.num_threads,

@@ -29,3 +29,6 @@ OUTPUT_RESOLUTIONS = ('camera', 'network')
 
 RENDER_PLACES = ('auto', 'cpu', 'backend')
 """Where the outputs are rendered: auto (with the model when it runs on a GPU), the CPU, or the backend's device."""
+
+SEGFORMER_SIZES = ('b0', 'b1', 'b2', 'b3', 'b4', 'b5')
+"""The SegFormer variants (model.SEGFORMER_VARIANTS holds their settings)."""

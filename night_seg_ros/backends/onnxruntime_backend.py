@@ -58,6 +58,40 @@ def pruned(graph: onnx.ModelProto, outputs: Collection[str]) -> onnx.ModelProto:
     return model
 
 
+def _session_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions ONNX Runtime raises for a file it cannot load as a model."""
+    from onnxruntime.capi import onnxruntime_pybind11_state as state
+
+    names = ('Fail', 'InvalidArgument', 'InvalidGraph', 'InvalidProtobuf', 'NoModel', 'NoSuchFile', 'NotImplemented',
+             'RuntimeException')
+    return tuple(getattr(state, name) for name in names if hasattr(state, name))
+
+
+def graph_class_count(path: Path) -> int | None:
+    """The number of classes the `labels` output of an ONNX graph chooses among: the size of the axis its ArgMax
+    reduces, by ONNX shape inference. None when it cannot be told (no onnx package, no ArgMax, unknown size)."""
+    try:
+        import onnx
+    except ImportError:
+        return None
+    model = onnx.load(str(path))
+    producer = {output: node for node in model.graph.node for output in node.output}
+    node = producer.get(OUTPUT_NAMES[0])
+    while node is not None and node.op_type != 'ArgMax':  # labels <- Cast <- ArgMax in an exported bundle
+        node = producer.get(node.input[0]) if node.input else None
+    if node is None:
+        return None
+    axis = next((attribute.i for attribute in node.attribute if attribute.name == 'axis'), 0)
+    inferred = onnx.shape_inference.infer_shapes(model)
+    shapes = {value.name: value.type.tensor_type.shape for value in
+              (*inferred.graph.value_info, *inferred.graph.input, *inferred.graph.output)}
+    shape = shapes.get(node.input[0])
+    if shape is None or not shape.dim:
+        return None
+    size = shape.dim[axis].dim_value
+    return size or None
+
+
 class OnnxRuntimeBackend(Backend):
     """InferenceSession over model.onnx; `device` is 'auto', 'cpu', 'cuda' or 'cuda:N'."""
 
@@ -89,9 +123,15 @@ class OnnxRuntimeBackend(Backend):
         if num_threads > 0:
             options.intra_op_num_threads = num_threads
         self._options, self._providers = options, providers
-        self.session = onnxruntime.InferenceSession(str(self.graph), options, providers=providers)
+        try:
+            self.session = onnxruntime.InferenceSession(str(self.graph), options, providers=providers)
+        except _session_errors() as error:  # a truncated or foreign file: InvalidProtobuf, InvalidGraph, Fail, ...
+            reason = ' '.join(str(error).split())[:300]
+            raise BackendError(f'{self.graph} is not an ONNX model ONNX Runtime can load ({type(error).__name__}: '
+                               f'{reason}); re-export it with: night-seg export {bundle.path}') from None
         self.device = 'cuda' if self.session.get_providers()[0] == 'CUDAExecutionProvider' else 'cpu'
         self._check_graph(bundle)
+        self._check_classes(bundle)
 
     def _check_graph(self, bundle: Bundle) -> None:
         inputs = {node.name: node for node in self.session.get_inputs()}
@@ -103,6 +143,15 @@ class OnnxRuntimeBackend(Backend):
             raise BackendError(f'{self.graph} does not match model.json: expected input {INPUT_NAME!r} uint8 '
                                f'{expected_shape} and outputs {OUTPUT_NAMES}; found inputs {found}, outputs '
                                f'{sorted(outputs)}. Re-export with: night-seg export {bundle.path}')
+
+    def _check_classes(self, bundle: Bundle) -> None:
+        """BackendError when the graph's ArgMax chooses among another number of classes than model.json names
+        (checked where the onnx package is installed: a vehicle with ONNX Runtime alone skips it)."""
+        count = graph_class_count(self.graph)
+        if count is not None and count != bundle.num_classes:
+            raise BackendError(f'{self.graph} predicts {count} classes but {bundle.path / "model.json"} names '
+                               f'{bundle.num_classes}; they must agree: re-export the graph with: night-seg export '
+                               f'{bundle.path}')
 
     def infer(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """uint8 (H, W, 3) RGB -> labels uint8 (H, W), confidence float32 (H, W)."""

@@ -3,7 +3,7 @@
   night-seg bench                                   every part at the default sizes
   night-seg bench --parts backends --input-sizes 512x256 --iterations 5      a quick run of part (a)
   night-seg bench --parts backends --model BUNDLE --graphs OLD.onnx BUNDLE/model.onnx   two graphs, alternating
-  night-seg bench --parts frame node_cpu --markdown docs/BENCHMARKS.md      the node's own cost a frame
+  night-seg bench --parts frame node_cpu --markdown docs/BENCHMARKS.md --force   the node's own cost a frame
 
 Parts: (a) `backends`, (b) `node`, (c) `bag` (needs the `bag` extra), (d) `frame` (seg_node's own work per frame,
 before against now, zero-time backend), (e) `node_cpu` (seg_node's CPU a frame over DDS against a zero-work node with
@@ -18,13 +18,15 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+from contextlib import ExitStack
 from pathlib import Path
 
-from night_seg_ros.argtypes import positive_float, positive_int
+from night_seg_ros.argtypes import existing_file, existing_folder, positive_float, positive_int
 from night_seg_ros.backends.torch_backend import let_idle_threads_sleep
 from night_seg_ros.bench.models import parse_size
 from night_seg_ros.bench.report import Table, finish, machine_description
 from night_seg_ros.bundle import read_bundle
+from night_seg_ros.cli.arguments import add_force, threads
 from night_seg_ros.paths import DEMO_MODEL, share_file
 
 PARTS = ('backends', 'node', 'bag', 'frame', 'node_cpu')
@@ -34,11 +36,31 @@ DEFAULT_RATES = (10.0, 30.0)
 DEFAULT_FRAME_INPUTS = ('128x64', '768x384')
 
 
+MAX_SIDE = 8192
+"""The largest camera or model side (pixels) the bench takes."""
+
+
 def _size(text: str) -> tuple[int, int]:
+    """argparse type: 'WxH' -> (width, height), each side 1 .. MAX_SIDE."""
     try:
-        return parse_size(text)
+        width, height = parse_size(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
+    if max(width, height) > MAX_SIDE:
+        raise argparse.ArgumentTypeError(f'{text!r}: width and height must be <= {MAX_SIDE}')
+    return width, height
+
+
+def _model_size(text: str) -> tuple[int, int]:
+    """argparse type: a model input 'WxH' -> (width, height), each side a multiple of 32 (export.check_input_size)."""
+    from night_seg_ros.export import ExportError, check_input_size
+
+    width, height = _size(text)
+    try:
+        check_input_size(height, width)
+    except ExportError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return width, height
 
 
 def _rate(text: str) -> float | int:
@@ -53,23 +75,25 @@ def register(subcommands: argparse._SubParsersAction) -> None:
                                 description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     bench.add_argument('--parts', nargs='+', choices=PARTS, default=list(PARTS), help='parts to run (all)')
     bench.add_argument('--out', type=Path, default=Path('bench_results'),
-                       help='folder for bench.json and bench.png (./bench_results)')
+                       help='new folder for bench.json and bench.png (./bench_results)')
     bench.add_argument('--markdown', type=Path, help='also write the tables, command and machine here')
+    add_force(bench, '--out folder and --markdown file')
     bench.add_argument('--work-dir', type=Path,
                        help='folder for the generated bundles, reused between runs (a temporary folder)')
     group = bench.add_argument_group('(a) backends')
-    group.add_argument('--input-sizes', nargs='+', type=_size, default=[parse_size(s) for s in DEFAULT_INPUT_SIZES],
+    group.add_argument('--input-sizes', nargs='+', type=_model_size,
+                       default=[parse_size(s) for s in DEFAULT_INPUT_SIZES],
                        metavar='WxH', help=f'model input sizes ({" ".join(DEFAULT_INPUT_SIZES)})')
     group.add_argument('--backends', nargs='+', choices=('torch', 'onnxruntime'), default=['torch', 'onnxruntime'],
                        help='backends to time (torch onnxruntime)')
     group.add_argument('--iterations', type=positive_int, default=10, help='timed frames per backend and size (10)')
-    group.add_argument('--threads', nargs='+', type=int, default=[0], metavar='N',
-                       help='CPU thread counts to time, 0 = the library default (0)')
-    group.add_argument('--graphs', nargs='+', type=Path, default=[], metavar='ONNX',
+    group.add_argument('--threads', nargs='+', type=threads, default=[0], metavar='N',
+                       help='CPU thread counts to time, 0 .. 256, 0 = the library default (0)')
+    group.add_argument('--graphs', nargs='+', type=existing_file, default=[], metavar='ONNX',
                        help='ONNX graphs of --model\'s bundle to time in ONNX Runtime (CPU) beside the backends, '
                             'taking turns, at the bundle\'s input size instead of --input-sizes')
     group = bench.add_argument_group('(b) node over DDS and (c) bag')
-    group.add_argument('--model', type=Path,
+    group.add_argument('--model', type=existing_folder,
                        help='bundle (with model.onnx) for parts b and c and for --graphs (the bundled demo model, '
                             'B0 at 768x384)')
     group.add_argument('--node-backend', choices=('onnxruntime', 'torch'), default='onnxruntime',
@@ -78,7 +102,7 @@ def register(subcommands: argparse._SubParsersAction) -> None:
                        metavar='WxH', help=f'camera sizes ({" ".join(DEFAULT_CAMERAS)})')
     group.add_argument('--rates', nargs='+', type=_rate, default=[int(r) for r in DEFAULT_RATES], metavar='HZ',
                        help='input rates in frames per second (10 30)')
-    group.add_argument('--seconds', type=float, default=10.0, help='streaming time per camera and rate (10)')
+    group.add_argument('--seconds', type=positive_float, default=10.0, help='streaming time per camera and rate (10)')
     group.add_argument('--bag-frames', type=positive_int, default=20, help='frames in each recorded drive (20)')
     group = bench.add_argument_group('(d) frame and (e) node_cpu')
     group.add_argument('--frame-inputs', nargs='+', type=_size, default=[parse_size(s) for s in DEFAULT_FRAME_INPUTS],
@@ -98,8 +122,28 @@ def _node_model(args: argparse.Namespace) -> Path:
     return share_file(DEMO_MODEL)
 
 
-def run_bench(args: argparse.Namespace, _parser: argparse.ArgumentParser) -> int:
+def _check_outputs(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict[str, Path]:
+    """What -> path of the outputs, checked before any part runs (so no measurement is lost to a bad path)."""
+    from night_seg_ros.files import distinct_outputs, output_path
+
+    outputs = {'--out': args.out, '--markdown': args.markdown}
+    outputs = {what: path for what, path in outputs.items() if path is not None}
+    distinct_outputs(outputs)
+    for what, path in outputs.items():
+        output_path(path, args.force, what)
+    if args.work_dir is not None:
+        if args.work_dir.exists() and not args.work_dir.is_dir():
+            parser.error(f'--work-dir {args.work_dir} is a file; give a folder (made if missing, reused between runs)')
+        if not args.work_dir.exists():
+            output_path(args.work_dir, what='--work-dir')
+    return outputs
+
+
+def run_bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """Run the chosen parts, print their tables, write the JSON, plot and Markdown; exit code 0."""
+    from night_seg_ros.files import atomic_output
+
+    outputs = _check_outputs(args, parser)
     let_idle_threads_sleep()  # before machine_description imports torch, so torch is timed as the node runs it
     machine = machine_description()
     temporary = None
@@ -116,8 +160,12 @@ def run_bench(args: argparse.Namespace, _parser: argparse.ArgumentParser) -> int
     finally:
         if temporary is not None:
             temporary.cleanup()
-    for path in finish([Path(sys.argv[0]).name, *sys.argv[1:]], machine, tables, args.out, args.markdown):
-        print(f'wrote {path}')
+    with ExitStack() as staging:  # each output appears complete, or not at all
+        staged = {what: staging.enter_context(atomic_output(path, args.force, what)) for what, path in outputs.items()}
+        written = finish([Path(sys.argv[0]).name, *sys.argv[1:]], machine, tables, staged['--out'],
+                         staged.get('--markdown'))
+    for path in written:
+        print(f'wrote {args.markdown if path == staged.get("--markdown") else args.out / path.name}')
     return 0
 
 

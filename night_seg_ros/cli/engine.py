@@ -6,7 +6,7 @@
 Either takes --camera-size WxH [--output-resolution camera|network] [--camera-order rgb|bgr] for the render engine of
 one camera (render_graph.py: the rendering composed around the model), which the node runs beside the model's engine.
 
-Argument errors exit 2 (argparse); a missing TensorRT, GPU or engine, or a failed build, exit 1 with one line.
+Argument errors, a missing TensorRT, GPU or engine, and a failed build exit 1 with one line.
 The converter itself is night_seg_ros/tensorrt/.
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from night_seg_ros.argtypes import fraction, number, positive_int
+from night_seg_ros.argtypes import fraction, number, positive_int, ros_topic
 from night_seg_ros.bundle import read_bundle
 from night_seg_ros.tensorrt.builder import (
     DEFAULT_WORKSPACE_MIB,
@@ -63,7 +63,7 @@ def _add_engine_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _render_target(args: argparse.Namespace, parser: argparse.ArgumentParser) -> RenderTarget | None:
-    """The render target the arguments name (None without --camera-size); exit 2 on an impossible one."""
+    """The render target the arguments name (None without --camera-size); exit 1 on an impossible one."""
     if args.camera_size is None:
         if args.output_resolution or args.camera_order:
             parser.error('--output-resolution and --camera-order are for a render engine: add --camera-size WxH')
@@ -89,7 +89,8 @@ def register(subcommands: argparse._SubParsersAction) -> None:
     build.add_argument('--timing-cache', metavar='FILE', help='timing cache to reuse and update (default: in the '
                        'engine folder, one per TensorRT version and GPU)')
     build.add_argument('--calibration', metavar='FOLDER_OR_BAG', help='int8: a folder of images or a rosbag2 bag')
-    build.add_argument('--calibration-topic', metavar='TOPIC', help='int8: image topic of the bag (if it has several)')
+    build.add_argument('--calibration-topic', type=ros_topic, metavar='TOPIC',
+                       help='int8: image topic of the bag (if it has several)')
     build.add_argument('--calibration-frames', type=positive_int, default=64, help='int8: frames to calibrate on (64)')
     build.add_argument('--force', action='store_true', help='rebuild even when a matching engine exists')
     build.set_defaults(handler=_build)
@@ -101,7 +102,8 @@ def register(subcommands: argparse._SubParsersAction) -> None:
     _add_engine_arguments(verify)
     verify.add_argument('--images', metavar='FOLDER_OR_BAG', help='frames to compare on: a folder of images or a '
                         'rosbag2 bag (default: smooth random images)')
-    verify.add_argument('--topic', metavar='TOPIC', help='image topic of the --images bag (if it has several)')
+    verify.add_argument('--topic', type=ros_topic, metavar='TOPIC',
+                        help='image topic of the --images bag (if it has several)')
     verify.add_argument('--frames', type=positive_int, default=16, help='number of frames (16)')
     verify.add_argument('--min-agreement', type=fraction, help='label-agreement floor, 0-1 (fp32 0.999, fp16 '
                         '0.995, int8 0.95)')

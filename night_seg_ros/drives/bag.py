@@ -15,7 +15,8 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from contextlib import ExitStack
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from night_seg_ros.codec import ImageDecodeError, image_to_array, stamp_ns
 from night_seg_ros.drives import bag_io
 from night_seg_ros.drives.frames import evenly_spaced
 from night_seg_ros.drives.preview import Mp4Writer, contact_sheet
+from night_seg_ros.files import atomic_output, distinct_outputs, output_path
 from night_seg_ros.metrics import ConfusionMatrix
 from night_seg_ros.pipeline import Inference, SegmentationPipeline
 from night_seg_ros.render import colorize, write_png
@@ -43,9 +45,10 @@ class BagOptions:
     """What `process_bag` reads and writes besides the output bag.
 
     topic: camera topic (Image or CompressedImage); None = the bag's only one. gt_topic: mono8 ground-truth labels
-    (used when present). output_prefix: output topics are prefix/labels, /color, /overlay, /confidence. storage:
-    output bag storage, 'mcap' or 'sqlite3'. mp4: overlay video path. sheet: contact sheet PNG path, sheet_rows
-    frames sampled evenly. queue_size: frames in flight between two stages. progress: show a progress bar.
+    (used when present; '' = none). output_prefix: output topics are prefix/labels, /color, /overlay, /confidence.
+    storage: output bag storage, 'mcap' or 'sqlite3'. mp4: overlay video path. sheet: contact sheet PNG path,
+    sheet_rows frames sampled evenly. queue_size: frames in flight between two stages. progress: show a progress bar.
+    force: replace an existing output bag, video or sheet (once the new one is complete).
     """
 
     topic: str | None = None
@@ -58,6 +61,7 @@ class BagOptions:
     sheet_rows: int = 6
     queue_size: int = 4
     progress: bool = True
+    force: bool = False
 
 
 @dataclass
@@ -167,20 +171,56 @@ def process_bag(in_path: str | Path, out_path: str | Path, pipeline: Segmentatio
                 options: BagOptions = BagOptions()) -> BagReport:
     """Segment the camera topic of bag `in_path` into the new bag `out_path`; see the module docstring.
 
-    Raises bag_io.BagError for an unreadable bag, a missing or ambiguous topic, or an existing output.
+    The bag, video and contact sheet are written aside and moved into place when complete (`files.atomic_output`): a
+    failure or Ctrl-C leaves none of them. Raises what `check_job` raises.
     """
-    with bag_io.open_reader(in_path) as reader:
-        camera = bag_io.find_connection(reader, options.topic, bag_io.IMAGE_TYPES, exclude=(options.gt_topic,))
-        truth = next((c for c in reader.connections if c.topic == options.gt_topic and c.msgtype == bag_io.IMAGE),
-                     None)
-        writer = bag_io.open_writer(out_path, options.storage)
+    outputs = _outputs(in_path, out_path, options)
+    with bag_io.open_reader(in_path) as reader, ExitStack() as staging:
+        camera, truth = _topics(reader, options)
+        staged = {what: staging.enter_context(atomic_output(path, options.force, what, inputs=[in_path]))
+                  for what, path in outputs.items()}
+        writer = bag_io.open_writer(staged['output bag'], options.storage)
         report = BagReport(input_topic=camera.topic, frames=camera.msgcount)
         try:
-            _run(reader, camera, truth, writer, pipeline, options, report)
+            _run(reader, camera, truth, writer, pipeline,
+                 replace(options, mp4=staged.get('overlay video'), sheet=staged.get('contact sheet')), report)
         finally:
             writer.close()
-    report.outputs['output bag'] = str(out_path)
+        written = {'output bag', *report.outputs}  # the video and sheet only when a frame made them
+        report.outputs = {what: str(path) for what, path in outputs.items() if what in written}
     return report
+
+
+def check_job(in_path: str | Path, out_path: str | Path, options: BagOptions = BagOptions()) -> str:
+    """Check what `process_bag` would do without reading a message (before a model is loaded, so no result is lost
+    to a bad path); returns the camera topic it would read.
+
+    bag_io.BagError for an unreadable bag or a missing, ambiguous or mistyped topic; files.OutputError for outputs
+    that exist (without options.force), overlap, hit the input or cannot be written.
+    """
+    _outputs(in_path, out_path, options)
+    with bag_io.open_reader(in_path) as reader:
+        return _topics(reader, options)[0].topic
+
+
+def _outputs(in_path: str | Path, out_path: str | Path, options: BagOptions) -> dict[str, Path]:
+    """What -> path of every output asked for, each checked by files.output_path."""
+    outputs = {'output bag': Path(out_path), 'overlay video': options.mp4, 'contact sheet': options.sheet}
+    outputs = {what: Path(path) for what, path in outputs.items() if path is not None}
+    distinct_outputs(outputs)
+    for what, path in outputs.items():
+        output_path(path, options.force, what, inputs=[in_path])
+    return outputs
+
+
+def _topics(reader: Any, options: BagOptions) -> tuple[Any, Any]:
+    """The camera connection and the ground-truth one (None when the bag has none) of an open bag."""
+    camera = bag_io.find_connection(reader, options.topic, bag_io.IMAGE_TYPES, exclude=(options.gt_topic,))
+    truth = next((c for c in reader.connections if options.gt_topic and c.topic == options.gt_topic), None)
+    if truth is not None and truth.msgtype != bag_io.IMAGE:
+        raise bag_io.BagError(f'ground-truth topic {truth.topic} is {truth.msgtype}; allowed: {bag_io.IMAGE} (mono8 '
+                              "train ids); name another with --gt-topic, or none with --gt-topic ''")
+    return camera, truth
 
 
 def _run(reader: Any, camera: Any, truth: Any, writer: Any, pipeline: SegmentationPipeline, options: BagOptions,
@@ -323,7 +363,8 @@ class _Sink:
         self.progress(0, close=True)
         if self.video is not None:
             self.video.close()
-            self.report.outputs['overlay video'] = str(self.options.mp4)
+            if self.video.frames_written:  # no frame, no file
+                self.report.outputs['overlay video'] = str(self.options.mp4)
         if self.options.sheet and self.sheet:
             rows = [self.sheet[stamp] for stamp in sorted(self.sheet)]
             self.report.outputs['contact sheet'] = str(write_png(self.options.sheet, contact_sheet(rows)))

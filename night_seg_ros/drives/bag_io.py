@@ -20,6 +20,7 @@ import numpy as np
 
 from night_seg_ros import codec
 from night_seg_ros.errors import NightSegError
+from night_seg_ros.files import FileFormatError, read_yaml_mapping
 
 IMAGE = 'sensor_msgs/msg/Image'
 COMPRESSED_IMAGE = 'sensor_msgs/msg/CompressedImage'
@@ -65,6 +66,13 @@ def open_reader(path: str | Path) -> Iterator[Any]:
     path = Path(path)
     if not (path / 'metadata.yaml').is_file():
         raise BagError(f'{path} is not a rosbag2 folder (no metadata.yaml); give the folder `ros2 bag record` wrote')
+    try:
+        metadata = read_yaml_mapping(path / 'metadata.yaml', 'bag metadata')
+    except FileFormatError as error:
+        raise BagError(f'cannot read bag {path}: {error}') from None
+    if not isinstance(metadata.get('rosbag2_bagfile_information'), dict):
+        raise BagError(f'cannot read bag {path}: its metadata.yaml has no rosbag2_bagfile_information; give the '
+                       'folder `ros2 bag record` wrote')
     reader = rosbag2.Reader(path)
     try:
         reader.open()

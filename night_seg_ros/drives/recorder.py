@@ -18,6 +18,7 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 
 from night_seg_ros.drives import bag_io
 from night_seg_ros.drives.replay import message_class
+from night_seg_ros.files import atomic_output
 
 RECORD_QOS_DEPTH = 10
 
@@ -67,35 +68,41 @@ def discover_types(node: Node, topics: Sequence[str], timeout: float,
 
 
 def run_recorder(output: str | Path, topics: Sequence[str], duration: float | None = None, storage: str = 'mcap',
-                 discovery_timeout: float = 10.0, args: list[str] | None = None) -> int:
-    """`night-seg record`: record `topics` into the new bag `output` until Ctrl-C or `duration` seconds."""
+                 discovery_timeout: float = 10.0, args: list[str] | None = None, force: bool = False) -> int:
+    """`night-seg record`: record `topics` into the new bag `output` until Ctrl-C or `duration` seconds.
+
+    The bag is written aside and moved to `output` when recording ends (`files.atomic_output`; with `force` it then
+    replaces an existing `output`); an error while recording leaves nothing there."""
     import rclpy
 
     from night_seg_ros.ros_process import ended, ros_session
 
     with ros_session(args) as stop:
         done = functools.partial(ended, stop)
-        writer = node = None
+        probe = rclpy.create_node('bag_recorder_discovery')
         try:
-            probe = rclpy.create_node('bag_recorder_discovery')
-            try:
-                types = discover_types(probe, topics, discovery_timeout, should_stop=done)
-            finally:
-                probe.destroy_node()
-            if done():
-                return 0
-            writer = bag_io.open_writer(output, storage)
-            node = BagRecorder(writer, types)
-            print(f'recording {", ".join(topics)} into {output} (Ctrl-C stops)', flush=True)
-            deadline = None if duration is None else time.monotonic() + duration
-            while not done() and (deadline is None or time.monotonic() < deadline):
-                rclpy.spin_once(node, timeout_sec=0.1)
+            types = discover_types(probe, topics, discovery_timeout, should_stop=done)
         finally:
-            if node is not None:
-                node.destroy_node()
-            if writer is not None:
+            probe.destroy_node()
+        if done():
+            return 0
+        with atomic_output(output, force, 'output bag') as staged:
+            writer = bag_io.open_writer(staged, storage)
+            node = None
+            try:
+                node = BagRecorder(writer, types)
+                print(f'recording {", ".join(topics)} into {output} (Ctrl-C stops)', flush=True)
+                deadline = None if duration is None else time.monotonic() + duration
+                try:
+                    while not done() and (deadline is None or time.monotonic() < deadline):
+                        rclpy.spin_once(node, timeout_sec=0.1)
+                except Exception:
+                    if not done():
+                        raise  # else Ctrl-C shut the context down under spin_once: the recording ends as asked
+            finally:
+                if node is not None:
+                    node.destroy_node()
                 writer.close()
-                counts = node.counts if node is not None else {}
-                print(f'wrote {output}: ' + ', '.join(f'{topic} {counts.get(topic, 0)}' for topic in topics),
-                      flush=True)
+        counts = node.counts
+        print(f'wrote {output}: ' + ', '.join(f'{topic} {counts.get(topic, 0)}' for topic in topics), flush=True)
     return 0

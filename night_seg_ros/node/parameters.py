@@ -143,3 +143,20 @@ def unknown_parameters(given: Iterable[str], known: Iterable[str], node: str = '
                 else 'no parameter of this node is close to it (a parameter of another node in a shared /** file?)')
         warnings.append(f"parameter '{name}' is not a parameter of {node} and is ignored; {hint}")
     return warnings
+
+
+def help_text() -> str:
+    """What `seg_node --help` prints: how to run it, then every parameter with its type, default, allowed values and
+    description (the README's table, for a terminal)."""
+    import textwrap
+
+    lines = ['usage: seg_node [--ros-args [-p NAME:=VALUE ...] [-r image:=CAMERA_TOPIC] [--params-file FILE]]', '',
+             'Semantic segmentation node: camera images in (image, or image/compressed); labels, color, overlay,',
+             'confidence, camera_info and /diagnostics out. Ctrl-C stops it. Parameters (live: settable while it runs',
+             'with ros2 param set):', '']
+    for spec in PARAMETERS:
+        default = f'"{spec.default}"' if isinstance(spec.default, str) else str(spec.default).lower()
+        live = ', live' if spec.live else ''
+        lines.append(f'  {spec.name} ({spec.type_name}, default {default}, allowed: {spec.allowed()}{live})')
+        lines += textwrap.wrap(spec.description, 100, initial_indent='      ', subsequent_indent='      ')
+    return '\n'.join(lines)

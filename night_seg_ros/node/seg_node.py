@@ -48,6 +48,7 @@ from night_seg_ros.node.parameters import (
     PARAMETERS,
     PARAMETERS_BY_NAME,
     ParamSpec,
+    help_text,
     unknown_parameters,
     validate,
 )
@@ -421,7 +422,14 @@ class SegmentationNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    """Entry point of `seg_node`: run until Ctrl-C; exit 1 with a one-line error when the node cannot start."""
+    """Entry point of `seg_node`: run until Ctrl-C; exit 1 with a one-line error when the node cannot start.
+
+    `seg_node --help` (or -h, before any --ros-args) prints the parameters and exits 0 without starting ROS."""
+    argv = sys.argv[1:] if args is None else list(args)
+    own = argv[:argv.index('--ros-args')] if '--ros-args' in argv else argv
+    if '--help' in own or '-h' in own:
+        print(help_text())
+        return 0
     code = 0
     with ros_session(args) as stop:
         node = None

@@ -26,7 +26,8 @@ def test_drive_command_writes_every_topic_of_every_frame(tmp_path: Path, capsys:
 
 @pytest.mark.parametrize('arguments, message', [
     (['--seconds', '100'], '100.0 s at 9.0 m/s from 40.0 m leaves the street (0-300 m); drive shorter or slower'),
-    (['--rate', '0'], 'rate 0.0 Hz; allowed: > 0 and <= 100'),
+    (['--rate', '1000'], 'rate 1000.0 Hz; allowed: > 0 and <= 100'),
+    (['--rate', '0'], 'argument --rate: 0.0 must be > 0'),
 ])
 def test_drive_command_reports_a_bad_spec_in_one_line_and_writes_nothing(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], arguments: list[str], message: str) -> None:
@@ -37,5 +38,6 @@ def test_drive_command_reports_a_bad_spec_in_one_line_and_writes_nothing(
 
 def test_drive_command_refuses_an_existing_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(['drive', str(tmp_path), '--seconds', '0.1']) == 1
-    expected = f'night-seg-train drive: error: {tmp_path} already exists; choose a new folder or remove it\n'
+    expected = (f'night-seg-train drive: error: drive bag {tmp_path} already exists (folder); choose another path, or '
+                'replace it with --force (done only once the new output is complete)\n')
     assert capsys.readouterr().err == expected

@@ -123,7 +123,7 @@ def test_check_input_size_accepts(height: int, width: int) -> None:
     ('100x70', 'input size 100x70 is not allowed: SegFormer needs a width and height that are multiples of 32; '
                'try 96x64 or 128x96'),
     ('8192x8192', 'out of range'),
-    ('{existing}', 'already exists; allowed: a new folder'),
+    ('{existing}', 'already exists (folder); choose another path, or replace it with --force'),
 ], ids=['not-multiple-of-32', 'absurd', 'existing-out'])
 def test_cli_refusals_are_one_line_and_write_nothing(source: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                      size: str, match: str) -> None:
@@ -160,13 +160,11 @@ def test_failed_parity_writes_nothing(source: Path, tmp_path: Path, monkeypatch:
     (['export', '{source}', '--out', '{out}'], '--out DIR goes with --hf or --input-size'),
     (['export', '{source}', '--height', '64', '--width', '96'], 'with --input-size WxH --out DIR'),
 ], ids=['no-out', 'not-WxH', 'no-height', 'with-hf', 'out-without-size', 'height-width-with-bundle'])
-def test_cli_usage_errors_exit_2(source: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                 args: list[str], match: str) -> None:
+def test_cli_usage_errors_exit_1_in_one_line(source: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                             args: list[str], match: str) -> None:
     before = _tree(source)
-    with pytest.raises(SystemExit) as raised:
-        main([arg.format(source=source, out=tmp_path / 'out') for arg in args])
-    assert raised.value.code == 2
+    assert main([arg.format(source=source, out=tmp_path / 'out') for arg in args]) == 1
     err = capsys.readouterr().err
-    assert err.startswith('usage: night-seg') and match in err
+    assert err.startswith('night-seg export: error: ') and err.count('\n') == 1 and match in err
     assert _tree(source) == before
     assert list(tmp_path.iterdir()) == []

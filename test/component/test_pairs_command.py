@@ -138,5 +138,5 @@ def test_a_bag_without_the_position_topic_is_one_line_naming_its_topics(tmp_path
     assert main([*arguments, '--out', str(tmp_path / 'pairs'), '--image-topic', '/camera']) == 1
     assert 'topic /camera is not in the bag; topics: /cam/image (sensor_msgs/msg/Image)' in capsys.readouterr().err
     assert main([*arguments, '--out', str(tmp_path / 'day')]) == 1
-    assert capsys.readouterr().err.endswith('already exists; choose a new folder or remove it\n')
+    assert capsys.readouterr().err.endswith(f'would overwrite the input {tmp_path / "day"}; choose another path\n')
     assert not (tmp_path / 'pairs').exists()

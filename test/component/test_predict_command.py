@@ -33,7 +33,7 @@ def submission(tmp_path_factory: pytest.TempPathFactory, tiny_bundle: Path) -> t
     """A Dark Zurich test split (no labels) and the zip `predict` wrote for it."""
     root = tmp_path_factory.mktemp('dark_zurich')
     expected = make_dark_zurich_test(root, TEST_HEIGHT, TEST_WIDTH)
-    out = tmp_path_factory.mktemp('submission')
+    out = tmp_path_factory.mktemp('submission') / 'out'  # a new folder: predict refuses an existing one
     assert main(['predict', str(tiny_bundle), '--dataset', 'dark_zurich', '--split', 'test', '--root', str(root),
                  '--out', str(out), '--input-size', '32x64', '--invalid-below', '0.1', '--no-progress']) == 0
     return out / 'submission.zip', expected
@@ -136,11 +136,14 @@ def test_predict_on_a_folder_of_images(tmp_path: Path, tiny_bundle: Path) -> Non
 
 @pytest.mark.parametrize(('argv', 'message'), [
     (['predict', '--out', 'x'], 'predict needs a BUNDLE'),
-    (['predict', 'b', '--out', 'x'], 'predict needs --dataset NAME --root DIR or --images DIR'),
-    (['predict', 'b', '--dataset', 'dark_zurich', '--out', 'x'], 'and --root DIR with --dataset'),
-    (['predict', 'b', '--images', 'x', '--out', 'o', '--input-size', '540'], "'540' is not HEIGHTxWIDTH"),
+    (['predict', '{bundle}', '--out', 'x'], 'predict needs --dataset NAME --root DIR or --images DIR'),
+    (['predict', '{bundle}', '--dataset', 'dark_zurich', '--out', 'x'], 'and --root DIR with --dataset'),
+    (['predict', '{bundle}', '--images', '{folder}', '--out', 'o', '--input-size', '540'],
+     "'540' is not HEIGHTxWIDTH"),
+    (['predict', '{bundle}', '--images', '{folder}', '--out', '{folder}'], 'would overwrite the input'),
 ])
-def test_predict_usage_errors(argv: list[str], message: str, capsys: pytest.CaptureFixture) -> None:
-    with pytest.raises(SystemExit) as stop:
-        main(argv)
-    assert stop.value.code == 2 and message in capsys.readouterr().err
+def test_predict_usage_errors(argv: list[str], message: str, capsys: pytest.CaptureFixture, tiny_bundle: Path,
+                              tmp_path: Path) -> None:
+    assert main([arg.format(bundle=tiny_bundle, folder=tmp_path) for arg in argv]) == 1
+    err = capsys.readouterr().err
+    assert message in err and err.count('\n') == 1

@@ -22,7 +22,7 @@ HEIGHT, WIDTH = 288, 512  # Dark Zurich's 9:16
 
 @pytest.fixture(scope='module')
 def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp('real_layouts')
+    root = tmp_path_factory.mktemp('real_layouts') / 'data'  # a new folder: synth refuses an existing one
     assert main(['synth', str(root), '--real-layouts', '--count', '2', '--height', str(HEIGHT),
                  '--width', str(WIDTH)]) == 0
     return root

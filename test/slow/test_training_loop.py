@@ -248,6 +248,9 @@ def test_eval_and_synth_commands(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert metrics['images'] == 2
     assert (out / 'confusion.png').is_file() and (out / 'gallery.png').is_file()
     assert load_model(run / 'bundle') is not None
-    assert main(['eval', str(run / 'bundle'), '--dataset', 'cityscapes']) == 2
+    assert main(['eval', str(run / 'bundle'), '--dataset', 'cityscapes']) == 1
+    assert '--root is required for cityscapes' in capsys.readouterr().err
     assert main(['eval', str(run / 'bundle'), '--dataset', 'cityscapes', '--root', str(tmp_path / 'nothing')]) == 1
+    assert f'argument --root: {tmp_path / "nothing"} does not exist' in capsys.readouterr().err
+    assert main(['eval', str(run / 'bundle'), '--dataset', 'cityscapes', '--root', str(tmp_path / 'synth')]) == 1
     assert 'Cityscapes' in capsys.readouterr().err

@@ -37,6 +37,14 @@ def test_smoothing_removes_white_jitter_and_keeps_a_straight_line() -> None:
     assert smooth(stamps, line, 1.0)[inner] == pytest.approx(line[inner])
 
 
+@pytest.mark.parametrize('samples', [2, 3, 5, 11, 29])
+def test_smoothing_a_track_shorter_than_the_kernel(samples: int) -> None:
+    """Fewer samples than the kernel reaches (3 sigma = 3 s at 10 Hz is 30 samples): every sample is fitted to all
+    the others, a straight line stays exact."""
+    line = np.stack([np.arange(samples) * 0.9, np.zeros(samples)], axis=-1)
+    assert smooth(_stamps(samples), line, 1.0) == pytest.approx(line)
+
+
 def test_the_track_heading_follows_travel_and_standing_adds_no_distance() -> None:
     rng = np.random.default_rng(1)
     # 10 s north-east at 8 m/s, 10 s standing still, 10 s on

@@ -17,10 +17,12 @@ import json
 import platform
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
 
+from night_seg_ros.files import atomic_write_bytes
 from night_seg_training.config import load_config
 from night_seg_training.datasets import build_dataset
 from night_seg_training.run import Datasets, build_run
@@ -77,6 +79,6 @@ def bench_iterations(methods: Sequence[str], batch: int, crop: int, iterations: 
     if json_path:
         settings = {'methods': list(methods), 'batch': batch, 'crop': crop, 'iterations': iterations,
                     'warmup': warmup, 'variant': variant, 'device': device_name, 'json': json_path}
-        with open(json_path, 'w') as stream:
-            json.dump({'config': settings, 'machine': machine, 'results': results}, stream, indent=2)
+        atomic_write_bytes(Path(json_path), json.dumps({'config': settings, 'machine': machine, 'results': results},
+                                                       indent=2).encode())
     return results

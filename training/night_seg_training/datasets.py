@@ -453,6 +453,30 @@ _REQUIRED = inspect.Parameter.empty
 # Keys of a synthetic_* entry without 'root' (generated in memory), with their defaults.
 _GENERATOR_KEYS = {'split': 'train', 'count': _REQUIRED, 'height': _REQUIRED, 'width': _REQUIRED, 'seed': 0,
                    'alignment': 'aligned'}
+_GENERATOR_TYPES = {'split': str, 'count': int, 'height': int, 'width': int, 'seed': int, 'alignment': str}
+
+
+def check_spec(spec: Any, where: str = 'dataset') -> None:
+    """DatasetError naming what is wrong with a dataset entry (`where`: its key, e.g. data.source), found without
+    reading or generating anything: not a mapping, an unknown name, unknown or missing keys, a generator value of the
+    wrong type. `build_dataset` checks the rest (folders, ranges)."""
+    if not isinstance(spec, dict):
+        raise DatasetError(f'{where} must be a mapping with a name (e.g. {{name: synthetic_night, count: 100, ...}}); '
+                           f'got {spec!r}')
+    params = dict(spec)
+    name = params.pop('name', None)
+    if not isinstance(name, str) or name not in _READERS:
+        raise DatasetError(f'{where}: unknown dataset name {name!r}; allowed: {", ".join(DATASET_NAMES)}')
+    if name.startswith('synthetic_') and 'root' not in params:
+        params.pop('cache', None)
+        wrong = [f'{key} is {value!r}, not {_GENERATOR_TYPES[key].__name__}'
+                 for key, value in _entry_arguments(name, params, _GENERATOR_KEYS).items()
+                 if isinstance(value, bool) or not isinstance(value, _GENERATOR_TYPES[key])]
+        if wrong:
+            raise DatasetError(f'{where} ({name}): {"; ".join(wrong)}')
+        return
+    keys = {key: parameter.default for key, parameter in inspect.signature(_READERS[name]).parameters.items()}
+    _entry_arguments(name, params, keys)
 
 
 def _entry_arguments(name: str, params: dict[str, Any], keys: dict[str, Any]) -> dict[str, Any]:
@@ -504,10 +528,9 @@ def build_dataset(spec: dict[str, Any]) -> Any:
     by ``night-seg-train synth``. DatasetError names the allowed names or keys when the entry has an unknown name, an
     unknown key or lacks a required one.
     """
+    check_spec(spec)
     params = dict(spec)
-    name = params.pop('name', None)
-    if not isinstance(name, str) or name not in _READERS:
-        raise DatasetError(f'unknown dataset name {name!r}; allowed: {", ".join(DATASET_NAMES)}')
+    name = params.pop('name')
     if name.startswith('synthetic_') and 'root' not in params:
         cache = params.pop('cache', None)
         args = _entry_arguments(name, params, _GENERATOR_KEYS)

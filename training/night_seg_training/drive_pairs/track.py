@@ -32,7 +32,7 @@ def smooth(stamps: np.ndarray, values: np.ndarray, sigma_s: float) -> np.ndarray
         return values.copy()
     seconds = (stamps - stamps[0]) / 1e9
     step = max(float(np.median(np.diff(seconds))), 1e-3)
-    reach = int(np.ceil(3 * sigma_s / step))
+    reach = min(int(np.ceil(3 * sigma_s / step)), len(values) - 1)  # no sample has a neighbour farther away
     sums = np.zeros((3, len(values)))                       # sum of w, w dt, w dt^2 per sample
     moments = np.zeros((2, *values.shape))                  # sum of w v, w dt v
     for offset in range(-reach, reach + 1):

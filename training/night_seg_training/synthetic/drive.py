@@ -28,7 +28,6 @@ It is synthetic data and says so in the bag's folder (SYNTHETIC.md).
 from __future__ import annotations
 
 import math
-import shutil
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -37,6 +36,7 @@ import numpy as np
 from tqdm import tqdm
 
 from night_seg_ros.drives import bag_io
+from night_seg_ros.files import atomic_output
 from night_seg_training.synthetic import route
 from night_seg_training.synthetic.files import GENERATOR_VERSION
 from night_seg_training.synthetic.geometry import Camera
@@ -223,17 +223,21 @@ def pose_stamped(msg_header: object, east_north: np.ndarray, heading: float) -> 
 
 
 def write_drive_bag(out: str | Path, spec: DriveSpec = DriveSpec(), storage: str = 'mcap',
-                    progress: bool = True) -> Path:
-    """Write the drive of `spec` as a new rosbag2 folder `out` (written aside, renamed into place); returns out.
+                    progress: bool = True, force: bool = False) -> Path:
+    """Write the drive of `spec` as a new rosbag2 folder `out` (written aside, moved into place when complete:
+    files.atomic_output; with `force` it then replaces an existing `out`); returns out.
 
-    SynthError for a spec out of range or an existing `out`, raised before anything is written."""
+    SynthError for a spec out of range, files.OutputError for an existing `out`, raised before anything is
+    written."""
     spec.check()
     out = Path(out)
-    if out.exists():
-        raise SynthError(f'{out} already exists; choose a new folder or remove it')
-    staging = out.with_name(out.name + '.partial')  # the bag is written as staging/<name>, then moved to out
-    shutil.rmtree(staging, ignore_errors=True)
-    partial = staging / out.name
+    with atomic_output(out, force, 'drive bag') as partial:
+        _write_bag(partial, spec, storage, progress)
+    return out
+
+
+def _write_bag(partial: Path, spec: DriveSpec, storage: str, progress: bool) -> None:
+    """The drive of `spec` as the new bag folder `partial`."""
     writer = bag_io.open_writer(partial, storage)
     try:
         topics = {topic: bag_io.add_topic(writer, topic, msgtype) for topic, msgtype in (
@@ -272,20 +276,19 @@ def write_drive_bag(out: str | Path, spec: DriveSpec = DriveSpec(), storage: str
         f'(mono8 Cityscapes train ids 0-18), {GROUND_TRUTH_POSE_TOPIC} (true pose, {POSE_FRAME_ID}: metres east and '
         f'north of {route.ROUTE_ORIGIN.latitude}, {route.ROUTE_ORIGIN.longitude}), {GPS_TOPIC} (NavSatFix, '
         f'{spec.gps_rate_hz:g} Hz, Gauss-Markov sigma {spec.gps_sigma:g} m per axis, tau {spec.gps_tau:g} s)\n')
-    partial.rename(out)
-    staging.rmdir()
-    return out
 
 
 def write_route_pair(out: str | Path, spec: DriveSpec = DriveSpec(), storage: str = 'mcap', day_speed: float = 8.0,
-                     progress: bool = True) -> dict[str, Path]:
+                     progress: bool = True, force: bool = False) -> dict[str, Path]:
     """A day drive and a night drive of the same route under the new folder `out`: out/day (pass 1 at `day_speed`
-    m/s, different traffic and a slightly different path) and out/night (pass 0 of `spec`). Returns name -> bag."""
+    m/s, different traffic and a slightly different path) and out/night (pass 0 of `spec`). Returns name -> bag.
+    Both appear together, when complete (files.atomic_output; `force` as in write_drive_bag)."""
     out = Path(out)
-    if out.exists():
-        raise SynthError(f'{out} already exists; choose a new folder or remove it')
     specs = {name: replace(spec, time_of_day=name, pass_index=index,
                            speed=day_speed if name == 'day' else spec.speed) for name, index in ROUTE_PAIR.items()}
     for each in specs.values():
         each.check()
-    return {name: write_drive_bag(out / name, each, storage, progress) for name, each in specs.items()}
+    with atomic_output(out, force, 'route pair folder') as staged:
+        for name, each in specs.items():
+            write_drive_bag(staged / name, each, storage, progress)
+    return {name: out / name for name in specs}
