@@ -116,8 +116,9 @@ def test_pairs(out: Path, count: int, poll_seconds: float = 5.0) -> Path:
     if not claim(root):
         waited(root / 'SYNTHETIC.md', poll_seconds)
         return root
+    # --force: the folder is this script's empty claim, replaced once the new dataset is complete.
     subprocess.run([sys.executable, '-m', 'night_seg_training.cli', 'synth', str(root), '--split', 'test',
-                    '--count', str(count)], check=True, stdout=subprocess.DEVNULL)
+                    '--count', str(count), '--force'], check=True, stdout=subprocess.DEVNULL)
     return root
 
 
