@@ -27,7 +27,7 @@ from night_seg_ros.hub import MODEL_CACHE_DIR, resolve_model
 from night_seg_ros.paths import DEMO_MODEL, bundled_model, bundled_models, share_file
 from night_seg_ros.render import FrameRenderer, RenderSettings
 from night_seg_ros.tensorrt.cache import EnginePolicy
-from night_seg_ros.vocabulary import CONFIDENCE_ENCODINGS, OUTPUT_RESOLUTIONS, OUTPUTS
+from night_seg_ros.vocabulary import CONFIDENCE_ENCODINGS, IMAGE_ENCODINGS, OUTPUT_RESOLUTIONS, OUTPUTS
 
 if TYPE_CHECKING:
     from night_seg_ros.render_graph import RenderTarget
@@ -149,7 +149,7 @@ class SegmentationPipeline:
 
     def output_encoding(self, name: str) -> str:
         """The sensor_msgs/Image encoding of output `name`."""
-        return {'labels': 'mono8', 'color': 'rgb8', 'overlay': 'bgr8', 'confidence': self.confidence_encoding}[name]
+        return self.confidence_encoding if name == 'confidence' else IMAGE_ENCODINGS[name]
 
     def output_size(self, camera_size: tuple[int, int]) -> tuple[int, int]:
         """(height, width) of the outputs of a camera frame of `camera_size` = (height, width)."""

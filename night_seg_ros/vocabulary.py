@@ -22,6 +22,8 @@ CONFIDENCE_ENCODINGS = ('mono8', '32FC1')
 """Encodings of the confidence image: mono8 (0-255) or 32FC1 (0-1)."""
 
 OUTPUTS = ('labels', 'color', 'overlay', 'confidence')
+IMAGE_ENCODINGS = {'labels': 'mono8', 'color': 'rgb8', 'overlay': 'bgr8'}
+"""The sensor_msgs/Image encoding of each output but confidence (one of CONFIDENCE_ENCODINGS, a parameter)."""
 """Output images in the order they are rendered and published: the node's topics, the bag tool's topic suffixes."""
 
 OUTPUT_RESOLUTIONS = ('camera', 'network')

@@ -21,9 +21,10 @@ from night_seg_ros import codec
 from night_seg_ros.bench.models import parse_size
 from night_seg_ros.node.latest_frame import FrameWorker, LatestFrameSlot
 from night_seg_ros.ros_process import ros_session
-from night_seg_ros.vocabulary import OUTPUTS
+from night_seg_ros.vocabulary import IMAGE_ENCODINGS, OUTPUTS
 
-ENCODINGS = {'labels': 'mono8', 'color': 'rgb8', 'overlay': 'bgr8', 'confidence': 'mono8'}
+ENCODINGS = {**IMAGE_ENCODINGS, 'confidence': 'mono8'}
+"""seg_node's output encodings with its default confidence encoding."""
 
 
 class ZeroWorkNode(Node):

@@ -277,12 +277,9 @@ class SegmentationNode(Node):
                 self.destroy_subscription(subscription)
         self.subscription = self.camera_info_subscription = None
 
-    def _outputs_subscribed(self) -> bool:
-        return any(self.output_publishers[topic].get_subscription_count() > 0 for topic in OUTPUT_TOPICS)
-
     def _update_input(self) -> None:
         """Take frames only while some output has a subscriber (as Autoware's nodes do): subscribe or unsubscribe."""
-        wanted = self._outputs_subscribed()
+        wanted = self._wanted().any()
         if wanted and self.subscription is None:
             self._last_frame = time.monotonic()  # a stopped camera is measured from here
             self._subscribe()
