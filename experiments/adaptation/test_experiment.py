@@ -38,6 +38,21 @@ def test_comparison_reads_the_split_it_is_given() -> None:
     assert 'full - source_only day mIoU, per seed: 0.5' in test
 
 
+def test_full_mic_is_compared_with_the_baselines_and_with_full() -> None:
+    results = {'source_only': [_result(4.0, 35.0, 4.0, 35.0)], 'mean_teacher': [_result(13.0, 34.0, 13.0, 34.0)],
+               'full': [_result(17.0, 34.5, 17.0, 34.5)], 'full_mic': [_result(19.0, 34.0, 18.0, 34.8)],
+               'oracle': [_result(21.0, 33.0, 22.0, 33.0)]}
+    val = '\n'.join(experiment.comparison(results, 'val'))
+    assert 'Gap closure (full_mic - source_only) / (oracle - source_only), per seed: 0.88' in val
+    assert 'full_mic - mean_teacher night mIoU, per seed: 6.0' in val
+    assert 'full_mic - full night mIoU, per seed: 2.0' in val
+    assert 'full_mic - source_only day mIoU, per seed: -1.0' in val
+    assert 'full - full_mic' not in val
+    test = '\n'.join(experiment.comparison(results, 'test'))
+    assert 'Gap closure (full_mic - source_only) / (oracle - source_only), per seed: 0.78' in test
+    assert 'full_mic - source_only day mIoU, per seed: -0.2' in test
+
+
 def test_seed_mean_averages_each_class_over_the_seeds_that_have_it() -> None:
     seeds = [{'test': {'day': {'miou': 30.0, 'iou': {'road': 90.0, 'bus': 40.0, 'train': None}}}},
              {'test': {'day': {'miou': 32.0, 'iou': {'road': 80.0, 'bus': None, 'train': None}}}}]
