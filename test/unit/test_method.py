@@ -498,16 +498,20 @@ def test_the_strong_augmentation_style_reaches_the_student() -> None:
         load_config('synthetic_demo', ['method.strong_augmentation_style=harsh'])
 
 
-def test_mask_patches_blacks_out_whole_blocks_at_the_ratio() -> None:
-    images = 0.1 + torch.rand(16, 3, 40, 72, generator=torch.Generator().manual_seed(0))  # never 0 itself
-    masked = mask_patches(images, torch.Generator().manual_seed(1), patch=8, ratio=0.7)
-    assert torch.equal(masked, mask_patches(images, torch.Generator().manual_seed(1), patch=8, ratio=0.7))
-    dark = (masked == 0).all(dim=1)  # (N, H, W)
-    assert torch.equal(masked[~dark.unsqueeze(1).expand_as(masked)], images[~dark.unsqueeze(1).expand_as(images)])
-    blocks = dark.view(16, 5, 8, 9, 8)  # 5 x 9 blocks of 8 x 8
+def test_mask_patches_fills_whole_blocks_with_the_normalisation_mean_at_the_ratio() -> None:
+    images = torch.rand(16, 3, 40, 72, generator=torch.Generator().manual_seed(0))
+    fill = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+    masked = mask_patches(images, torch.Generator().manual_seed(1), patch=8, ratio=0.7, fill=fill)
+    assert torch.equal(masked, mask_patches(images, torch.Generator().manual_seed(1), patch=8, ratio=0.7, fill=fill))
+    filled = (masked == fill).all(dim=1)  # (N, H, W); random pixels never equal the fill in all three channels
+    kept = ~filled.unsqueeze(1).expand_as(masked)
+    assert torch.equal(masked[kept], images[kept])
+    blocks = filled.view(16, 5, 8, 9, 8)  # 5 x 9 blocks of 8 x 8
     assert torch.equal(blocks.all(dim=(2, 4)), blocks.any(dim=(2, 4)))  # a block is masked whole or not at all
-    assert 0.6 < dark.float().mean() < 0.8
-    edge = mask_patches(images[:, :, :36, :70], torch.Generator().manual_seed(1), patch=8, ratio=0.7)
+    assert 0.6 < filled.float().mean() < 0.8
+    normalised = (masked - fill) / torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    assert torch.equal(normalised.abs().sum(dim=1) == 0, filled)  # a masked block is 0 to the network, as in MIC
+    edge = mask_patches(images[:, :, :36, :70], torch.Generator().manual_seed(1), patch=8, ratio=0.7, fill=fill)
     assert edge.shape == (16, 3, 36, 70)
 
 

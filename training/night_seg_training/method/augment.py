@@ -109,15 +109,18 @@ STRONG_AUGMENTATIONS: dict[str, Callable[[torch.Tensor, torch.Generator], torch.
 """The strong augmentation of each `method.strong_augmentation_style` (options.STRONG_AUGMENTATION_STYLES)."""
 
 
-def mask_patches(images: torch.Tensor, generator: torch.Generator, patch: int, ratio: float) -> torch.Tensor:
-    """MIC's masked view: images float32 (N, 3, H, W) with each `patch` x `patch` block of a grid anchored at the top
-    left set to 0 with probability `ratio` (blocks at the right and bottom edges may be cut short). Returns float32
-    (N, 3, H, W)."""
+def mask_patches(images: torch.Tensor, generator: torch.Generator, patch: int, ratio: float,
+                 fill: torch.Tensor) -> torch.Tensor:
+    """MIC's masked view: images float32 (N, 3, H, W) in [0, 1] with each `patch` x `patch` block of a grid anchored
+    at the top left replaced by `fill` with probability `ratio` (blocks at the right and bottom edges may be cut
+    short). fill: float32 (1, 3, 1, 1) in [0, 1], the network's normalisation mean, so that a masked block is 0
+    after normalisation as in MIC (which masks normalised images): black would be real content at night. Returns
+    float32 (N, 3, H, W)."""
     n, _, height, width = images.shape
     rows, cols = -(-height // patch), -(-width // patch)
     keep = (torch.rand(n, 1, rows, cols, generator=generator) >= ratio).to(images)  # (N, 1, rows, cols)
     keep = keep.repeat_interleave(patch, dim=2).repeat_interleave(patch, dim=3)[:, :, :height, :width]
-    return images * keep
+    return images * keep + fill.to(images) * (1 - keep)
 
 
 def relight(images: torch.Tensor, brightness: float) -> torch.Tensor:

@@ -9,7 +9,7 @@
                 night crop gets only the day crop's dynamic classes pasted in, no strong augmentation (the
                 preset's classmix_classes and strong_augmentation)                                  MeanTeacher
   + MIC         mean_teacher or full with method.mic_weight > 0: + mic_weight * weighted CE(student(the night
-                crop with blocks masked), the pseudo-labels of the whole night crop)                MeanTeacher
+                crop, blocks set to the normalisation mean), the pseudo-labels of the whole crop)   MeanTeacher
 
 `build_method` picks the class from the method's preset (options.PRESETS): a teacher or not, the day reference or
 not. The pseudo-labels come from pseudo_label.NightPseudoLabeler. The student sees day crops and (mixed) night crops
@@ -166,7 +166,9 @@ class MeanTeacher:
             views = [source['image'], night]
             if self.config.mic_weight > 0:  # MIC: the whole night crop, blocks of it masked
                 masked = augment(target['image'], generator) if self.config.strong_augmentation else target['image']
-                views.append(mask_patches(masked, generator, self.config.mic_patch_px, self.config.mic_mask_ratio))
+                fill = getattr(student, 'module', student).mean  # (1, 3, 1, 1): 0 once normalised
+                views.append(mask_patches(masked, generator, self.config.mic_patch_px, self.config.mic_mask_ratio,
+                                          fill))
         with autocast:
             logits = student(torch.cat(views))
         n = source['image'].shape[0]
