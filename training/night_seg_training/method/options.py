@@ -145,8 +145,8 @@ class MethodConfig:
     mic_weight: float = 0.0
     """Weight of MIC's masked image consistency (Hoyer et al., CVPR 2023): the student also learns the teacher's
     pseudo-labels of the whole night crop (before ClassMix) from a view of it with `mic_mask_ratio` of its
-    `mic_patch_px` blocks blacked out (strongly augmented first when `strong_augmentation` is on), each pixel weighted
-    as the consistency loss weighs it. Needs a teacher (`mean_teacher`, `full`). 0: off; MIC: 1."""
+    `mic_patch_px` blocks set to the normalisation mean (strongly augmented first when `strong_augmentation` is on),
+    each pixel weighted as the consistency loss weighs it. Needs a teacher (`mean_teacher`, `full`). 0: off; MIC: 1."""
     mic_patch_px: int = 64
     """MIC's mask block size in pixels of the crop (MIC: 64 on 512x512 crops)."""
     mic_mask_ratio: float = 0.7
