@@ -14,7 +14,6 @@ import os
 import statistics
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from functools import partial
 
 import cv2
@@ -22,30 +21,17 @@ import numpy as np
 
 from night_seg_ros import codec
 from night_seg_ros.backends.base import Backend
+from night_seg_ros.bench.output_sets import OUTPUT_SETS, OutputSet
 from night_seg_ros.bench.report import Column, Table
 from night_seg_ros.classes import CITYSCAPES_PALETTE, IGNORE_INDEX
 from night_seg_ros.pipeline import SegmentationPipeline
 from night_seg_ros.render import colorize, palette_lut
-from night_seg_ros.vocabulary import OUTPUTS
 
 COLUMNS = [Column('model', 'model WxH'), Column('camera', 'camera WxH'), Column('outputs', 'outputs'),
            Column('previous_ms', 'before ms', '.2f'), Column('current_ms', 'now ms', '.2f'),
            Column('speedup', 'before / now', '.1f')]
 
 
-@dataclass(frozen=True)
-class OutputSet:
-    """A row's outputs: which are published, with what threshold, at which resolution."""
-
-    name: str
-    outputs: tuple[str, ...]
-    confidence_threshold: float = 0.0
-    output_resolution: str = 'camera'
-
-
-OUTPUT_SETS = (OutputSet('labels only', ('labels',)), OutputSet('all', OUTPUTS),
-               OutputSet('all, threshold 0.5', OUTPUTS, 0.5), OutputSet('all, network resolution', OUTPUTS, 0.0,
-                                                                           'network'))
 
 
 class ZeroTimeBackend(Backend):

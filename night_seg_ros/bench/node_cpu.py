@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from night_seg_ros.backends import Backend, create_backend
-from night_seg_ros.bench.frame_work import OUTPUT_SETS, OutputSet
 from night_seg_ros.bench.models import untrained_bundle
+from night_seg_ros.bench.output_sets import OUTPUT_SETS, OutputSet
 from night_seg_ros.bench.report import Column, Table
 from night_seg_ros.node_process import NodeProcess
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from night_seg_ros.argtypes import existing_file, existing_folder, positive_float, positive_int
 from night_seg_ros.backends.torch_backend import let_idle_threads_sleep
 from night_seg_ros.bench.models import parse_size
+from night_seg_ros.bench.output_sets import OUTPUT_SETS_BY_KEY, OutputSet
 from night_seg_ros.bench.report import Table, finish, machine_description
 from night_seg_ros.bundle import read_bundle
 from night_seg_ros.cli.arguments import add_force, threads
@@ -108,12 +109,21 @@ def register(subcommands: argparse._SubParsersAction) -> None:
     group.add_argument('--frame-inputs', nargs='+', type=_size, default=[parse_size(s) for s in DEFAULT_FRAME_INPUTS],
                        metavar='WxH',
                        help=f'model input sizes of the zero-time backend ({" ".join(DEFAULT_FRAME_INPUTS)})')
+    group.add_argument('--output-sets', nargs='+', choices=tuple(OUTPUT_SETS_BY_KEY), default=list(OUTPUT_SETS_BY_KEY),
+                       metavar='SET', help='the rows of parts d and e: labels (labels only), all (every output), '
+                                       'threshold (every output, confidence threshold 0.5), network (every output '
+                                       'at the network\'s resolution); all four by default')
     group.add_argument('--frame-count', type=positive_int, default=30, help='timed frames per row of part d (30)')
     group.add_argument('--cpu-rates', nargs='+', type=_rate, default=[10, 30], metavar='HZ',
                        help='input rates of part e (10 30)')
     group.add_argument('--cpu-seconds', type=positive_float, default=10.0,
                        help='streaming time per rate and node of part e (10)')
     bench.set_defaults(handler=run_bench)
+
+
+def _output_sets(args: argparse.Namespace) -> tuple[OutputSet, ...]:
+    """The output sets --output-sets names, in the order given, each once."""
+    return tuple(OUTPUT_SETS_BY_KEY[key] for key in dict.fromkeys(args.output_sets))
 
 
 def _node_model(args: argparse.Namespace) -> Path:
@@ -183,11 +193,11 @@ def _run_part(part: str, args: argparse.Namespace) -> Table:
     if part == 'frame':
         from night_seg_ros.bench.frame_work import bench_frame_work
 
-        return bench_frame_work(args.cameras, args.frame_inputs, args.frame_count)
+        return bench_frame_work(args.cameras, args.frame_inputs, args.frame_count, _output_sets(args))
     if part == 'node_cpu':
         from night_seg_ros.bench.node_cpu import bench_node_cpu
 
-        return bench_node_cpu(args.work_dir, args.cpu_rates, args.cpu_seconds)
+        return bench_node_cpu(args.work_dir, args.cpu_rates, args.cpu_seconds, _output_sets(args))
     from night_seg_ros.bench.bag import bench_bag
 
     return bench_bag(args.work_dir, _node_model(args), args.node_backend, args.cameras, args.bag_frames)

@@ -98,6 +98,7 @@ CASES = [
     ('night-seg', ['record', 'new', '--topics', '/x', '--storage', 'zip'], "invalid choice: 'zip'"),
     # night-seg bench
     ('night-seg', ['bench', '--parts', 'potato'], "argument --parts: invalid choice: 'potato'"),
+    ('night-seg', ['bench', '--output-sets', 'labels', 'potato'], "argument --output-sets: invalid choice: 'potato'"),
     ('night-seg', ['bench', '--out', 'existing'], '--out existing already exists'),
     ('night-seg', ['bench', '--out', 'a_file/results'], 'a_file is a file, not a folder'),
     ('night-seg', ['bench', '--markdown', 'a_file'], '--markdown a_file already exists'),

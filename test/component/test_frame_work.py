@@ -8,7 +8,8 @@ from image_strategies import BYTES_PER_PIXEL
 from sensor_msgs.msg import Image
 
 from night_seg_ros import codec
-from night_seg_ros.bench.frame_work import CurrentFrame, OutputSet, ZeroTimeBackend, previous_frame
+from night_seg_ros.bench.frame_work import CurrentFrame, ZeroTimeBackend, previous_frame
+from night_seg_ros.bench.output_sets import OutputSet
 from night_seg_ros.classes import CITYSCAPES_PALETTE
 from night_seg_ros.render import RenderSettings
 from night_seg_ros.vocabulary import OUTPUTS

@@ -101,14 +101,15 @@ class Launch:
 def ros2(env: dict[str, str], *arguments: str, timeout: float = 60.0) -> subprocess.CompletedProcess:
     """Run `ros2 ARGUMENTS` (param verbs without the daemon, so nothing is left running) and return what it printed.
 
-    A fresh `ros2 param` discovers the node first, for --spin-time seconds: on a busy machine it may not see it in
-    time ('Node not found'), so it is given 5 s and asked again until `timeout`. Its service call can also hang: a
+    A fresh `ros2 param` discovers the node first, for --spin-time seconds (twice for `set`, whose node lookup and
+    call each start their own node): on a busy machine it may not see it in time ('Node not found'), so it is given
+    2 s and asked again until `timeout`. Its service call can also hang: a
     request sent before the node's response writer has matched the new client gets no answer (a DDS discovery race of
     the ROS 2 service layer), and `ros2 param` waits forever; such a call is ended after 30 s and made again.
     """
     command = ['ros2', *arguments]
     if arguments[0] == 'param':
-        command += ['--no-daemon', '--spin-time', '5']
+        command += ['--no-daemon', '--spin-time', '2']
     deadline = time.monotonic() + timeout
     while True:
         try:

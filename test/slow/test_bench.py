@@ -65,17 +65,18 @@ def test_backends_part_times_two_graphs_of_one_bundle_in_turns(tiny_bundle: Path
 def test_frame_and_node_cpu_parts_measure_the_node_beside_their_references(tmp_path: Path, capsys):
     pytest.importorskip('matplotlib')
     code = main(['bench', '--parts', 'frame', 'node_cpu', '--cameras', '320x240', '--frame-inputs', '64x32',
-                 '--frame-count', '2', '--cpu-rates', '5', '--cpu-seconds', '1', '--out', str(tmp_path / 'out'),
-                 '--work-dir', str(tmp_path / 'work')])
+                 '--frame-count', '2', '--cpu-rates', '5', '--cpu-seconds', '1', '--output-sets', 'network', 'labels',
+                 'network', '--out', str(tmp_path / 'out'), '--work-dir', str(tmp_path / 'work')])
     assert code == 0
     printed = capsys.readouterr().out
     assert 'zero-time backend' in printed and 'zero-work node' in printed
     parts = json.loads((tmp_path / 'out' / 'bench.json').read_text())['parts']
     frame = parts['frame']['rows']
-    assert [row['outputs'] for row in frame] == ['labels only', 'all', 'all, threshold 0.5', 'all, network resolution']
+    assert [row['outputs'] for row in frame] == ['all, network resolution', 'labels only']  # as asked, each once
     assert all(row['current_ms'] > 0 for row in frame)
-    assert all('previous_ms' in row for row in frame[:3]) and 'previous_ms' not in frame[3]
+    assert 'previous_ms' not in frame[0] and 'previous_ms' in frame[1]  # the code before had no network resolution
     cpu = parts['node_cpu']['rows']
-    assert len(cpu) == 4 and all(row['sent'] == 5 for row in cpu)
+    assert [row['outputs'] for row in cpu] == ['all, network resolution', 'labels only']
+    assert all(row['sent'] == 5 for row in cpu)
     assert all(row['seg_answered'] > 0 and row['zero_answered'] > 0 for row in cpu)
     assert all(row['model_cpu_ms'] > 0 and 'own_ms' in row for row in cpu)
