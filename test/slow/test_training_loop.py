@@ -66,6 +66,8 @@ def test_a_run_writes_its_folder_and_ends_with_a_bundle(tmp_path: Path, method: 
     assert 'training tiny: method' in log
     used = 4 if method == 'source_only' else 8  # the day images, and as many night ones if the method reads them
     assert f'decode head BatchNorm statistics recomputed over {used} whole training images' in log
+    assert 'iteration 1/2: loss ' in log and 'iteration 2/2: loss ' in log  # a progress line at each checkpoint
+    assert ('night pseudo-label weight' in log) == (method in ('mean_teacher', 'full'))
     assert list((run / 'tb').glob('events.out.tfevents.*'))
     state = load_checkpoint(run / 'checkpoints' / CHECKPOINT_FILE)
     assert state['iteration'] == 2

@@ -153,6 +153,27 @@ def _log_metrics(writer: Any, metrics: dict[str, dict[str, Any]], iteration: int
                                        f'{name}: no labelled frame (gallery only)' for name, result in metrics.items()))
 
 
+PROGRESS_SCALARS = (('loss', 'loss {:.3f}'), ('loss/source', 'day loss {:.3f}'),
+                    ('loss/night_supervised', 'night loss {:.3f}'),
+                    ('loss/night_consistency', 'night loss {:.3f}'), ('loss/night_masked', 'masked night loss {:.3f}'),
+                    ('pseudo/weight', 'night pseudo-label weight {:.2f}'),
+                    ('pseudo/confident_fraction', 'confident {:.2f}'), ('lr', 'lr {:.2e}'))
+"""The scalars a progress line of train.log shows (if the method logs them), each with its format."""
+
+
+def progress_line(done: int, total: int, scalars: dict[str, float]) -> str:
+    """One line of train.log for a headless run: iteration, the losses, the night pseudo-labels' mean weight in the
+    loss (near 0: the night images teach almost nothing) and their confident share, the learning rate, the
+    seconds per iteration and the time left at that pace. `scalars`: the last logged window's means."""
+    parts = [text.format(scalars[key]) for key, text in PROGRESS_SCALARS if key in scalars]
+    line = f'iteration {done}/{total}: {", ".join(parts)}'
+    if 'seconds_per_iteration' in scalars:
+        pace = scalars['seconds_per_iteration']
+        left = int(round((total - done) * pace))
+        line += f'; {pace:.2f} s per iteration, {left // 3600}h{left % 3600 // 60:02d}m left'
+    return line
+
+
 def _log_images(writer: Any, iteration: int, night: torch.Tensor, pseudo: torch.Tensor) -> None:
     """TensorBoard: the night crop the student learned from and its pseudo-label (palette colours)."""
     palette = torch.tensor(list(CITYSCAPES_PALETTE) + [(0, 0, 0)] * (256 - len(CITYSCAPES_PALETTE)),
@@ -245,6 +266,7 @@ def run_iterations(training: Training, progress: bool = True) -> list[float]:
                dynamic_ncols=True)
     seconds = []
     window: dict[str, list[float]] = {}  # scalars of the iterations since the last log, averaged when logged
+    logged: dict[str, float] = {}  # the last logged window's means, for train.log's progress line
     with _stop_on_signals() as flag:
         for iteration, batch in zip(range(training.start, total),
                                     iteration_loader(run.batches, training.start, total, config.data.workers),
@@ -278,11 +300,14 @@ def run_iterations(training: Training, progress: bool = True) -> list[float]:
                     stream.write(json.dumps({'iteration': done, **scalars}) + '\n')
                 bar.set_postfix(loss=f'{scalars["loss"]:.3f}')
                 window.clear()
+                logged = scalars
             if writer is not None and result.night is not None and done % config.schedule.images_every == 0:
                 _log_images(writer, done, result.night, result.pseudo_label)
             stop = dist_info.any(flag['stop'])
             if stop or done % config.schedule.checkpoint_every == 0 or done == total:
                 training.checkpoint(done)
+                if logged and not stop:
+                    LOG.info('%s', progress_line(done, total, logged))
             if stop:
                 bar.close()
                 raise TrainingInterrupted(f'interrupted at iteration {done}/{total}; checkpoint '
