@@ -32,8 +32,6 @@ COLUMNS = [Column('model', 'model WxH'), Column('camera', 'camera WxH'), Column(
            Column('speedup', 'before / now', '.1f')]
 
 
-
-
 class ZeroTimeBackend(Backend):
     """A backend that takes no time: fixed uint8 (h, w) labels (smooth regions of 19 classes) and float32 (h, w)
     confidence 0.3-1, returned as they are (a test double for the model, for measuring everything around it)."""
