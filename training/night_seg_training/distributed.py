@@ -43,13 +43,6 @@ class Distributed:
         dist.all_reduce(value, op=dist.ReduceOp.MAX)
         return bool(value.item())
 
-    def mean(self, tensor: torch.Tensor) -> torch.Tensor:
-        """`tensor` averaged over the processes, in place (itself alone)."""
-        if self.enabled:
-            dist.all_reduce(tensor)
-            tensor.div_(self.world_size)
-        return tensor
-
 
 def start_distributed(device: str | None = None) -> Distributed:
     """Initialise from torchrun's environment (or a single process); `device` None: CUDA when present, else CPU."""

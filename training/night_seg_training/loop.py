@@ -281,7 +281,7 @@ def run_iterations(training: Training, progress: bool = True) -> list[float]:
             generator = torch.Generator().manual_seed(iteration_seed(config.seed, dist_info.rank, iteration, 1))
             autocast = (torch.autocast('cuda', dtype=torch.bfloat16) if use_amp else contextlib.nullcontext())
             try:
-                result = run.optimisation_step(batch, generator, autocast, iteration, training.student, dist_info)
+                result = run.optimisation_step(batch, generator, autocast, iteration, training.student)
             except FloatingPointError as error:
                 raise FloatingPointError(f'{error}; the last checkpoint ({training.checkpoint_path}) is intact. Lower '
                                          'optim.lr or check the data.') from error

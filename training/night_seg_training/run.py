@@ -20,8 +20,6 @@ from night_seg_ros.bundle import MODEL_JSON, InputSpec, read_bundle
 from night_seg_ros.classes import CITYSCAPES_CLASSES, IGNORE_INDEX
 from night_seg_training.batches import Crops, IterationBatches
 from night_seg_training.config import DataConfig, TrainConfig, per_process_batch
-from night_seg_training.distributed import Distributed
-from night_seg_training.method.gradient_projection import backward_projected
 from night_seg_training.method.steps import AdaptationMethod, Batch, StepResult, build_method
 from night_seg_training.method.teacher import EmaTeacher
 from night_seg_training.rare_class import RareClassSampler, label_pixel_counts, rare_class_sampler
@@ -88,29 +86,18 @@ class Run:
     """The provenance of the bundle the run started from (`model.init`), read before the run may replace it."""
 
     def optimisation_step(self, batch: Batch, generator: torch.Generator, autocast: contextlib.AbstractContextManager,
-                          iteration: int, student: nn.Module | None = None,
-                          dist_info: Distributed | None = None) -> StepResult:
+                          iteration: int, student: nn.Module | None = None) -> StepResult:
         """One iteration: losses, backward, optimizer step, teacher update. Raises FloatingPointError on a bad loss.
 
-        `student`: the segmenter's DDP wrapper under DDP (the teacher follows the unwrapped module), with
-        `dist_info`; default the segmenter alone. `batch` is on the run's device; `generator` draws the method's
-        augmentation. With `method.project_night_gradient` the day and night gradients are taken apart
-        (method.gradient_projection), averaged over the processes by hand: DDP's own reduction is off for the step.
+        `student`: the segmenter's DDP wrapper under DDP (the teacher follows the unwrapped module); default the
+        segmenter. `batch` is on the run's device; `generator` draws the method's augmentation.
         """
         student = self.segmenter if student is None else student
-        project = self.config.method.project_night_gradient
-        apart = student.no_sync() if project and hasattr(student, 'no_sync') else contextlib.nullcontext()
-        with apart:
-            result = self.method.step(student, self.teacher, batch, generator, autocast)
+        result = self.method.step(student, self.teacher, batch, generator, autocast)
         if not math.isfinite(result.loss.item()):
             raise FloatingPointError(f'loss is {result.loss.item()} at iteration {iteration}')
         self.optimizer.zero_grad(set_to_none=True)
-        if project:
-            learning = [p for p in self.segmenter.parameters() if p.requires_grad]
-            result.scalars.update(backward_projected(result.source_loss, result.loss - result.source_loss, learning,
-                                                     None if dist_info is None else dist_info.mean))
-        else:
-            result.loss.backward()
+        result.loss.backward()
         self.optimizer.step()
         if self.teacher is not None:
             self.teacher.update(getattr(student, 'module', student), iteration)

@@ -115,10 +115,6 @@ class MethodConfig:
     """Weight of the night consistency loss against the day supervised loss (`mean_teacher` and `full`); at 0.5
     `full` keeps more of the day than at 1.0 (experiments/NOTEBOOK.md); the own_drives recipe keeps the 1.0 its routes
     were measured with."""
-    project_night_gradient: bool = False
-    """Where the night losses' gradient points against the day loss's (a negative dot product over the student's
-    parameters), take its component along the day gradient out before the step (method.gradient_projection, A-GEM's
-    rule), so a step does not raise the day loss to first order. Costs a second backward pass. Off: the plain sum."""
     transfer: str = 'attention'
     """How `full` carries the day reference's prediction to night pixels (TRANSFERS): `attention`,
     matched by cross attention anchored by position; `identity`, the same pixel (the ablation)."""
@@ -207,8 +203,6 @@ def problems(config: MethodConfig) -> list[str]:
                      f'{", ".join(teachers)})')
     if config.mic_weight < 0:
         found.append(f'method.mic_weight is {config.mic_weight}; it must be >= 0 (0: off)')
-    if config.project_night_gradient and not PRESETS[config.name].reads_night:
-        found.append(f'method.project_night_gradient needs a night loss; method {config.name!r} has none')
     if config.mic_weight > 0 and not PRESETS[config.name].teacher:
         found.append(f'method.mic_weight needs a teacher\'s pseudo-labels; method {config.name!r} has none')
     if config.mic_patch_px < 1:

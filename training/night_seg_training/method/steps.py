@@ -55,9 +55,6 @@ class StepResult:
     """float (3, H, W): the first night crop the student learned from (after mixing and strong augmentation)."""
     pseudo_label: torch.Tensor | None = None
     """int64 (H, W): its (mixed) pseudo-label."""
-    source_loss: torch.Tensor | None = None
-    """The day supervised term of `loss` (the rest is the night's): method.project_night_gradient takes their
-    gradients apart."""
 
 
 class Supervised:
@@ -103,11 +100,10 @@ class Supervised:
         n = source['image'].shape[0]
         source_loss = F.cross_entropy(logits[:n].float(), labels[0], ignore_index=self.ignore_index)
         if not self.uses_target_labels:
-            return StepResult(source_loss, {'loss/source': source_loss.item()}, source_loss=source_loss)
+            return StepResult(source_loss, {'loss/source': source_loss.item()})
         night_loss = F.cross_entropy(logits[n:].float(), labels[1], ignore_index=self.ignore_index)
         return StepResult(source_loss + night_loss, {'loss/source': source_loss.item(),
-                                                     'loss/night_supervised': night_loss.item()},
-                          source_loss=source_loss)
+                                                     'loss/night_supervised': night_loss.item()})
 
 
 class MeanTeacher:
@@ -184,7 +180,7 @@ class MeanTeacher:
             masked_loss = weighted_cross_entropy(logits[2 * n:], whole_pseudo, whole_weight, self.ignore_index)
             loss = loss + self.config.mic_weight * masked_loss
             scalars['loss/night_masked'] = masked_loss.item()
-        return StepResult(loss, scalars, night[0], pseudo[0], source_loss)
+        return StepResult(loss, scalars, night[0], pseudo[0])
 
 
 AdaptationMethod = Supervised | MeanTeacher
