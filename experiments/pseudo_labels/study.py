@@ -5,7 +5,7 @@ split: this study chooses settings, so it never looks at the validation split th
 the pseudo-labels of each variant against the night ground truth of the synthetic data: `teacher` (mean_teacher's
 pseudo-labels), `identity` (full, the reference copied from the same pixel) and `attention` (full, matched by
 cross attention), plus any `--set KEY=VALUE` variants of full. Prints mean accuracy, mIoU and the IoU of each
-diagnostics.WATCHED_CLASSES (sky, car, pole; percent) over the batches, the share of pixels the refinement
+diagnostics.WATCHED_CLASSES (sky, car, pole, sidewalk; percent) over the batches, the share of pixels the refinement
 gated and changed, and the mean loss weight of the pixels whose truth is each watched class (`weight/<class>`).
 `--student BUNDLE` (repeatable) also measures trained students' own predictions on the same training crops: did
 they learn what their pseudo-labels taught?
@@ -108,15 +108,19 @@ def main() -> None:
           f'{config.data.crop_height}x{config.data.crop_width}')
     width = max(14, *(len(name) + 1 for name in results))
     weights = [f'weight/{class_name}' for class_name in watched]
-    print(f'{"variant":<{width}}' + ''.join(f'{key:>10}' for key in KEYS) + f'{"gated":>8}{"changed":>9}{"shift_x":>9}'
-          + ''.join(f'{key:>14}' for key in weights))
+    key_width = max(10, *(len(key) + 1 for key in KEYS))
+    weight_width = max(14, *(len(key) + 1 for key in weights))
+    print(f'{"variant":<{width}}' + ''.join(f'{key:>{key_width}}' for key in KEYS)
+          + f'{"gated":>8}{"changed":>9}{"shift_x":>9}' + ''.join(f'{key:>{weight_width}}' for key in weights))
     for name, result in results.items():
         refinement = [100 * result[f'refine/{key}_fraction'] if f'refine/{key}_fraction' in result else None
                       for key in ('gate', 'changed')] + [result.get('attention/shift_x_px')]
-        print(f'{name:<{width}}' + ''.join(f'{result.get("pseudo/" + key, float("nan")):>10.1f}' for key in KEYS)
+        print(f'{name:<{width}}'
+              + ''.join(f'{result.get("pseudo/" + key, float("nan")):>{key_width}.1f}' for key in KEYS)
               + ''.join('-'.rjust(size) if value is None else f'{value:>{size}.1f}'
                         for value, size in zip(refinement, (8, 9, 9), strict=True))
-              + ''.join('-'.rjust(14) if key not in result else f'{result[key]:>14.3f}' for key in weights))
+              + ''.join('-'.rjust(weight_width) if key not in result else f'{result[key]:>{weight_width}.3f}'
+                        for key in weights))
     if args.json:
         with open(args.json, 'w') as stream:
             json.dump({'args': vars(args), 'results': results}, stream, indent=2)

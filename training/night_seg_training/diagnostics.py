@@ -11,10 +11,11 @@ import torch
 
 from night_seg_ros.metrics import ConfusionMatrix
 
-WATCHED_CLASSES = ('sky', 'car', 'pole')
+WATCHED_CLASSES = ('sky', 'car', 'pole', 'sidewalk')
 """Classes whose own IoU is logged: the night sky (the static class a day model gets wrong at night), cars (the
-dynamic class the day reference cannot show, since traffic differs between the two drives) and poles (the thin
-static class a day reference a few pixels off misplaces)."""
+dynamic class the day reference cannot show, since traffic differs between the two drives), poles (the thin
+static class a day reference a few pixels off misplaces) and the sidewalk (static, beside the road it merges
+with in the dark)."""
 
 
 def watched_classes(classes: Sequence[str]) -> dict[str, int]:

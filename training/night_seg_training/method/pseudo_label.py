@@ -196,6 +196,7 @@ class NightPseudoLabeler:
         return torch.softmax(logits.float(), dim=1), features
 
     def _quality(self, prefix: str, labels: torch.Tensor, truth: torch.Tensor) -> dict[str, float]:
-        """`prefix`/accuracy, /miou, /sky_iou, /car_iou of labels int64 (N, H, W) against night truth (percent)."""
+        """`prefix`/accuracy, /miou and /NAME_iou for each of diagnostics.WATCHED_CLASSES, of labels int64
+        (N, H, W) against night truth (percent)."""
         quality = label_quality(labels, truth, self.num_classes, self.ignore_index, self.watched)
         return {f'{prefix}/{key}': value for key, value in quality.items()}
